@@ -1,0 +1,17 @@
+from django.db.models import Avg, Count
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from legacy_monolith.catalog.models import Product
+from legacy_monolith.reviews.models import Review
+
+
+@receiver([post_save, post_delete], sender=Review, dispatch_uid="catalog.refresh_rating")
+def refresh_product_rating(sender, instance, **kwargs):
+    """Keep the denormalised rating on the product row in step with approved reviews."""
+    stats = Review.objects.filter(product_id=instance.product_id, is_approved=True).aggregate(
+        avg=Avg("rating"), count=Count("id")
+    )
+    Product.objects.filter(pk=instance.product_id).update(
+        rating_avg=round(stats["avg"] or 0, 2), rating_count=stats["count"]
+    )

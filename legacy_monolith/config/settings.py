@@ -1,0 +1,134 @@
+"""Settings of the sample shop monolith.
+
+Embedded defaults (SQLite file, kombu's filesystem broker, mail to files) so that it runs on a
+bare machine; DATABASE_URL and CELERY_BROKER_URL switch to real servers.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("FIGKIT_VAR_DIR", PACKAGE_DIR.parent / "var")).resolve()
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "legacy-shop-insecure-dev-key-change-me")
+DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.humanize",
+    "legacy_monolith.core",
+    "legacy_monolith.accounts.apps.AccountsConfig",
+    "legacy_monolith.catalog",
+    "legacy_monolith.inventory",
+    "legacy_monolith.cart",
+    "legacy_monolith.orders.apps.OrdersConfig",
+    "legacy_monolith.payments",
+    "legacy_monolith.shipping",
+    "legacy_monolith.promotions",
+    "legacy_monolith.reviews.apps.ReviewsConfig",
+    "legacy_monolith.notifications.apps.NotificationsConfig",
+    "legacy_monolith.reporting",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "legacy_monolith.core.middleware.RequestTimingMiddleware",
+]
+
+ROOT_URLCONF = "legacy_monolith.config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "legacy_monolith.cart.context_processors.cart_summary",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "legacy_monolith.config.wsgi.application"
+ASGI_APPLICATION = "legacy_monolith.config.asgi.application"
+
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{VAR_DIR / 'legacy_monolith.sqlite3'}",
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # WAL lets the demo server read while a seed or a worker writes.
+    DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = "PRAGMA journal_mode=WAL;"
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "catalog:home"
+LOGOUT_REDIRECT_URL = "catalog:home"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+DEFAULT_FROM_EMAIL = "Legacy Shop <orders@legacy-shop.example>"
+SHOP_STAFF_EMAILS = ["stock@legacy-shop.example"]
+
+# Celery: the filesystem transport needs no server; folders are created on start.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {
+        "data_folder_in": str(VAR_DIR / "broker" / "queue"),
+        "data_folder_out": str(VAR_DIR / "broker" / "queue"),
+        "processed_folder": str(VAR_DIR / "broker" / "processed"),
+        "store_processed": False,
+    }
+    if CELERY_BROKER_URL.startswith("filesystem")
+    else {}
+)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "0") == "1"
+CELERY_TASK_ACKS_LATE = True
+CELERY_BEAT_SCHEDULE = {
+    "sync-supplier-stock": {"task": "inventory.sync_all_suppliers", "schedule": 15 * 60},
+    "daily-sales-snapshot": {"task": "reporting.build_daily_sales_snapshot", "schedule": 60 * 60},
+    "purge-abandoned-carts": {"task": "cart.purge_abandoned_carts", "schedule": 6 * 60 * 60},
+}
+
+SHOP_CURRENCY = "EUR"
+SHOP_FREE_SHIPPING_OVER = "75.00"
+SHOP_LOW_STOCK_THRESHOLD = 5
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"legacy_monolith": {"handlers": ["console"], "level": "INFO"}},
+}

@@ -1,0 +1,3 @@
+from django.dispatch import Signal
+
+low_stock = Signal()  # kwargs: stock_item
