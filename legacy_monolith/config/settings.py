@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.staticfiles",
     "django.contrib.humanize",
     "legacy_monolith.core",
     "legacy_monolith.accounts.apps.AccountsConfig",

@@ -1,0 +1,41 @@
+# The user's commands. `make demo` and `make test` work on a machine with only Python 3.11+ and make.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.figkit-installed
+# The suite runs the monolith's tests twice: on SQLite (embedded default) and on PostgreSQL.
+TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/figkit
+PYTEST_ARGS ?=
+
+.PHONY: venv demo test test-sqlite test-postgres lint format clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "figkit needs Python 3.11 or newer: run make PYTHON=python3.11 ...")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+demo: venv
+	$(PY) -m legacy_monolith.demo
+
+test: test-sqlite test-postgres
+
+test-sqlite: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Skips with the reason when no server is reachable; fails under CI=true.
+test-postgres: venv
+	DATABASE_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest tests/legacy_monolith $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format analyzer strangler_proxy tests bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info

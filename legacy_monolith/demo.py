@@ -1,0 +1,79 @@
+"""`make demo`: migrate and seed the shop on its embedded defaults, then serve it.
+
+Idempotent: a second run keeps the data it made the first time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m legacy_monolith.demo", description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("MONOLITH_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("MONOLITH_PORT", "8100")))
+    parser.add_argument("--size", choices=["small", "large"], default="small", help="seed size on first run")
+    args = parser.parse_args(argv)
+
+    if not _port_free(args.host, args.port):
+        print(
+            f"demo: {args.host}:{args.port} is already in use; stop what runs there or pass MONOLITH_PORT=<free port>",
+            file=sys.stderr,
+        )
+        return 2
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "legacy_monolith.config.settings")
+    import django
+    from django.conf import settings
+    from django.core.management import call_command
+
+    django.setup()
+    settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+    database = settings.DATABASES["default"]
+    print(f"demo: database {database['ENGINE'].rsplit('.', 1)[-1]} {database['NAME']}")
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("seed", size=args.size, if_empty=True)
+
+    base = f"http://{args.host}:{args.port}"
+    print(
+        "\n".join(
+            [
+                "",
+                f"Legacy shop monolith running at {base}/",
+                f"  shop:      {base}/",
+                f"  JSON API:  {base}/api/products/",
+                f"  admin:     {base}/admin/   (user admin, password admin)",
+                "Stop with Ctrl-C.",
+                "",
+            ]
+        ),
+        flush=True,
+    )
+    import uvicorn
+
+    uvicorn.run(
+        "legacy_monolith.config.asgi:application",
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
