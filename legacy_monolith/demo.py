@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import subprocess
 import sys
 
 
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default=os.environ.get("MONOLITH_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("MONOLITH_PORT", "8100")))
     parser.add_argument("--size", choices=["small", "large"], default="small", help="seed size on first run")
+    parser.add_argument("--no-worker", action="store_true", help="do not start a Celery worker beside the server")
     args = parser.parse_args(argv)
 
     if not _port_free(args.host, args.port):
@@ -47,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     call_command("migrate", interactive=False, verbosity=0)
     call_command("seed", size=args.size, if_empty=True)
 
+    worker = None if args.no_worker else start_worker()
     base = f"http://{args.host}:{args.port}"
     print(
         "\n".join(
@@ -56,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"  shop:      {base}/",
                 f"  JSON API:  {base}/api/products/",
                 f"  admin:     {base}/admin/   (user admin, password admin)",
+                f"  worker:    {'celery, broker ' + settings.CELERY_BROKER_URL if worker else 'not started'}",
                 "Stop with Ctrl-C.",
                 "",
             ]
@@ -64,15 +68,31 @@ def main(argv: list[str] | None = None) -> int:
     )
     import uvicorn
 
-    uvicorn.run(
-        "legacy_monolith.config.asgi:application",
-        host=args.host,
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        log_level="warning",
-    )
+    try:
+        uvicorn.run(
+            "legacy_monolith.config.asgi:application",
+            host=args.host,
+            port=args.port,
+            loop="uvloop",
+            http="httptools",
+            log_level="warning",
+        )
+    finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
     return 0
+
+
+def start_worker() -> subprocess.Popen:
+    """A Celery worker for the mail, stock and report tasks the shop queues."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "legacy_monolith.config", "worker",
+         "--pool=solo", "--loglevel=WARNING", "--without-gossip", "--without-mingle"],
+    )
 
 
 if __name__ == "__main__":

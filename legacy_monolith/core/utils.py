@@ -77,3 +77,43 @@ def audit(actor, action: str, obj, message: str = "") -> None:
         object_id=str(obj.pk),
         message=message,
     )
+
+
+def read_json(request) -> dict[str, Any]:
+    """The request body as a JSON object; ValueError with a message a client can act on."""
+    import json
+
+    try:
+        data = json.loads(request.body or b"{}")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError("body must be a JSON object")
+    return data
+
+
+def api_login_required(view):
+    """The JSON API's login check: 401 JSON instead of a redirect to the login page."""
+    from functools import wraps
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return json_error("log in first", status=401)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def api_staff_required(view):
+    from functools import wraps
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return json_error("log in first", status=401)
+        if not request.user.is_staff:
+            return json_error("staff only", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
