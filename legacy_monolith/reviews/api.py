@@ -1,4 +1,4 @@
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -34,8 +34,9 @@ def product_reviews(request, slug):
     if not 1 <= rating <= 5:
         return json_error("rating must be 1 to 5")
     try:
-        review = Review.objects.create(product=product, author=request.user, rating=rating,
-                                       title=str(data.get("title", ""))[:120], body=str(data.get("body", "")))
+        with transaction.atomic():  # a savepoint, so the duplicate leaves the request usable
+            review = Review.objects.create(product=product, author=request.user, rating=rating,
+                                           title=str(data.get("title", ""))[:120], body=str(data.get("body", "")))
     except IntegrityError:
         return json_error("you already reviewed this product", status=409)
     return JsonResponse(review_json(review), status=201)

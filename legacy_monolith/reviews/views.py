@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
@@ -23,8 +23,9 @@ def write_review(request, slug):
     bought = OrderLine.objects.filter(order__customer=request.user, variant__product=product,
                                       order__status="delivered").first()
     try:
-        Review.objects.create(product=product, author=request.user, order_line=bought, rating=rating,
-                              title=request.POST.get("title", "")[:120], body=request.POST.get("body", ""))
+        with transaction.atomic():
+            Review.objects.create(product=product, author=request.user, order_line=bought, rating=rating,
+                                  title=request.POST.get("title", "")[:120], body=request.POST.get("body", ""))
     except IntegrityError:
         messages.error(request, "You already reviewed this product.")
     return redirect(product)

@@ -74,3 +74,9 @@ def shop(db) -> Shop:
         key="order-confirmation", subject="Your order {{ order }}", body="Thank you! Total {{ total }}."
     )
     return Shop(customer, address, staff, books, kettle, novel, warehouse, standard, coupon)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """PBKDF2's deliberate slowness is for production; tests hash a lot of passwords."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
