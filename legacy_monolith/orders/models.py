@@ -1,6 +1,9 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 from legacy_monolith.accounts.models import Address
 from legacy_monolith.core.models import TimeStampedModel
@@ -37,8 +40,15 @@ class Order(TimeStampedModel):
         return reverse("orders:detail", args=[self.number])
 
 
+class ArchivedOrderManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(placed_at__lt=timezone.now() - timedelta(days=730))
+
+
 class ArchivedOrder(Order):
     """Proxy used by the back office for orders older than two years."""
+
+    objects = ArchivedOrderManager()
 
     class Meta:
         proxy = True
