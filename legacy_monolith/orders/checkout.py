@@ -23,7 +23,7 @@ from legacy_monolith.payments import gateway
 from legacy_monolith.payments.models import Invoice, Payment
 from legacy_monolith.payments.signals import payment_captured
 from legacy_monolith.promotions.models import Coupon, CouponRedemption
-from legacy_monolith.promotions.pricing import discount_for
+from legacy_monolith.promotions.pricing import CouponInvalid, discount_for, find_valid_coupon
 from legacy_monolith.shipping.rates import quote
 
 
@@ -60,6 +60,13 @@ def place_order(req: CheckoutRequest) -> Order:
         subtotal = money(sum(i.variant.price * i.quantity for i in items))
         weight = sum(i.variant.weight_grams * i.quantity for i in items)
         coupon = Coupon.objects.select_for_update().select_related("promotion").filter(pk=cart.coupon_id).first()
+        if coupon is not None:
+            # Checked again under the lock: the coupon may have been used up or expired since it
+            # went into the cart, and two checkouts must not both take its last use.
+            try:
+                find_valid_coupon(coupon.code)
+            except CouponInvalid as exc:
+                raise CheckoutError(f"{exc}; remove it from your cart") from exc
         discount = discount_for(coupon, subtotal)
         shipping_cost = quote(method, subtotal - discount, weight)
         order = Order.objects.create(

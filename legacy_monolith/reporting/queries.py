@@ -125,7 +125,7 @@ def low_stock(threshold: int = 5) -> list[LowStock]:
         SELECT v.sku, p.name, w.code, s.quantity - s.reserved,
                (SELECT COALESCE(SUM(ol.quantity), 0) FROM orders_orderline ol
                 JOIN orders_order o ON o.id = ol.order_id
-                WHERE ol.variant_id = v.id AND o.placed_at >= %s)
+                WHERE ol.variant_id = v.id AND o.status IN (%s, %s, %s) AND o.placed_at >= %s)
         FROM inventory_stockitem s
         JOIN inventory_warehouse w ON w.id = s.warehouse_id
         JOIN shop_product_variant v ON v.id = s.variant_id
@@ -133,7 +133,7 @@ def low_stock(threshold: int = 5) -> list[LowStock]:
         WHERE s.quantity - s.reserved <= %s AND w.is_active = %s
         ORDER BY s.quantity - s.reserved, v.sku
         """,
-        [since, threshold, True],
+        [*SOLD_STATUSES, since, threshold, True],
     )
     return [LowStock(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
 
@@ -164,10 +164,11 @@ def coupon_effectiveness() -> list[CouponResult]:
 
 
 def best_reviewed_products(min_reviews: int = 3, limit: int = 10):
+    """Products with avg_rating and review_count (not `reviews`: that name is the related manager)."""
     return list(
         Product.objects.raw(
             """
-            SELECT p.*, AVG(r.rating) AS avg_rating, COUNT(r.id) AS reviews
+            SELECT p.*, AVG(r.rating) AS avg_rating, COUNT(r.id) AS review_count
             FROM shop_product p
             JOIN reviews_review r ON r.product_id = p.id AND r.is_approved = %s
             GROUP BY p.id
