@@ -108,10 +108,9 @@ def api_login_required(view):
 def api_staff_required(view):
     from functools import wraps
 
+    @api_login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return json_error("log in first", status=401)
         if not request.user.is_staff:
             return json_error("staff only", status=403)
         return view(request, *args, **kwargs)
