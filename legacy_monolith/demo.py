@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 def start_worker() -> subprocess.Popen:
     """A Celery worker for the mail, stock and report tasks the shop queues."""
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "legacy_monolith.config", "worker",
+        [sys.executable, "-m", "celery", "-A", "legacy_monolith.config", "worker", "--quiet",
          "--pool=solo", "--loglevel=WARNING", "--without-gossip", "--without-mingle"],
     )
 
