@@ -39,7 +39,10 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def root(
     show_version: Annotated[
-        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version.")
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Print the version."
+        ),
     ] = False,
 ) -> None:
     """figkit: coupling analysis, strangler-fig proxy, and the data seam for Django monoliths."""
@@ -48,7 +51,9 @@ def root(
 @app.command()
 def analyze(
     path: Annotated[Path, typer.Argument(help="Root of the Django project to analyse.")],
-    out: Annotated[Path, typer.Option(help="Folder for analysis.json and reports.")] = Path("figkit-report"),
+    out: Annotated[Path, typer.Option(help="Folder for analysis.json and reports.")] = Path(
+        "figkit-report"
+    ),
 ) -> None:
     """Map how modules, apps and tables are coupled; write DIR/analysis.json."""
     not_yet_available("analyze", "coupling extraction is being built")
@@ -75,7 +80,10 @@ def _mount_plugins() -> None:
         try:
             sub = ep.load()
         except Exception as exc:  # a broken part must not take the whole CLI down
-            print(f"figkit: could not load the '{ep.name}' commands ({exc}); skipping them", file=sys.stderr)
+            print(
+                f"figkit: could not load the '{ep.name}' commands ({exc}); skipping them",
+                file=sys.stderr,
+            )
             continue
         app.add_typer(sub, name=ep.name)
 

@@ -1,0 +1,59 @@
+"""Extraction: one source file in, its :class:`~analyzer.facts.FileFacts` out.
+
+Pure and picklable, so it runs in worker processes and its result can be cached by content
+hash. One libcst parse per file and one walk; every fact kind is a listener in
+``LISTENERS``, called in that order on the way down (ScopeTracker first, so names are bound
+before the others look them up) and in reverse on the way up. A new fact kind is one new
+listener class added to that list.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from analyzer.extract.calls import Calls
+from analyzer.extract.context import Context
+from analyzer.extract.definitions import Definitions
+from analyzer.extract.orm import Orm
+from analyzer.extract.raw_sql import RawSqlReader
+from analyzer.extract.scope import ScopeTracker, prebind_module
+from analyzer.extract.urls import Urls
+from analyzer.extract.walk import Walker
+from analyzer.facts import FileFacts, Warning_
+
+LISTENERS = (ScopeTracker, Definitions, Calls, Orm, RawSqlReader, Urls)
+
+
+def extract(source: bytes, path: str, module: str, is_package: bool) -> FileFacts:
+    """Facts of one file; a file that does not parse gives a warning instead of facts."""
+    facts = FileFacts(path=path, module=module)
+    try:
+        tree = cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        hint = " (Python 2 code?)" if _looks_like_python2(source) else ""
+        facts.warnings.append(
+            Warning_(
+                path, f"does not parse{hint}: {str(exc).splitlines()[0]}; skipped", exc.raw_line
+            )
+        )
+        return facts
+    except (UnicodeDecodeError, LookupError, SyntaxError) as exc:
+        facts.warnings.append(Warning_(path, f"does not decode ({exc}); skipped"))
+        return facts
+    except RecursionError:
+        facts.warnings.append(Warning_(path, "nests too deeply to parse; skipped"))
+        return facts
+    ctx = Context(facts, is_package)
+    walker = Walker([listener(ctx) for listener in LISTENERS])
+    ctx.walker_line = lambda: walker.newlines + 1
+    prebind_module(ctx, tree)
+    try:
+        walker.walk(tree)
+    except RecursionError:
+        facts.warnings.append(Warning_(path, "nests too deeply to read completely; facts partial"))
+    facts.lines = walker.newlines
+    return facts
+
+
+def _looks_like_python2(source: bytes) -> bool:
+    return b"print " in source or b"except Exception, " in source or b"ur'" in source

@@ -1,0 +1,312 @@
+"""Classes and functions: models with their Meta and relations, views, DRF actions, Celery
+tasks, signal receivers, and functions that wrap ``transaction.atomic``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from analyzer.extract.context import Context, dotted, string_value
+from analyzer.facts import USER_MODEL, ClassDef, Function, Receiver, Ref, Relation, ViewAction
+
+RELATION_SUFFIXES = ("ForeignKey", "OneToOneField", "ManyToManyField", "ParentalKey")
+GENERIC_RELATIONS = ("GenericForeignKey", "GenericRelation")
+_META_KEYS = ("db_table", "abstract", "proxy", "app_label", "managed")
+_HTTP_DECORATORS = {
+    "require_GET": ("GET",),
+    "require_POST": ("POST",),
+    "require_safe": ("GET", "HEAD"),
+}
+_USER_MODEL_SETTING = "django.conf.settings.AUTH_USER_MODEL"
+
+
+def model_target(ctx: Context, node: cst.BaseExpression) -> Ref | None:
+    """A relation's target as written: a string, a class, or the user model setting."""
+    text = string_value(node)
+    if text is not None:
+        return f"s:{text}"
+    binding = ctx.resolve(node)
+    if binding == f"q:{_USER_MODEL_SETTING}" or binding == USER_MODEL:
+        return USER_MODEL
+    if binding is not None and binding.startswith(("q:", "s:")):
+        return binding
+    name = dotted(node)
+    if name is not None and name.endswith("AUTH_USER_MODEL"):
+        return USER_MODEL
+    return None
+
+
+def _literal(node: cst.BaseExpression) -> object:
+    text = string_value(node)
+    if text is not None:
+        return text
+    if isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[node.value]
+    if isinstance(node, cst.List | cst.Tuple):
+        values = [_literal(e.value) for e in node.elements]
+        return [v for v in values if isinstance(v, str)]
+    return ...
+
+
+def _keyword(call: cst.Call, name: str) -> cst.BaseExpression | None:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg.value
+    return None
+
+
+def _class_body_assignments(node: cst.ClassDef):
+    for stmt in node.body.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                    target = small.targets[0].target
+                    if isinstance(target, cst.Name):
+                        yield target.value, small.value
+                elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                    if isinstance(small.target, cst.Name):
+                        yield small.target.value, small.value
+
+
+@dataclass
+class _FunctionBuilder:
+    qualname: str
+    line: int
+    decorators: tuple[Ref, ...]
+    http_methods: tuple[str, ...]
+    task_name: str | None
+    returns: list[Ref] = field(default_factory=list)
+    yields_in: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _ClassBuilder:
+    qualname: str
+    name: str
+    line: int
+    bases: tuple[Ref, ...]
+    meta: dict[str, object]
+    function: str | None
+    relations: list[Relation] = field(default_factory=list)
+    attributes: dict[str, str] = field(default_factory=dict)
+    methods: list[str] = field(default_factory=list)
+    actions: list[ViewAction] = field(default_factory=list)
+
+
+class Definitions:
+    """Records ClassDef and Function facts, and receivers declared with ``@receiver``."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._stack: list[_ClassBuilder | _FunctionBuilder] = []
+
+    # -- classes ---------------------------------------------------------------------------
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        ctx = self.ctx
+        bases: list[Ref] = []
+        for arg in node.bases:
+            ref = ctx.resolve(arg.value)
+            bases.append(ref if ref is not None and ref.startswith("q:") else "?")
+        meta: dict[str, object] = {}
+        for stmt in node.body.body:
+            if isinstance(stmt, cst.ClassDef) and stmt.name.value == "Meta":
+                for key, value in _class_body_assignments(stmt):
+                    if key in _META_KEYS:
+                        literal = _literal(value)
+                        if literal is not ...:
+                            meta[key] = literal
+        self._stack.append(
+            _ClassBuilder(
+                ctx.classes[-1], node.name.value, ctx.line, tuple(bases), meta, ctx.function
+            )
+        )
+
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        built = self._stack.pop()
+        assert isinstance(built, _ClassBuilder)
+        parent = self._stack[-1] if self._stack else None
+        if built.name == "Meta" and isinstance(parent, _ClassBuilder):
+            return  # read with its model
+        self.ctx.facts.classes.append(
+            ClassDef(
+                qualname=built.qualname,
+                name=built.name,
+                line=built.line,
+                bases=built.bases,
+                meta=built.meta,
+                relations=tuple(built.relations),
+                attributes=built.attributes,
+                methods=tuple(built.methods),
+                actions=tuple(built.actions),
+                function=built.function,
+            )
+        )
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+            self._class_attribute(node.targets[0].target.value, node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None and isinstance(node.target, cst.Name):
+            self._class_attribute(node.target.value, node.value)
+
+    def _class_attribute(self, name: str, value: cst.BaseExpression) -> None:
+        if not self.ctx.in_class_body or not self._stack:
+            return
+        builder = self._stack[-1]
+        if not isinstance(builder, _ClassBuilder):
+            return
+        text = string_value(value)
+        if text is not None:
+            builder.attributes[name] = text
+        elif isinstance(value, cst.Call):
+            relation = self._relation(name, value)
+            if relation is not None:
+                builder.relations.append(relation)
+
+    def _relation(self, name: str, call: cst.Call) -> Relation | None:
+        ctx = self.ctx
+        field_class = ctx.qualname(call.func) or dotted(call.func)
+        if field_class is None:
+            return None
+        last = field_class.rsplit(".", 1)[-1]
+        if last.endswith(GENERIC_RELATIONS):
+            target = None
+            if last.endswith("GenericRelation") and call.args:
+                target = model_target(ctx, call.args[0].value)
+            return Relation(name, field_class, target, ctx.line)
+        if not last.endswith(RELATION_SUFFIXES):
+            return None
+        target_node = _keyword(call, "to")
+        if target_node is None:
+            positional = [a for a in call.args if a.keyword is None and not a.star]
+            target_node = positional[0].value if positional else None
+        target = model_target(ctx, target_node) if target_node is not None else None
+        related = _keyword(call, "related_name")
+        related_query = _keyword(call, "related_query_name")
+        return Relation(
+            name,
+            field_class,
+            target,
+            ctx.line,
+            string_value(related) if related is not None else None,
+            string_value(related_query) if related_query is not None else None,
+        )
+
+    def _action(self, node: cst.FunctionDef) -> ViewAction | None:
+        for decorator in node.decorators:
+            expr = decorator.decorator
+            call = expr if isinstance(expr, cst.Call) else None
+            name = self.ctx.qualname(call.func if call else expr) or dotted(
+                call.func if call else expr
+            )
+            if name is None or name.rsplit(".", 1)[-1] not in (
+                "action",
+                "detail_route",
+                "list_route",
+            ):
+                continue
+            detail = name.endswith("detail_route")
+            methods: tuple[str, ...] = ("get",)
+            url_path = node.name.value
+            if call is not None:
+                detail_node = _keyword(call, "detail")
+                if detail_node is not None:
+                    detail = _literal(detail_node) is True
+                methods_node = _keyword(call, "methods")
+                if methods_node is not None:
+                    value = _literal(methods_node)
+                    if isinstance(value, list) and value:
+                        methods = tuple(m.lower() for m in value)
+                path_node = _keyword(call, "url_path")
+                if path_node is not None:
+                    url_path = string_value(path_node) or url_path
+            return ViewAction(node.name.value, detail, methods, url_path, self.ctx.line)
+        return None
+
+    # -- functions -------------------------------------------------------------------------
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        ctx = self.ctx
+        owner = self._stack[-1] if self._stack else None
+        if (
+            isinstance(owner, _ClassBuilder)
+            and ctx.functions[-1] == f"{owner.qualname}.{node.name.value}"
+        ):
+            owner.methods.append(node.name.value)
+            action = self._action(node)
+            if action is not None:
+                owner.actions.append(action)
+        decorators: list[Ref] = []
+        http: tuple[str, ...] = ()
+        task_name: str | None = None
+        for decorator in node.decorators:
+            expr = decorator.decorator
+            call = expr if isinstance(expr, cst.Call) else None
+            target = call.func if call is not None else expr
+            qualname = ctx.qualname(target)
+            name = qualname or dotted(target) or ""
+            last = name.rsplit(".", 1)[-1]
+            decorators.append(f"q:{qualname}" if qualname else f"?:{name}")
+            if last in _HTTP_DECORATORS:
+                http = _HTTP_DECORATORS[last]
+            elif last in ("require_http_methods", "api_view") and call is not None and call.args:
+                value = _literal(call.args[0].value)
+                if isinstance(value, list):
+                    http = tuple(m.upper() for m in value)
+            elif last in ("shared_task", "task", "periodic_task"):
+                task_name = ctx.functions[-1]
+                if call is not None:
+                    named = _keyword(call, "name")
+                    if named is not None and string_value(named):
+                        task_name = string_value(named)
+            elif last == "receiver" and call is not None and call.args:
+                self._receiver(call, ctx.functions[-1])
+        self._stack.append(
+            _FunctionBuilder(ctx.functions[-1], ctx.line, tuple(decorators), http, task_name)
+        )
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        built = self._stack.pop()
+        assert isinstance(built, _FunctionBuilder)
+        self.ctx.facts.functions.append(
+            Function(
+                qualname=built.qualname,
+                line=built.line,
+                decorators=built.decorators,
+                http_methods=built.http_methods,
+                task_name=built.task_name,
+                returns=tuple(built.returns),
+                yields_in=tuple(built.yields_in),
+            )
+        )
+
+    def _current_function(self) -> _FunctionBuilder | None:
+        top = self._stack[-1] if self._stack else None
+        return top if isinstance(top, _FunctionBuilder) else None
+
+    def visit_Return(self, node: cst.Return) -> None:
+        function = self._current_function()
+        if function is not None and isinstance(node.value, cst.Call):
+            ref = self.ctx.resolve(node.value.func)
+            if ref is not None and ref.startswith("q:"):
+                function.returns.append(ref)
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        function = self._current_function()
+        if function is not None and self.ctx.blocks:
+            function.yields_in.extend(self.ctx.blocks)
+
+    def _receiver(self, call: cst.Call, function: str) -> None:
+        ctx = self.ctx
+        first = call.args[0].value
+        items = (
+            [e.value for e in first.elements]
+            if isinstance(first, cst.List | cst.Tuple)
+            else [first]
+        )
+        signals = tuple(r for r in (ctx.resolve(i) for i in items) if r and r.startswith("q:"))
+        sender_node = _keyword(call, "sender")
+        sender = model_target(ctx, sender_node) if sender_node is not None else None
+        if signals:
+            ctx.facts.receivers.append(Receiver(signals, sender, function, ctx.line))

@@ -1,0 +1,239 @@
+"""URL configuration: pattern lists, includes with namespaces, DRF router registrations."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import libcst as cst
+
+from analyzer.extract.context import Context, dotted, string_value
+from analyzer.facts import UrlEntry, UrlList
+
+_PATH_FUNCS = {"path": "path", "re_path": "re_path", "url": "re_path"}
+
+
+class Urls:
+    """Reads module-level pattern lists; the linker stitches them into full routes."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._synthetic = 0
+        # Lists are read when their statement starts, before the walk reaches each path()
+        # call; entries get their own lines when the statement ends.
+        self._entry_calls: dict[int, int] = {}  # id(entry) -> id(call)
+        self._call_lines: dict[int, int] = {}  # id(call) -> line
+        self._lists_before = 0
+
+    def _start(self) -> None:
+        self._lists_before = len(self.ctx.facts.url_lists)
+
+    def _finish(self) -> None:
+        lists = self.ctx.facts.url_lists
+        for index in range(self._lists_before, len(lists)):
+            url_list = lists[index]
+            entries = tuple(
+                replace(e, line=self._call_lines.get(self._entry_calls.get(id(e), 0), e.line))
+                for e in url_list.entries
+            )
+            lists[index] = replace(url_list, entries=entries)
+        self._entry_calls.clear()
+        self._call_lines.clear()
+        self._lists_before = len(lists)
+
+    def leave_Assign(self, node: cst.Assign) -> None:
+        if self._entry_calls:
+            self._finish()
+
+    def leave_AugAssign(self, node: cst.AugAssign) -> None:
+        if self._entry_calls:
+            self._finish()
+
+    def leave_Expr(self, node: cst.Expr) -> None:
+        if self._entry_calls:
+            self._finish()
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self._start()
+        if not self.ctx.at_module_level:
+            return
+        for target in node.targets:
+            if isinstance(target.target, cst.Name):
+                self._list(target.target.value, node.value, extend=False)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._start()
+        if self.ctx.at_module_level and isinstance(node.target, cst.Name):
+            self._list(node.target.value, node.value, extend=True)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        # urlpatterns.append(path(...)) / urlpatterns.extend([...])
+        if self._entry_calls:
+            self._call_lines[id(node)] = self.ctx.line
+            return
+        func = node.func
+        if not self.ctx.at_module_level or not isinstance(func, cst.Attribute):
+            return
+        if func.attr.value not in ("append", "extend") or not isinstance(func.value, cst.Name):
+            return
+        if not node.args:
+            return
+        self._start()
+        value = node.args[0].value
+        if func.attr.value == "append":
+            value = cst.List([cst.Element(value)])
+        self._list(func.value.value, value, extend=True)
+
+    def _list(self, name: str, value: cst.BaseExpression, extend: bool) -> None:
+        parsed = self._patterns(value)
+        if parsed is None:
+            return
+        entries, routers, app_name = parsed
+        if not entries and not routers:
+            return
+        self.ctx.facts.url_lists.append(UrlList(name, tuple(entries), app_name, tuple(routers)))
+
+    def _patterns(self, value: cst.BaseExpression):
+        """(entries, router refs, app_name) for an expression that builds a pattern list."""
+        app_name = None
+        if isinstance(value, cst.Tuple) and len(value.elements) == 2:
+            app_name = string_value(value.elements[1].value)
+            value = value.elements[0].value
+        entries: list[UrlEntry] = []
+        routers: list[str] = []
+        if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Add):
+            left = self._patterns(value.left)
+            right = self._patterns(value.right)
+            for part in (left, right):
+                if part is not None:
+                    entries.extend(part[0])
+                    routers.extend(part[1])
+            return (entries, routers, app_name) if left or right else None
+        if isinstance(value, cst.Call):
+            func = self.ctx.qualname(value.func) or dotted(value.func) or ""
+            if func.endswith("i18n_patterns"):
+                elements = [a.value for a in value.args if a.keyword is None]
+                return self._elements(elements, app_name)
+            return None
+        if isinstance(value, cst.Attribute) and value.attr.value == "urls":
+            owner = self.ctx.qualname(value.value)
+            if owner is not None:
+                return [], [f"q:{owner}"], app_name
+            return None
+        if isinstance(value, cst.List | cst.Tuple):
+            elements = []
+            for element in value.elements:
+                if isinstance(element, cst.StarredElement):
+                    star = element.value
+                    if isinstance(star, cst.Attribute) and star.attr.value == "urls":
+                        owner = self.ctx.qualname(star.value)
+                        if owner is not None:
+                            routers.append(f"q:{owner}")
+                    continue
+                elements.append(element.value)
+            result = self._elements(elements, app_name)
+            if result is None:
+                return (entries, routers, app_name) if routers else None
+            return result[0], routers + result[1], app_name
+        return None
+
+    def _elements(self, elements: list[cst.BaseExpression], app_name: str | None):
+        entries: list[UrlEntry] = []
+        seen_any = False
+        for element in elements:
+            if not isinstance(element, cst.Call):
+                continue
+            func = self.ctx.qualname(element.func) or dotted(element.func) or ""
+            kind = _PATH_FUNCS.get(func.rsplit(".", 1)[-1])
+            if kind is None:
+                continue
+            seen_any = True
+            entry = self._entry(kind, element)
+            if entry is not None:
+                entries.append(entry)
+        return (entries, [], app_name) if seen_any else None
+
+    def _entry(self, kind: str, call: cst.Call) -> UrlEntry | None:
+        ctx = self.ctx
+        positional = [a.value for a in call.args if a.keyword is None]
+        keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+        pattern_node = positional[0] if positional else keywords.get("route")
+        if pattern_node is None:
+            return None
+        if isinstance(pattern_node, cst.Call) and pattern_node.args:  # _("path/")
+            pattern_node = pattern_node.args[0].value
+        pattern = string_value(pattern_node)
+        if pattern is None:
+            pattern = "<dynamic>"
+        view_node = positional[1] if len(positional) > 1 else keywords.get("view")
+        name_node = keywords.get("name") or (positional[3] if len(positional) > 3 else None)
+        name = string_value(name_node) if name_node is not None else None
+        line = ctx.line
+        if view_node is None:
+            return None
+        view = include = namespace = app_name = None
+        if isinstance(view_node, cst.Call):
+            func = ctx.qualname(view_node.func) or dotted(view_node.func) or ""
+            last = func.rsplit(".", 1)[-1]
+            if last == "include":
+                include, namespace, app_name = self._include(view_node)
+            elif last in ("as_view", "as_asgi") and isinstance(view_node.func, cst.Attribute):
+                owner = ctx.resolve(view_node.func.value)
+                view = owner if owner and owner.startswith("q:") else None
+            else:
+                inner = ctx.resolve(view_node.func)  # decorated view: login_required(view)
+                if view_node.args:
+                    wrapped = ctx.resolve(view_node.args[0].value)
+                    view = wrapped if wrapped and wrapped.startswith("q:") else inner
+        elif isinstance(view_node, cst.Attribute) and view_node.attr.value == "urls":
+            owner = ctx.qualname(view_node.value)
+            include = f"q:{owner}" if owner else None  # admin.site.urls, ninja api.urls
+        elif isinstance(view_node, cst.Tuple | cst.List):
+            nested = self._patterns(view_node)
+            if nested is not None:
+                include = self._synthetic_list(nested)
+        else:
+            ref = ctx.resolve(view_node)
+            view = ref if ref and ref.startswith("q:") else None
+        entry = UrlEntry(kind, pattern, line, view, include, namespace, app_name, name)
+        self._entry_calls[id(entry)] = id(call)
+        return entry
+
+    def _include(self, call: cst.Call) -> tuple[str | None, str | None, str | None]:
+        ctx = self.ctx
+        positional = [a.value for a in call.args if a.keyword is None]
+        keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+        namespace_node = keywords.get("namespace") or (
+            positional[1] if len(positional) > 1 else None
+        )
+        namespace = string_value(namespace_node) if namespace_node is not None else None
+        if not positional:
+            return None, namespace, None
+        target = positional[0]
+        app_name = None
+        if isinstance(target, cst.Tuple) and len(target.elements) == 2:
+            app_name = string_value(target.elements[1].value)
+            target = target.elements[0].value
+        text = string_value(target)
+        if text is not None:
+            return f"m:{text}", namespace, app_name
+        if isinstance(target, cst.List | cst.Tuple):
+            nested = self._patterns(target)
+            return (self._synthetic_list(nested) if nested else None), namespace, app_name
+        if isinstance(target, cst.Attribute) and target.attr.value in ("urls", "urlpatterns"):
+            owner = ctx.resolve(target.value)
+            if owner and owner.startswith("q:"):
+                suffix = "" if target.attr.value == "urlpatterns" else ".urls"
+                if target.attr.value == "urlpatterns":
+                    return f"m:{owner[2:]}", namespace, app_name
+                return f"{owner}{suffix}", namespace, app_name
+        ref = ctx.resolve(target)
+        if ref and ref.startswith("q:"):
+            return ref, namespace, app_name
+        return None, namespace, app_name
+
+    def _synthetic_list(self, parsed) -> str:
+        entries, routers, app_name = parsed
+        self._synthetic += 1
+        name = f"<inline {self._synthetic}>"
+        self.ctx.facts.url_lists.append(UrlList(name, tuple(entries), app_name, tuple(routers)))
+        return f"q:{self.ctx.module}.{name}"

@@ -1,0 +1,195 @@
+"""What one source file says about coupling, before anything is linked across files.
+
+Extraction turns one file into a :class:`FileFacts`; it knows the file's own module name and
+imports but nothing about other files, so references stay as written, resolved only as far as
+the file allows:
+
+- ``"q:pkg.mod.Name"``: a qualified name reached through imports or local definitions;
+- ``"s:app.Model"``, ``"s:Model"``, ``"s:self"``: a model named by a string;
+- ``"user"``: the user model (``settings.AUTH_USER_MODEL`` or ``get_user_model()``).
+
+Linking (analyzer/link) resolves them against every file's facts. Facts are plain frozen
+dataclasses, so they pickle into the cache and across worker processes cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+Ref = str
+USER_MODEL: Ref = "user"
+
+
+@dataclass(frozen=True, slots=True)
+class Import:
+    target: str  # dotted name as imported: a module, or module.name for `from m import name`
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """A model field that points at another model (or a GenericForeignKey)."""
+
+    name: str
+    field_class: str  # qualified name of the field's class, e.g. django.db.models.ForeignKey
+    target: Ref | None
+    line: int
+    related_name: str | None = None
+    related_query_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClassDef:
+    qualname: str
+    name: str
+    line: int
+    bases: tuple[Ref, ...]
+    meta: dict[str, object] = field(default_factory=dict)  # db_table, abstract, proxy, app_label
+    relations: tuple[Relation, ...] = ()
+    attributes: dict[str, str] = field(default_factory=dict)  # class-level string constants
+    methods: tuple[str, ...] = ()
+    actions: tuple[ViewAction, ...] = ()  # DRF @action methods
+    function: str | None = None  # set when the class is defined inside a function
+
+
+@dataclass(frozen=True, slots=True)
+class ViewAction:
+    name: str
+    detail: bool
+    methods: tuple[str, ...]
+    url_path: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    qualname: str
+    line: int
+    decorators: tuple[Ref, ...] = ()
+    http_methods: tuple[str, ...] = ()  # from require_POST / require_http_methods / api_view
+    task_name: str | None = None  # set for Celery tasks
+    returns: tuple[Ref, ...] = ()  # calls whose result it returns (atomic wrappers)
+    yields_in: tuple[int, ...] = ()  # with-blocks it yields inside (contextmanager wrappers)
+
+
+@dataclass(frozen=True, slots=True)
+class OrmCall:
+    """One ORM expression: a model (or instance) reached from code, and what is done to it."""
+
+    model: Ref
+    instance: bool  # the root is an instance of the model, not the class
+    path: tuple[str, ...]  # attributes between root and first call: ("objects",), ("lines",)
+    methods: tuple[str, ...]  # the chain of method calls, outermost last
+    lookups: tuple[str, ...]  # field paths used in filters, select_related, order_by ...
+    line: int
+    function: str | None
+    blocks: tuple[int, ...] = ()  # enclosing with-blocks (atomic candidates)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A call to something with a qualified name: for atomic wrappers, tasks and call graphs."""
+
+    target: Ref
+    line: int
+    function: str | None
+    blocks: tuple[int, ...] = ()
+    args: tuple[str, ...] = ()  # string literal arguments (send_task("name"))
+
+
+@dataclass(frozen=True, slots=True)
+class WithBlock:
+    id: int
+    line: int
+    context: Ref  # what the with-statement calls, e.g. q:django.db.transaction.atomic
+    function: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Receiver:
+    signals: tuple[Ref, ...]
+    sender: Ref | None
+    receiver: str | None  # qualified name of the receiving function
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class SignalDef:
+    qualname: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class RawSql:
+    tables: tuple[str, ...]
+    line: int
+    function: str | None
+    parsed: bool  # False when the SQL parser failed and a tolerant scan found the tables
+    blocks: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UrlEntry:
+    kind: str  # path | re_path
+    pattern: str
+    line: int
+    view: Ref | None = None  # view function or class (as_view)
+    include: Ref | None = None  # "m:dotted.module" | q:name of a list / router / ninja api
+    namespace: str | None = None
+    app_name: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UrlList:
+    name: str  # module-level variable holding patterns (urlpatterns, api_patterns ...)
+    entries: tuple[UrlEntry, ...]
+    app_name: str | None = None  # the (patterns, "app_name") tuple form
+    routers: tuple[Ref, ...] = ()  # `urlpatterns += router.urls`
+
+
+@dataclass(frozen=True, slots=True)
+class RouterRegistration:
+    router: str  # qualified name of the router variable
+    prefix: str
+    viewset: Ref
+    basename: str | None
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Warning_:
+    file: str
+    message: str
+    line: int | None = None
+
+    def as_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"file": self.file, "message": self.message}
+        if self.line is not None:
+            out["line"] = self.line
+        return out
+
+
+@dataclass(slots=True)
+class FileFacts:
+    """Everything extraction learnt from one file."""
+
+    path: str  # relative to the analysed root, with forward slashes
+    module: str
+    lines: int = 0
+    imports: list[Import] = field(default_factory=list)
+    exports: dict[str, str] = field(default_factory=dict)  # module-level name -> qualified name
+    star_imports: list[str] = field(default_factory=list)
+    classes: list[ClassDef] = field(default_factory=list)
+    functions: list[Function] = field(default_factory=list)
+    orm: list[OrmCall] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    blocks: list[WithBlock] = field(default_factory=list)
+    receivers: list[Receiver] = field(default_factory=list)
+    signals: list[SignalDef] = field(default_factory=list)
+    raw_sql: list[RawSql] = field(default_factory=list)
+    url_lists: list[UrlList] = field(default_factory=list)
+    routers: list[RouterRegistration] = field(default_factory=list)
+    router_vars: dict[str, str] = field(default_factory=dict)  # qualname -> router class ref
+    app_name: str | None = None  # a urlconf's `app_name = "..."` (its default namespace)
+    warnings: list[Warning_] = field(default_factory=list)
