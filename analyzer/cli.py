@@ -50,13 +50,74 @@ def root(
 
 @app.command()
 def analyze(
-    path: Annotated[Path, typer.Argument(help="Root of the Django project to analyse.")],
+    path: Annotated[
+        Path,
+        typer.Argument(help="Root of the Django project to analyse (the folder with manage.py)."),
+    ],
     out: Annotated[Path, typer.Option(help="Folder for analysis.json and reports.")] = Path(
         "figkit-report"
     ),
+    jobs: Annotated[
+        int, typer.Option(min=0, help="Worker processes for reading files (0: one per CPU).")
+    ] = 0,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache", help="Read every file again instead of reusing facts of unchanged files."
+        ),
+    ] = False,
+    include: Annotated[
+        list[str],
+        typer.Option(
+            help="Glob of files to read although skipped by default (e.g. '*/migrations/*'). Repeatable."
+        ),
+    ] = [],  # noqa: B006
+    exclude: Annotated[
+        list[str], typer.Option(help="Glob of files to skip, relative to PATH. Repeatable.")
+    ] = [],  # noqa: B006
 ) -> None:
     """Map how modules, apps and tables are coupled; write DIR/analysis.json."""
-    not_yet_available("analyze", "coupling extraction is being built")
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from analyzer.contract import write_analysis
+    from analyzer.errors import AnalyzerError
+    from analyzer.pipeline import analyze as run_analysis
+    from analyzer.summary import print_summary
+
+    console = Console(stderr=True)
+    bar = Progress(
+        TextColumn("reading files"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+    task = bar.add_task("read", total=None)
+
+    def progress(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    try:
+        with bar:
+            analysis = run_analysis(
+                path,
+                jobs=jobs or None,
+                cache_dir=None if no_cache else out / ".cache",
+                include=tuple(include),
+                exclude=tuple(exclude),
+                progress=progress,
+            )
+        written = write_analysis(analysis.to_json(), out)
+    except AnalyzerError as exc:
+        typer.echo(f"figkit analyze: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    for warning in analysis.warnings:
+        where = f"{warning.file}:{warning.line}" if warning.line else (warning.file or str(path))
+        typer.echo(f"warning: {where}: {warning.message}", err=True)
+    print_summary(analysis, str(written), Console())
 
 
 @app.command()

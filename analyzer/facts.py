@@ -95,6 +95,7 @@ class Call:
     function: str | None
     blocks: tuple[int, ...] = ()
     args: tuple[str, ...] = ()  # string literal arguments (send_task("name"))
+    sql: tuple[tuple[int, tuple[str, ...], bool], ...] = ()  # (arg index, tables, parsed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,4 +193,5 @@ class FileFacts:
     routers: list[RouterRegistration] = field(default_factory=list)
     router_vars: dict[str, str] = field(default_factory=dict)  # qualname -> router class ref
     app_name: str | None = None  # a urlconf's `app_name = "..."` (its default namespace)
+    sql_sinks: dict[str, list[int]] = field(default_factory=dict)  # function -> params it executes
     warnings: list[Warning_] = field(default_factory=list)

@@ -8,6 +8,7 @@ import libcst as cst
 
 from analyzer.extract.context import Context, string_value
 from analyzer.extract.definitions import model_target
+from analyzer.extract.raw_sql import sql_arguments
 from analyzer.facts import Call, Receiver, RouterRegistration, WithBlock
 
 # Calls into these never couple the analysed project's parts to each other.
@@ -63,7 +64,8 @@ class Calls:
         if ctx.in_class_body or ".objects." in ref or ref[ref.rfind(".") + 1 :][:1].isupper():
             return  # ORM chains are Orm's; constructors do not couple through behaviour
         args = tuple(v for v in (string_value(a.value) for a in node.args[:1]) if v is not None)
-        ctx.facts.calls.append(Call(ref, ctx.line, ctx.function, tuple(ctx.blocks), args))
+        sql = sql_arguments(ctx, node)
+        ctx.facts.calls.append(Call(ref, ctx.line, ctx.function, tuple(ctx.blocks), args, sql))
 
     def _connect(self, node: cst.Call, ref: str) -> None:
         ctx = self.ctx

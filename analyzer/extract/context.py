@@ -71,6 +71,7 @@ class Context:
         self.scopes: list[dict[str, Binding]] = [self.module_scope]
         self.classes: list[str] = []  # qualified names of enclosing classes
         self.functions: list[str] = []  # qualified names of enclosing functions
+        self.params: list[list[str]] = []  # parameter names of enclosing functions
         self.blocks: list[int] = []  # ids of enclosing with-blocks
         self._block_ids = 0
         self._owner: list[str] = []  # "class" / "function", innermost last
@@ -223,6 +224,7 @@ class Context:
         self._owner.append("function")
         scope: dict[str, Binding] = {}
         all_params = [*params.posonly_params, *params.params, *params.kwonly_params]
+        self.params.append([p.name.value for p in all_params])
         for index, param in enumerate(all_params):
             if index == 0 and owner_class is not None and param.name.value in ("self", "cls"):
                 kind = "i:" if param.name.value == "self" else ""
@@ -241,6 +243,7 @@ class Context:
         return qualname
 
     def leave_function(self) -> None:
+        self.params.pop()
         self.functions.pop()
         self._owner.pop()
         self.scopes.pop()

@@ -54,6 +54,19 @@ def tables_in(sql: str) -> tuple[tuple[str, ...], bool]:
         return tuple(sorted(n for n in found if n not in ("select", "_x"))), False
 
 
+def sql_arguments(ctx: Context, call: cst.Call) -> tuple[tuple[int, tuple[str, ...], bool], ...]:
+    """SQL passed as a positional argument: (index, tables, parsed) for each one."""
+    found = []
+    for position, arg in enumerate(call.args[:4]):
+        if arg.keyword is not None or arg.star:
+            break
+        if isinstance(arg.value, cst.SimpleString | cst.ConcatenatedString | cst.FormattedString):
+            sql = sql_text(ctx, arg.value)
+            if sql is not None and _LOOKS_LIKE_SQL.match(sql):
+                found.append((position, *tables_in(sql)))
+    return tuple(found)
+
+
 class RawSqlReader:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -69,9 +82,17 @@ class RawSqlReader:
             return  # .extra(where=[...]) holds fragments, not statements
         if not node.args:
             return
-        sql = sql_text(self.ctx, node.args[0].value)
+        first = node.args[0].value
+        ctx = self.ctx
+        if isinstance(first, cst.Name) and ctx.params and first.value in ctx.params[-1]:
+            # a helper that executes what its caller passes: calls to it carry the SQL
+            sinks = ctx.facts.sql_sinks.setdefault(ctx.functions[-1], [])
+            position = ctx.params[-1].index(first.value)
+            if position not in sinks:
+                sinks.append(position)
+            return
+        sql = sql_text(self.ctx, first)
         if sql is None or not _LOOKS_LIKE_SQL.match(sql):
             return
         tables, parsed = tables_in(sql)
-        ctx = self.ctx
         ctx.facts.raw_sql.append(RawSql(tables, ctx.line, ctx.function, parsed, tuple(ctx.blocks)))

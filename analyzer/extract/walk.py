@@ -11,6 +11,7 @@ type, so a node type nobody listens to costs one dict lookup.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import re
 from collections.abc import Callable, Sequence
@@ -26,6 +27,7 @@ _NEWLINE_HOLDERS = (cst.SimpleWhitespace, cst.SimpleString, cst.FormattedStringT
 Handler = Callable[[Any], Any]
 
 
+@functools.cache
 def _field_order(node_type: type[cst.CSTNode]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Child fields in source order, split into (preamble, rest).
 
@@ -59,7 +61,6 @@ class Walker:
         self._listeners = list(listeners)
         self._plan: dict[type, tuple[tuple[str, ...], tuple[str, ...], tuple, tuple]] = {}
         self.newlines = 0
-        self.skip: set[int] = set()
 
     @property
     def line(self) -> int:
@@ -93,15 +94,10 @@ class Walker:
         preamble, rest, visits, leaves = self._plan_for(node_type)
         for name in preamble:
             self._walk_field(getattr(node, name))
-        descend = True
         for visit in visits:
-            if visit(node) is False:
-                descend = False
-        if descend:
-            for name in rest:
-                self._walk_field(getattr(node, name))
-        else:
-            self._count_only(node, rest)
+            visit(node)
+        for name in rest:
+            self._walk_field(getattr(node, name))
         for leave in leaves:
             leave(node)
 
@@ -112,13 +108,3 @@ class Walker:
             for child in value:  # type: ignore[union-attr]
                 if isinstance(child, cst.CSTNode):
                     self.walk(child)
-
-    def _count_only(self, node: cst.CSTNode, fields: tuple[str, ...]) -> None:
-        """Keep the line count right through a subtree the listeners chose to skip."""
-        saved = self._listeners
-        counter = Walker([])
-        counter._plan = {}
-        for name in fields:
-            counter._walk_field(getattr(node, name))
-        self.newlines += counter.newlines
-        self._listeners = saved

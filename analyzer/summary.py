@@ -1,0 +1,53 @@
+"""The terminal summary after `figkit analyze`: what was found, at a glance."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.console import Console
+from rich.table import Table
+
+from analyzer.analysis import Analysis
+from analyzer.link.edges import EDGE_KINDS
+
+
+def print_summary(
+    analysis: Analysis, written: str, console: Console, max_warnings: int = 8
+) -> None:
+    stats = analysis.stats
+    apps = [a for a in analysis.apps if not a.external]
+    models = [m for m in analysis.models if not m.external and not m.abstract]
+    seconds = stats.get("seconds", {})
+    total = sum(seconds.values()) if isinstance(seconds, dict) else 0
+    console.print(
+        f"[bold]{analysis.project.get('settings_module') or 'no settings'}[/]: "
+        f"{len(apps)} apps, {len(models)} models, {len(analysis.routes)} routes, "
+        f"{stats.get('files', 0)} files ({stats.get('lines', 0):,} lines; "
+        f"{stats.get('files_read', 0)} read, {stats.get('files_cached', 0)} from cache) "
+        f"in {total:.1f} s"
+    )
+    counts = analysis.edge_counts()
+    cross = Counter(
+        e.kind
+        for e in analysis.edges
+        if e.source_app and e.target_app and e.source_app != e.target_app
+    )
+    table = Table(title="edges by kind", title_justify="left", box=None, pad_edge=False)
+    table.add_column("kind")
+    table.add_column("edges", justify="right")
+    table.add_column("across apps", justify="right")
+    for kind in EDGE_KINDS:
+        if counts.get(kind):
+            table.add_row(kind, str(counts[kind]), str(cross.get(kind, 0)))
+    console.print(table)
+    warnings = analysis.warnings
+    if warnings:
+        console.print(f"[yellow]{len(warnings)} warnings[/] (all of them are in analysis.json):")
+        for warning in warnings[:max_warnings]:
+            where = (
+                f"{warning.file}:{warning.line}" if warning.line else (warning.file or "project")
+            )
+            console.print(f"  {where}: {warning.message}", markup=False, highlight=False)
+        if len(warnings) > max_warnings:
+            console.print(f"  ... and {len(warnings) - max_warnings} more")
+    console.print(f"wrote {written}")
