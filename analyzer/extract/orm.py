@@ -96,6 +96,8 @@ _PATH_ARGS = frozenset(
     ]
 )
 _NOT_LOOKUPS = frozenset({"defaults", "create_defaults", "using", "flat", "named", "of"})
+# Methods whose keyword arguments set fields rather than filter on them.
+_ASSIGNING = frozenset("create acreate update aupdate bulk_create bulk_update save asave".split())
 _LIST_SHORTCUTS = {"django.shortcuts.get_list_or_404"}
 
 
@@ -144,14 +146,14 @@ def _call_lookups(method: str, call: cst.Call) -> list[str]:
         if arg.star == "**":
             continue
         if arg.keyword is not None:
-            if arg.keyword.value not in _NOT_LOOKUPS:
+            if arg.keyword.value not in _NOT_LOOKUPS and method not in _ASSIGNING:
                 out.append(arg.keyword.value)
             _lookups_in(arg.value, out)
             continue
         text = string_value(arg.value)
         if text is not None:
             if method in _PATH_ARGS:
-                out.append(text.lstrip("-"))
+                out.append("+" + text.lstrip("-"))  # "+": a path walked in full
         else:
             _lookups_in(arg.value, out)
     return out

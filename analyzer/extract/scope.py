@@ -186,15 +186,13 @@ class ScopeTracker:
             func = ctx.qualname(value.func)
             if ctx.at_module_level and func is not None:
                 last = func.rsplit(".", 1)[-1]
+                # module-level objects other modules import by name: keep them addressable
                 if last in _SIGNAL_CLASSES:
                     ctx.facts.signals.append(SignalDef(f"{ctx.module}.{name}", ctx.line))
-                elif (
-                    last.endswith("Router")
-                    or last == "NinjaAPI"
-                    or last == "Router"
-                    and func.startswith("ninja")
-                ):
+                    binding = None
+                elif last.endswith("Router") or last == "NinjaAPI":
                     ctx.facts.router_vars[f"{ctx.module}.{name}"] = func
+                    binding = None
             if binding is None and ctx.at_module_level:
                 binding = f"q:{ctx.module}.{name}"
         elif isinstance(value, cst.Name | cst.Attribute):

@@ -128,14 +128,10 @@ class EdgeBuilder:
             if writes and call.function:
                 self._writes_by_function[call.function].append((label, facts.path, call.line))
             for lookup in call.lookups:
-                if "__" not in lookup and lookup not in {
-                    r.name for r, _, _ in model.relations
-                } | set(model.reverse_query):
-                    continue
                 for source, target in self.models.follow(model, lookup):
                     self.edges.add(
                         self.models.concrete_label(source), self.models.concrete_label(target),
-                        "join", facts.path, call.line, lookup=lookup,
+                        "join", facts.path, call.line, lookup=lookup.lstrip("+"),
                     )  # fmt: skip
 
     def _raw_sql(self, facts: FileFacts) -> None:

@@ -317,31 +317,49 @@ class ModelRegistry:
         model = self.by_label.get(label)
         return model.concrete if model is not None and model.concrete else label
 
+    def _relation_named(self, model: Model, name: str, depth: int = 0) -> str | None:
+        """Target of a forward relation on the model or, through MTI, on a parent."""
+        for relation, _, target in model.relations:
+            if relation.name == name:
+                return target
+        if depth < 10:
+            for parent in model.parents:
+                found = self.by_label.get(parent)
+                if found is not None:
+                    target = self._relation_named(found, name, depth + 1)
+                    if target is not None:
+                        return target
+        return None
+
     def follow(self, model: Model, path: str) -> list[tuple[str, str]]:
-        """Hops ``a__b__c`` takes from ``model``: [(from label, to label)], stopping at a field."""
-        hops: list[tuple[str, str]] = []
+        """Joins a lookup makes from ``model``: [(from label, to label)] per hop.
+
+        ``+a__b`` (select_related and friends) joins every hop; a filter keyword ``a__b=x``
+        compares the last forward key by its column and so does not join it.
+        """
+        walk_all = path.startswith("+")
+        parts = path.lstrip("+").split("__")
+        hops: list[tuple[str, str, bool]] = []
         current = model
-        for part in path.split("__"):
-            target_label = None
-            for relation, _, target in current.relations:
-                if relation.name == part:
-                    target_label = target
-                    break
+        for part in parts:
+            forward = True
+            target_label = self._relation_named(current, part)
             if target_label is None:
                 target_label = current.reverse_query.get(part)
+                forward = False
             if target_label is None:
-                parent_ptr = [
-                    p for p in current.parents if f"{p.split('.')[1].lower()}_ptr" == part
-                ]
-                target_label = parent_ptr[0] if parent_ptr else None
+                ptrs = [p for p in current.parents if f"{p.split('.')[1].lower()}_ptr" == part]
+                target_label = ptrs[0] if ptrs else None
             if target_label is None:
                 break
-            hops.append((current.label, target_label))
+            hops.append((current.label, target_label, forward))
             nxt = self.by_label.get(target_label)
             if nxt is None or nxt.external:
                 break
             current = nxt
-        return hops
+        if hops and not walk_all and len(hops) == len(parts) and hops[-1][2]:
+            hops.pop()  # filter(buyer=member) compares buyer_id: no join
+        return [(a, b) for a, b, _ in hops]
 
     def related_model(self, model: Model, path: tuple[str, ...]) -> Model | None:
         """The model at the end of attribute ``path`` from an instance: order.lines -> OrderLine."""

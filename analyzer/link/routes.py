@@ -211,7 +211,7 @@ class RouteBuilder:
                     if action.detail
                     else f"{base}{action.url_path}/"
                 )
-                name = f"{basename}-{action.url_path.replace('_', '-')}" if basename else None
+                name = f"{basename}-{action.name.replace('_', '-')}" if basename else None
                 self._add(pattern, f"{viewset}.{action.name}", _qualify(namespace, name),
                           tuple(m.upper() for m in action.methods), reg_file, registration.line)  # fmt: skip
 
