@@ -6,6 +6,7 @@ a crash or a full disk never leaves a half-written analysis.json behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -64,10 +65,8 @@ def write_analysis(document: dict[str, Any], out_dir: Path) -> Path:
             handle.write("\n")
         os.replace(temp, target)
     except OSError as exc:
-        try:
+        with contextlib.suppress(OSError, UnboundLocalError):
             os.unlink(temp)
-        except (OSError, UnboundLocalError):
-            pass
         raise OutputError(f"cannot write {target} ({exc.strerror}); nothing was changed") from exc
     return target
 

@@ -171,12 +171,12 @@ def discover(
             warnings.append(Warning_("", f"settings module {settings_module} is not under {path}"))
     if settings_file is None:
         for rel, file in listed:
-            if rel.endswith("settings.py") or "/settings/" in rel:
-                if b"INSTALLED_APPS" in file.read_bytes():
-                    settings_file = file
-                    source_root = _package_root(file.resolve())
-                    settings_module = module_name(file, source_root)[0]
-                    break
+            is_settings = rel.endswith("settings.py") or "/settings/" in rel
+            if is_settings and b"INSTALLED_APPS" in file.read_bytes():
+                settings_file = file
+                source_root = _package_root(file.resolve())
+                settings_module = module_name(file.resolve(), source_root)[0]
+                break
     if source_root is None:
         source_root = _package_root(root / "__init__.py")
         warnings.append(

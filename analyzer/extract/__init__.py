@@ -9,6 +9,8 @@ listener class added to that list.
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
 from analyzer.extract.calls import Calls
@@ -30,12 +32,9 @@ def extract(source: bytes, path: str, module: str, is_package: bool) -> FileFact
     try:
         tree = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
+        line, detail = _syntax_error(source, exc)
         hint = " (Python 2 code?)" if _looks_like_python2(source) else ""
-        facts.warnings.append(
-            Warning_(
-                path, f"does not parse{hint}: {str(exc).splitlines()[0]}; skipped", exc.raw_line
-            )
-        )
+        facts.warnings.append(Warning_(path, f"does not parse{hint}: {detail}; skipped", line))
         return facts
     except (UnicodeDecodeError, LookupError, SyntaxError) as exc:
         facts.warnings.append(Warning_(path, f"does not decode ({exc}); skipped"))
@@ -53,6 +52,20 @@ def extract(source: bytes, path: str, module: str, is_package: bool) -> FileFact
         facts.warnings.append(Warning_(path, "nests too deeply to read completely; facts partial"))
     facts.lines = walker.newlines
     return facts
+
+
+def _syntax_error(source: bytes, exc: cst.ParserSyntaxError) -> tuple[int, str]:
+    """Line and message of a syntax error. libcst reports where its parser gave up, often
+    the line after the mistake; CPython's compiler, run only on files that fail, names the
+    line people expect."""
+    try:
+        compile(source, "<analysed file>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as py_exc:
+        if py_exc.lineno:
+            return py_exc.lineno, f"{py_exc.msg} (line {py_exc.lineno})"
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    return exc.raw_line, str(exc).splitlines()[0]
 
 
 def _looks_like_python2(source: bytes) -> bool:

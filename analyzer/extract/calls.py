@@ -58,9 +58,8 @@ class Calls:
                 self._connect(node, ref)
             elif attr == "register" and ref[2:].rsplit(".", 1)[0] in ctx.facts.router_vars:
                 self._register(node, ref[2:].rsplit(".", 1)[0])
-        if ref[2:].startswith(_IGNORED_PREFIXES) and not ref.endswith(".atomic"):
-            if not ref.startswith("q:celery.") or "send_task" not in ref:
-                return
+        if ref[2:].startswith(_IGNORED_PREFIXES) and not ref.endswith((".atomic", ".send_task")):
+            return
         if ctx.in_class_body or ".objects." in ref or ref[ref.rfind(".") + 1 :][:1].isupper():
             return  # ORM chains are Orm's; constructors do not couple through behaviour
         args = tuple(v for v in (string_value(a.value) for a in node.args[:1]) if v is not None)

@@ -64,9 +64,12 @@ def _class_body_assignments(node: cst.ClassDef):
                     target = small.targets[0].target
                     if isinstance(target, cst.Name):
                         yield target.value, small.value
-                elif isinstance(small, cst.AnnAssign) and small.value is not None:
-                    if isinstance(small.target, cst.Name):
-                        yield small.target.value, small.value
+                elif (
+                    isinstance(small, cst.AnnAssign)
+                    and small.value is not None
+                    and isinstance(small.target, cst.Name)
+                ):
+                    yield small.target.value, small.value
 
 
 @dataclass

@@ -97,7 +97,9 @@ _PATH_ARGS = frozenset(
 )
 _NOT_LOOKUPS = frozenset({"defaults", "create_defaults", "using", "flat", "named", "of"})
 # Methods whose keyword arguments set fields rather than filter on them.
-_ASSIGNING = frozenset("create acreate update aupdate bulk_create bulk_update save asave".split())
+_ASSIGNING = frozenset(
+    ["create", "acreate", "update", "aupdate", "bulk_create", "bulk_update", "save", "asave"]
+)
 _LIST_SHORTCUTS = {"django.shortcuts.get_list_or_404"}
 
 

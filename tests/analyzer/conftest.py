@@ -9,6 +9,7 @@ import pytest
 from analyzer.pipeline import analyze
 
 FIXTURES = Path(__file__).parent / "fixtures"
+collect_ignore_glob = ["fixtures/*"]  # small projects to analyse, not tests to run
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -32,7 +33,9 @@ class Facts:
 
     def evidence(self, kind: str, source: str, target: str) -> set[tuple[str, int]]:
         edge = self.edges(kind).get((source, target))
-        assert edge is not None, f"no {kind} edge {source} -> {target}; have {sorted(self.edges(kind))}"
+        assert edge is not None, (
+            f"no {kind} edge {source} -> {target}; have {sorted(self.edges(kind))}"
+        )
         return {(e["file"], e["line"]) for e in edge["evidence"]}
 
     def model(self, label: str) -> dict:

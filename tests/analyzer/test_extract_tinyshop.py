@@ -87,7 +87,9 @@ def test_lookups_join_across_apps_and_through_inherited_relations(tinyshop):
     # CreditNote inherits Invoice.order through multi-table inheritance
     assert ("billing.CreditNote", "orders.Order") in joins
     # create(order=..., created_by=...) sets columns: no join
-    assert all(e["file"] != "billing/services.py" for edge in joins.values() for e in edge["evidence"])
+    assert all(
+        e["file"] != "billing/services.py" for edge in joins.values() for e in edge["evidence"]
+    )
 
 
 def test_signal_receivers_point_at_their_sender_model_or_signal_module(tinyshop):
@@ -134,7 +136,11 @@ def test_routes_through_include_namespaces_regex_and_class_views(tinyshop):
 
 
 def test_drf_router_viewset_and_action_routes(tinyshop):
-    drf = {(r["pattern"], tuple(r.get("methods", ()))): r for r in tinyshop.doc["routes"] if r["app"] == "api"}
+    drf = {
+        (r["pattern"], tuple(r.get("methods", ()))): r
+        for r in tinyshop.doc["routes"]
+        if r["app"] == "api"
+    }
     assert drf[("api/invoices/", ("GET",))]["view"] == "api.views.InvoiceViewSet.list"
     assert drf[("api/invoices/<pk>/", ("DELETE",))]["view"] == "api.views.InvoiceViewSet.destroy"
     action = drf[("api/invoices/<pk>/send-again/", ("POST",))]
