@@ -75,6 +75,14 @@ def analyze(
     exclude: Annotated[
         list[str], typer.Option(help="Glob of files to skip, relative to PATH. Repeatable.")
     ] = [],  # noqa: B006
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Load the project's Django (its requirements installed here) and score the "
+            "static models, tables, relations and routes against it.",
+        ),
+    ] = False,
 ) -> None:
     """Map how modules, apps and tables are coupled; write DIR/analysis.json."""
     from rich.console import Console
@@ -118,6 +126,42 @@ def analyze(
         where = f"{warning.file}:{warning.line}" if warning.line else (warning.file or str(path))
         typer.echo(f"warning: {where}: {warning.message}", err=True)
     print_summary(analysis, str(written), Console())
+    if verify:
+        _verify(analysis, out)
+
+
+def _verify(analysis, out: Path) -> None:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from analyzer.verify import VerifyError, probe, score
+
+    try:
+        scores = score(analysis, probe(analysis))
+    except VerifyError as exc:
+        typer.echo(f"figkit analyze --verify: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    table = Table(
+        title="static analysis against Django's own registry and resolver",
+        title_justify="left",
+        box=None,
+    )
+    for column in ("", "Django", "static", "found", "recall", "precision"):
+        table.add_column(column, justify="left" if not column else "right")
+    for s in scores:
+        table.add_row(s.name, str(len(s.django)), str(len(s.static)), str(len(s.found)),
+                      f"{s.recall:.1%}", f"{s.precision:.1%}")  # fmt: skip
+    console = Console()
+    console.print(table)
+    for s in scores:
+        for label, items in (("missed", s.django - s.static), ("extra", s.static - s.django)):
+            for item in sorted(map(str, items))[:10]:
+                console.print(f"  {s.name} {label}: {item}", markup=False, highlight=False)
+    report = out / "verify.json"
+    report.write_text(json.dumps({s.name: s.as_json() for s in scores}, indent=1) + "\n")
+    console.print(f"wrote {report}")
 
 
 @app.command()

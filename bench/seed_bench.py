@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))
+from results_file import merge_section  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 MANAGE = "legacy_monolith/manage.py"
 SECTION = "## Seeding the legacy monolith"
@@ -132,12 +135,7 @@ def render(runs: list[Run], size: str, today: date) -> str:
 
 def merge(document: str, section: str) -> str:
     """Replace the section if the file has it, else append it."""
-    start = document.find(SECTION)
-    if start < 0:
-        return document.rstrip("\n") + "\n\n" + section
-    end = document.find("\n## ", start + len(SECTION))
-    rest = document[end + 1 :] if end >= 0 else ""
-    return document[:start] + section + ("\n" + rest if rest else "")
+    return merge_section(document, SECTION, section)
 
 
 # -- I/O --------------------------------------------------------------------------------------

@@ -215,6 +215,10 @@ class ModelRegistry:
         relations = [(r, model.file or "") for r in cls.relations]
         if depth > 10:
             return relations
+        for base in cls.bases:
+            known = _KNOWN_BASE_RELATIONS.get(self.index.resolve(base[2:]), ())
+            for name, field_class, target in known:
+                relations.append((Relation(name, field_class, target, cls.line), model.file or ""))
         for base in self._model_bases(model):
             if base.abstract:
                 relations.extend(self._own_and_abstract_relations(base, depth + 1))
@@ -373,7 +377,10 @@ class ModelRegistry:
 
 
 def _external_model_base(qualname: str) -> bool:
-    if qualname in _MODEL_ROOTS:
+    """Whether a base class from outside the tree is a Django model (``AbstractUser``,
+    ``MPTTModel``). Model classes live in a ``models`` module; pydantic's ``BaseModel`` and
+    friends do not, which keeps API schemas out of the model list."""
+    if qualname in _MODEL_ROOTS or qualname in _KNOWN_MODEL_BASES:
         return True
     if qualname.startswith("django.db.models.") or not qualname:
         return False
@@ -381,4 +388,16 @@ def _external_model_base(qualname: str) -> bool:
     if last.endswith(_NOT_MODEL_SUFFIXES) or not last[:1].isupper():
         return False
     module = qualname.rpartition(".")[0]
-    return ".models" in f".{module}" or last.endswith("Model")
+    return ".models" in f".{module}"
+
+
+_KNOWN_MODEL_BASES = {"django.contrib.auth.base_user.AbstractBaseUser"}
+# Relations that Django's own abstract models give every subclass; the tree cannot show them.
+_PERMISSION_RELATIONS = (
+    ("groups", "django.db.models.ManyToManyField", "s:auth.Group"),
+    ("user_permissions", "django.db.models.ManyToManyField", "s:auth.Permission"),
+)
+_KNOWN_BASE_RELATIONS = {
+    "django.contrib.auth.models.AbstractUser": _PERMISSION_RELATIONS,
+    "django.contrib.auth.models.PermissionsMixin": _PERMISSION_RELATIONS,
+}

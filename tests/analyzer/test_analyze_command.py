@@ -80,3 +80,40 @@ def test_include_brings_back_migrations_and_exclude_drops_files(tmp_path):
     included = analyze(TINYSHOP, jobs=1, include=("*/migrations/*",), exclude=("api/*",))
     assert included.stats["files"] == default.stats["files"] + 2 - 3
     assert json.dumps(included.to_json()).count("orders.migrations") > 0
+
+
+def test_verify_scores_the_monolith_against_djangos_own_registry_and_resolver(tmp_path):
+    result = subprocess.run(
+        [str(FIGKIT), "analyze", str(REPO / "legacy_monolith"), "--out", str(tmp_path), "--verify"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    scores = json.loads((tmp_path / "verify.json").read_text())
+    assert set(scores) == {"models", "tables", "relations", "routes"}
+    for name, figures in scores.items():
+        assert figures["django"] > 0, name
+        assert (figures["recall"], figures["precision"]) == (1.0, 1.0), (
+            name,
+            figures["missed"],
+            figures["extra"],
+        )
+
+
+def test_verify_without_the_projects_requirements_fails_with_one_line(tmp_path):
+    project = tmp_path / "proj"
+    (project / "site_cfg").mkdir(parents=True)
+    (project / "manage.py").write_text(
+        "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'site_cfg.settings')\n"
+    )
+    (project / "site_cfg" / "__init__.py").write_text("")
+    (project / "site_cfg" / "settings.py").write_text(
+        "import not_installed_anywhere\nINSTALLED_APPS = []\n"
+    )
+    result = subprocess.run(
+        [str(FIGKIT), "analyze", str(project), "--out", str(tmp_path / "out"), "--verify"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "install the project's requirements" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "out" / "analysis.json").exists()  # the static analysis itself is kept
