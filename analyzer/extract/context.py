@@ -73,6 +73,7 @@ class Context:
         self.functions: list[str] = []  # qualified names of enclosing functions
         self.params: list[list[str]] = []  # parameter names of enclosing functions
         self.blocks: list[int] = []  # ids of enclosing with-blocks
+        self.conditional = 0  # depth of if/try blocks: a module constant set there is optional
         self._block_ids = 0
         self._owner: list[str] = []  # "class" / "function", innermost last
 

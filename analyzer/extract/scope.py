@@ -162,6 +162,18 @@ class ScopeTracker:
         if node.value is not None and not self.ctx.in_class_body:
             self._bind_target(node.target, node.value)
 
+    def visit_If(self, node: cst.If) -> None:
+        self.ctx.conditional += 1
+
+    def leave_If(self, node: cst.If) -> None:
+        self.ctx.conditional -= 1
+
+    def visit_Try(self, node: cst.Try) -> None:
+        self.ctx.conditional += 1
+
+    def leave_Try(self, node: cst.Try) -> None:
+        self.ctx.conditional -= 1
+
     def visit_For(self, node: cst.For) -> None:
         if isinstance(node.target, cst.Name):
             root = self.ctx.chain_root(node.iter)
@@ -205,6 +217,9 @@ class ScopeTracker:
             if binding is None and ctx.at_module_level:
                 binding = f"q:{ctx.module}.{name}"
         if binding is not None:
+            previous = ctx.lookup(name) if ctx.at_module_level and ctx.conditional else None
+            if previous is not None and previous.startswith("t:"):
+                return  # `x = ""` then `if ...: x = ...`: keep the value it has by default
             ctx.bind(name, binding)
         elif not ctx.at_module_level:
             ctx.scopes[-1].pop(name, None)  # rebinding to something unknown forgets the old type

@@ -161,7 +161,7 @@ class Urls:
             return None
         if isinstance(pattern_node, cst.Call) and pattern_node.args:  # _("path/")
             pattern_node = pattern_node.args[0].value
-        pattern = string_value(pattern_node)
+        pattern = _static_text(ctx, pattern_node)
         if pattern is None:
             pattern = "<dynamic>"
         view_node = positional[1] if len(positional) > 1 else keywords.get("view")
@@ -237,3 +237,31 @@ class Urls:
         name = f"<inline {self._synthetic}>"
         self.ctx.facts.url_lists.append(UrlList(name, tuple(entries), app_name, tuple(routers)))
         return f"q:{self.ctx.module}.{name}"
+
+
+def _static_text(ctx: Context, node: cst.BaseExpression) -> str | None:
+    """A pattern's text where it is static: literals, names bound to a string, f-strings of
+    those (healthchecks writes ``path(f"{prefix}admin/", ...)``)."""
+    text = string_value(node)
+    if text is not None:
+        return text
+    if isinstance(node, cst.Name):
+        bound = ctx.lookup(node.value)
+        return bound[2:] if bound is not None and bound.startswith("t:") else None
+    if isinstance(node, cst.FormattedString):
+        parts: list[str] = []
+        for part in node.parts:
+            if isinstance(part, cst.FormattedStringText):
+                parts.append(part.value)
+            elif isinstance(part, cst.FormattedStringExpression) and part.format_spec is None:
+                inner = _static_text(ctx, part.expression)
+                if inner is None:
+                    return None
+                parts.append(inner)
+            else:
+                return None
+        return "".join(parts)
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
+        left, right = _static_text(ctx, node.left), _static_text(ctx, node.right)
+        return left + right if left is not None and right is not None else None
+    return None
