@@ -36,6 +36,7 @@ class Relation:
     line: int
     related_name: str | None = None
     related_query_name: str | None = None
+    through: Ref | None = None  # m2m through model (django-taggit's managers point there)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,8 @@ from analyzer.analysis import Analysis
 from analyzer.errors import AnalyzerError
 from analyzer.link.routes import normalise_pattern
 
-_DRF_SUFFIX = re.compile(r"\.\(\?P<format>[^)]*\)/?$|\\\.\(\?P<format>[^)]*\)/?$")
+# DRF's format_suffix_patterns repeat every route as `name.<format>`; one route to the analyzer.
+_DRF_SUFFIX = re.compile(r"(\\?\.\(\?P<format>[^)]*\)(/\?)?\$?|\.?<(\w+:)?format>/?)$")
 
 
 class VerifyError(AnalyzerError):

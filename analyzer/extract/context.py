@@ -73,6 +73,7 @@ class Context:
         self.functions: list[str] = []  # qualified names of enclosing functions
         self.params: list[list[str]] = []  # parameter names of enclosing functions
         self.blocks: list[int] = []  # ids of enclosing with-blocks
+        self.star_imports = False  # names it cannot see may come from `from x import *`
         self.conditional = 0  # depth of if/try blocks: a module constant set there is optional
         self._block_ids = 0
         self._owner: list[str] = []  # "class" / "function", innermost last
@@ -115,6 +116,10 @@ class Context:
             found = scope.get(name)
             if found is not None:
                 return found
+        if self.star_imports and name[:1].isupper():
+            # a class from `from .features import *`: the module re-exports it, and linking
+            # follows the star import to where it is defined
+            return f"q:{self.module}.{name}"
         return None
 
     def resolve(self, node: cst.BaseExpression) -> Binding | None:

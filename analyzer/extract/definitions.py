@@ -11,6 +11,7 @@ from analyzer.extract.context import Context, dotted, string_value
 from analyzer.facts import USER_MODEL, ClassDef, Function, Receiver, Ref, Relation, ViewAction
 
 RELATION_SUFFIXES = ("ForeignKey", "OneToOneField", "ManyToManyField", "ParentalKey")
+TAG_MANAGERS = ("TaggableManager", "TaggableManagerField")  # django-taggit: an m2m to tags
 GENERIC_RELATIONS = ("GenericForeignKey", "GenericRelation")
 _META_KEYS = ("db_table", "abstract", "proxy", "app_label", "managed")
 _HTTP_DECORATORS = {
@@ -179,6 +180,10 @@ class Definitions:
             if last.endswith("GenericRelation") and call.args:
                 target = model_target(ctx, call.args[0].value)
             return Relation(name, field_class, target, ctx.line)
+        if last.endswith(TAG_MANAGERS):
+            through = _keyword(call, "through")
+            through_ref = model_target(ctx, through) if through is not None else None
+            return Relation(name, field_class, "s:taggit.Tag", ctx.line, through=through_ref)
         if not last.endswith(RELATION_SUFFIXES):
             return None
         target_node = _keyword(call, "to")
@@ -186,6 +191,7 @@ class Definitions:
             positional = [a for a in call.args if a.keyword is None and not a.star]
             target_node = positional[0].value if positional else None
         target = model_target(ctx, target_node) if target_node is not None else None
+        through = _keyword(call, "through")
         related = _keyword(call, "related_name")
         related_query = _keyword(call, "related_query_name")
         return Relation(
@@ -195,6 +201,7 @@ class Definitions:
             ctx.line,
             string_value(related) if related is not None else None,
             string_value(related_query) if related_query is not None else None,
+            model_target(ctx, through) if through is not None else None,
         )
 
     def _action(self, node: cst.FunctionDef) -> ViewAction | None:

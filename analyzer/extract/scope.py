@@ -46,6 +46,8 @@ def bind_import(ctx: Context, node: cst.Import | cst.ImportFrom, record: bool) -
             ctx.facts.warnings.append(_warn(ctx, "relative import goes above the source root"))
         return
     if isinstance(node.names, cst.ImportStar):
+        if at_module:
+            ctx.star_imports = True
         if record:
             ctx.facts.imports.append(Import(module, line))
             if at_module:

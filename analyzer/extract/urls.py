@@ -7,7 +7,7 @@ from dataclasses import replace
 import libcst as cst
 
 from analyzer.extract.context import Context, dotted, string_value
-from analyzer.facts import UrlEntry, UrlList
+from analyzer.facts import UrlEntry, UrlList, Warning_
 
 _PATH_FUNCS = {"path": "path", "re_path": "re_path", "url": "re_path"}
 
@@ -248,6 +248,20 @@ def _static_text(ctx: Context, node: cst.BaseExpression) -> str | None:
     if isinstance(node, cst.Name):
         bound = ctx.lookup(node.value)
         return bound[2:] if bound is not None and bound.startswith("t:") else None
+    if isinstance(node, cst.Attribute):
+        name = ctx.qualname(node)
+        if name is not None and name.startswith("django.conf.settings."):
+            # a deployment prefix such as settings.BASE_PATH: empty unless configured
+            ctx.facts.warnings.append(
+                Warning_(
+                    ctx.facts.path,
+                    f"URL prefix {name[12:]} is read as empty, its usual "
+                    "default; routes are listed without it",
+                    ctx.line,
+                )  # fmt: skip
+            )
+            return ""
+        return None
     if isinstance(node, cst.FormattedString):
         parts: list[str] = []
         for part in node.parts:

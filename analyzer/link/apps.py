@@ -95,7 +95,9 @@ def find_apps(project: Project, index: CodeIndex, warnings: list[Warning_]) -> l
                 add(label, name, False)
                 found.append(label)
         for module in sorted(index.modules):
-            if module.endswith(".models") or ".models." in module:
+            if (module.endswith(".models") or ".models." in module) and _defines_models(
+                index, module
+            ):
                 name = module.split(".models")[0]
                 if (
                     name
@@ -113,6 +115,19 @@ def find_apps(project: Project, index: CodeIndex, warnings: list[Warning_]) -> l
                 )  # fmt: skip
             )
     return list(apps.values())
+
+
+def _defines_models(index: CodeIndex, module: str) -> bool:
+    """A models module that holds a Django model (GraphQL dataloaders/models.py does not)."""
+    for cls in index.modules[module].classes:
+        for base in cls.bases:
+            resolved = index.resolve(base[2:]) if base.startswith("q:") else ""
+            if resolved in ("django.db.models.Model", "django.db.models.base.Model"):
+                return True
+            owner = index.class_module.get(resolved, "")
+            if owner != module and (owner.endswith(".models") or ".models." in owner):
+                return True
+    return False
 
 
 class AppLocator:

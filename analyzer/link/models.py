@@ -17,7 +17,7 @@ _MODEL_ROOTS = {"django.db.models.Model", "django.db.models.base.Model"}
 _NOT_MODEL_SUFFIXES = (
     "Manager", "QuerySet", "Choices", "Field", "Form", "Serializer", "View", "ViewSet",
     "Admin", "Config", "TestCase", "Enum", "Exception", "Error", "Filter", "FilterSet",
-    "Type", "Mutation", "Schema", "Table", "Command", "Middleware", "Widget", "Task",
+    "Metaclass", "Mutation", "Schema", "Table", "Command", "Middleware", "Widget", "Task",
 )  # fmt: skip
 
 
@@ -31,6 +31,8 @@ def relation_kind(field_class: str) -> str | None:
         return "m2m"
     if last.endswith("ForeignKey") or last == "ParentalKey":
         return "fk"
+    if "TaggableManager" in last:
+        return "m2m"
     return None
 
 
@@ -272,11 +274,15 @@ class ModelRegistry:
     def _resolve_relations(self, model: Model) -> None:
         if model.abstract:
             return
+        seen: set[str] = set()
         for relation, file in self._own_and_abstract_relations(model):
             kind = relation_kind(relation.field_class)
-            if kind is None:
-                continue
+            if kind is None or relation.name in seen:
+                continue  # a field of the model hides the same name on its bases
+            seen.add(relation.name)
             target = self.target_label(relation.target, model)
+            if "TaggableManager" in relation.field_class and relation.through:
+                target = self._tag_target(relation.through, model) or target
             if target is None:
                 self.warnings.append(
                     Warning_(
@@ -289,6 +295,17 @@ class ModelRegistry:
                 continue
             model.relations.append((relation, kind, target))
             model.relation_files[relation.name] = file
+
+    def _tag_target(self, through: str, owner: Model) -> str | None:
+        """The tag model of a taggit manager: what its through model's ``tag`` key points at."""
+        label = self.target_label(through, owner)
+        through_model = self.by_label.get(label) if label else None
+        if through_model is None or through_model.external:
+            return None
+        for relation, _ in self._own_and_abstract_relations(through_model):
+            if relation.name == "tag":
+                return self.target_label(relation.target, through_model)
+        return None
 
     def _reverse(self) -> None:
         for model in list(self.by_label.values()):

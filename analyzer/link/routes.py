@@ -182,10 +182,27 @@ class RouteBuilder:
             self.warnings.append(Warning_(file, f"include of {qualname} cannot be followed "
                                           "statically; its routes are left out", entry.line))  # fmt: skip
 
+    def _is_default_router(self, qualname: str, depth: int = 0) -> bool:
+        if qualname.endswith("DefaultRouter"):
+            return True
+        cls = self.index.classes.get(qualname)
+        if cls is None or depth > 6:
+            return False
+        return any(
+            self._is_default_router(self.index.resolve(b[2:]), depth + 1)
+            for b in cls.bases if b.startswith("q:")
+        )  # fmt: skip
+
     def _router(self, router: str, prefix: str, namespace: str | None, file: str) -> None:
+        router_class = self.index.resolve(self.router_kinds.get(router, ""))
+        if router_class and self._is_default_router(router_class):
+            line = min((r.line for r, _ in self.routers.get(router, [])), default=1)
+            self._add(prefix, "rest_framework.routers.APIRootView", _qualify(namespace, "api-root"),
+                      ("GET",), file, line, app_module=router.rpartition(".")[0])  # fmt: skip
         for registration, reg_file in self.routers.get(router, []):
             viewset = self.index.resolve(registration.viewset[2:])
             actions, extra = self._viewset_actions(viewset)
+            lookup = self._class_attribute(viewset, ("lookup_url_kwarg", "lookup_field")) or "pk"
             base = (
                 join_pattern(prefix, registration.prefix.strip("^$/") + "/")
                 if registration.prefix.strip("^$/")
@@ -194,7 +211,7 @@ class RouteBuilder:
             basename = registration.basename
             for action in actions:
                 method, detail = _ACTION_METHODS[action]
-                pattern = f"{base}<pk>/" if detail else base
+                pattern = f"{base}<{lookup}>/" if detail else base
                 suffix = "detail" if detail else "list"
                 name = f"{basename}-{suffix}" if basename else None
                 self._add(
@@ -207,13 +224,28 @@ class RouteBuilder:
                 )
             for action in extra:
                 pattern = (
-                    f"{base}<pk>/{action.url_path}/"
+                    f"{base}<{lookup}>/{action.url_path}/"
                     if action.detail
                     else f"{base}{action.url_path}/"
                 )
                 name = f"{basename}-{action.name.replace('_', '-')}" if basename else None
                 self._add(pattern, f"{viewset}.{action.name}", _qualify(namespace, name),
                           tuple(m.upper() for m in action.methods), reg_file, registration.line)  # fmt: skip
+
+    def _class_attribute(self, qualname: str, names: tuple[str, ...], depth: int = 0) -> str | None:
+        """A string class attribute, looked up along the bases like Python does."""
+        cls = self.index.classes.get(qualname)
+        if cls is None or depth > 8:
+            return None
+        for name in names:
+            if name in cls.attributes:
+                return cls.attributes[name]
+        for base in cls.bases:
+            if base.startswith("q:"):
+                found = self._class_attribute(self.index.resolve(base[2:]), names, depth + 1)
+                if found is not None:
+                    return found
+        return None
 
     def _viewset_actions(self, qualname: str) -> tuple[list[str], list]:
         actions: list[str] = []
@@ -255,9 +287,10 @@ class RouteBuilder:
         return tuple(dict.fromkeys(methods)) or None
 
     def _add(
-        self, pattern: str, view: str | None, name: str | None, methods, file: str, line: int
-    ) -> None:
-        module = self.index.module_of(view) if view else None
+        self, pattern: str, view: str | None, name: str | None, methods, file: str, line: int,
+        app_module: str | None = None,
+    ) -> None:  # fmt: skip
+        module = app_module or (self.index.module_of(view) if view else None)
         if module is None and view:
             module = view.rpartition(".")[0]
         app = self.locator.app_of(module) if module else None

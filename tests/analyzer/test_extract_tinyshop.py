@@ -146,7 +146,9 @@ def test_drf_router_viewset_and_action_routes(tinyshop):
     action = drf[("api/invoices/<pk>/send-again/", ("POST",))]
     assert action["view"] == "api.views.InvoiceViewSet.resend"
     assert action["name"] == "invoice-resend"
-    assert len(drf) == 7
+    root = drf[("api/", ("GET",))]
+    assert (root["view"], root["name"]) == ("rest_framework.routers.APIRootView", "api-root")
+    assert len(drf) == 8  # DefaultRouter's API root, list, create, four detail methods, the action
 
 
 def test_migrations_and_tests_are_left_out_by_default(tinyshop):
