@@ -10,12 +10,13 @@ Real projects are fetched by whoever runs this and never committed. Each is copi
 - cold, 1 process and cold, N processes: no cache, lines of analysed code per second;
 - warm: the cache filled, one models file changed, `figkit analyze` run as a command (process
   start-up, reading every file's hash, linking, validating and writing analysis.json included).
-Generated monoliths (bench/generate_monolith.py) show how time grows with size.
+Generated projects (bench/generate_django_project.py) show how time grows with size.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -80,7 +81,8 @@ def measure_project(name: str, source: Path, jobs: int, scratch: Path) -> dict:
     result = subprocess.run([str(FIGKIT), "analyze", str(project), "--out", str(cache), "--jobs", str(jobs)],
                             check=True, capture_output=True, text=True)  # fmt: skip
     warm = time.perf_counter() - started
-    assert "1 read" in result.stdout, result.stdout
+    stats = json.loads((cache / "analysis.json").read_text())["stats"]
+    assert stats["files_read"] == 1, (stats, result.stdout)
     lines = parallel.stats["lines"]
     counts = parallel.edge_counts()
     return {
@@ -96,7 +98,7 @@ def measure_generated(sizes: list[int], jobs: int, scratch: Path) -> list[dict]:
     rows = []
     for apps in sizes:
         target = scratch / f"generated-{apps}"
-        subprocess.run([sys.executable, str(REPO / "bench" / "generate_monolith.py"), str(target),
+        subprocess.run([sys.executable, str(REPO / "bench" / "generate_django_project.py"), str(target),
                         "--apps", str(apps)], check=True, capture_output=True)  # fmt: skip
         started = time.perf_counter()
         analysis = analyze(target, jobs=jobs)
@@ -137,7 +139,7 @@ def render(projects: list[dict], generated: list[dict], jobs: int, command: str)
             out.append(f"- {p['name']}: {listed}")
     if generated:
         base = generated[0]
-        out += ["", "### Generated monoliths (bench/generate_monolith.py)", "",
+        out += ["", "### Generated projects (bench/generate_django_project.py)", "",
                 f"Cold, {jobs} processes. Linear growth means seconds per 100k lines stays flat.", "",
                 "| apps | files | lines | edges | seconds | lines/s | s per 100k lines | vs smallest |",
                 "|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip

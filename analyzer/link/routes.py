@@ -182,16 +182,8 @@ class RouteBuilder:
             self.warnings.append(Warning_(file, f"include of {qualname} cannot be followed "
                                           "statically; its routes are left out", entry.line))  # fmt: skip
 
-    def _is_default_router(self, qualname: str, depth: int = 0) -> bool:
-        if qualname.endswith("DefaultRouter"):
-            return True
-        cls = self.index.classes.get(qualname)
-        if cls is None or depth > 6:
-            return False
-        return any(
-            self._is_default_router(self.index.resolve(b[2:]), depth + 1)
-            for b in cls.bases if b.startswith("q:")
-        )  # fmt: skip
+    def _is_default_router(self, qualname: str) -> bool:
+        return any(name.endswith("DefaultRouter") for name, _ in self._class_chain(qualname))
 
     def _router(self, router: str, prefix: str, namespace: str | None, file: str) -> None:
         router_class = self.index.resolve(self.router_kinds.get(router, ""))
@@ -247,23 +239,29 @@ class RouteBuilder:
                     return found
         return None
 
-    def _viewset_actions(self, qualname: str) -> tuple[list[str], list]:
-        actions: list[str] = []
-        extra: list = []
-        seen: set[str] = set()
-        stack = [qualname]
+    def _class_chain(self, qualname: str):
+        """(qualified name, ClassDef or None) for a class and all its bases, each once; a
+        base outside the tree comes with None (its name is all that is known)."""
+        stack, seen = [qualname], set()
         while stack:
             current = stack.pop()
             if current in seen:
                 continue
             seen.add(current)
             cls = self.index.classes.get(current)
+            yield current, cls
+            if cls is not None:
+                stack.extend(self.index.resolve(b[2:]) for b in cls.bases if b.startswith("q:"))
+
+    def _viewset_actions(self, qualname: str) -> tuple[list[str], list]:
+        actions: list[str] = []
+        extra: list = []
+        for current, cls in self._class_chain(qualname):
             if cls is None:
                 actions.extend(_VIEWSET_ACTIONS.get(current.rsplit(".", 1)[-1], ()))
                 continue
             actions.extend(m for m in cls.methods if m in _ACTION_METHODS)
             extra.extend(a for a in cls.actions if a.name not in {e.name for e in extra})
-            stack.extend(self.index.resolve(b[2:]) for b in cls.bases if b.startswith("q:"))
         ordered = [a for a in _ACTION_METHODS if a in actions]
         return ordered, extra
 
@@ -272,18 +270,11 @@ class RouteBuilder:
         if function is not None:
             return function.http_methods or None
         methods: list[str] = []
-        stack, seen = [view], set()
-        while stack:
-            current = stack.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            cls = self.index.classes.get(current)
+        for current, cls in self._class_chain(view):
             if cls is None:
                 methods.extend(_GENERIC_VIEW_METHODS.get(current.rsplit(".", 1)[-1], ()))
-                continue
-            methods.extend(m.upper() for m in cls.methods if m in _HTTP_HANDLERS)
-            stack.extend(self.index.resolve(b[2:]) for b in cls.bases if b.startswith("q:"))
+            else:
+                methods.extend(m.upper() for m in cls.methods if m in _HTTP_HANDLERS)
         return tuple(dict.fromkeys(methods)) or None
 
     def _add(
