@@ -110,6 +110,8 @@ def module_name(file: Path, source_root: Path) -> tuple[str, bool]:
     is_package = parts[-1] == "__init__"
     if is_package:
         parts.pop()
+    if not parts:  # an __init__.py on the source root itself: name it after its folder
+        parts = [source_root.name or "root"]
     return ".".join(parts), is_package
 
 

@@ -27,9 +27,16 @@ def model_target(ctx: Context, node: cst.BaseExpression) -> Ref | None:
     text = string_value(node)
     if text is not None:
         return f"s:{text}"
+    if isinstance(node, cst.Call):
+        name = dotted(node.func) or ""
+        if name.rsplit(".", 1)[-1] in ("get_model_name", "get_model"):
+            # swappable models: swapper.get_model_name("wagtailcore", "Page")
+            return ctx.get_model_ref(node)
     binding = ctx.resolve(node)
     if binding == f"q:{_USER_MODEL_SETTING}" or binding == USER_MODEL:
         return USER_MODEL
+    if binding is not None and binding.endswith(".AUTH_USER_MODEL"):
+        return USER_MODEL  # reusable apps re-export it: `from oscar.core.compat import AUTH_USER_MODEL`
     if binding is not None and binding.startswith(("q:", "s:")):
         return binding
     name = dotted(node)

@@ -83,7 +83,7 @@ class EdgeBuilder:
             target = imported.target
             if target not in self.index.modules:
                 target = target.rpartition(".")[0]
-                if target not in self.index.modules:
+                if not target or target not in self.index.modules:
                     continue
             if target != facts.module:
                 self.edges.add(facts.module, target, "import", facts.path, imported.line)

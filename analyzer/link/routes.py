@@ -165,6 +165,10 @@ class RouteBuilder:
             self._expand_module(name, full, _nest(namespace, inner), stack)
             return
         qualname = self.index.resolve(name)
+        if qualname in self.index.modules:  # include(urls_module) with the module imported
+            inner = entry.namespace or entry.app_name or self.index.modules[qualname].app_name
+            self._expand_module(qualname, full, _nest(namespace, inner), stack)
+            return
         base = qualname.removesuffix(".urls")
         if base in self.routers or base in self.router_kinds:
             self._router(base, full, namespace, file)

@@ -162,3 +162,19 @@ def test_every_evidence_path_is_relative_to_the_analysed_root(tinyshop):
         for evidence in edge["evidence"]:
             assert (tinyshop.root / evidence["file"]).is_file(), evidence
             assert evidence["line"] >= 1
+
+
+def test_reusable_app_forms_re_exported_user_model_and_swappable_names(tinyshop):
+    line = tinyshop.line
+    assert tinyshop.evidence("fk", "billing.Refund", "people.Member") == {
+        ("billing/models.py", line("billing/models.py", "approved_by ="))
+    }
+    assert (
+        "billing/models.py",
+        line("billing/models.py", "swapper.get_model_name"),
+    ) in tinyshop.evidence("fk", "billing.Refund", "orders.Order")
+
+
+def test_include_of_an_imported_urls_module(tinyshop):
+    routes = {(r["pattern"], r["name"]) for r in tinyshop.doc["routes"]}
+    assert ("mirror/<int:number>/cancel/", "mirror:cancel") in routes
