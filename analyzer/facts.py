@@ -160,6 +160,19 @@ class RouterRegistration:
 
 
 @dataclass(frozen=True, slots=True)
+class ViewRegistration:
+    """A view attached to a model by a registry decorator (netbox's ``@register_model_view``),
+    which ``get_model_urls(app, model)`` turns into routes at import time."""
+
+    model: Ref
+    name: str
+    path: str
+    detail: bool
+    view: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
 class Warning_:
     file: str
     message: str
@@ -193,6 +206,7 @@ class FileFacts:
     url_lists: list[UrlList] = field(default_factory=list)
     routers: list[RouterRegistration] = field(default_factory=list)
     router_vars: dict[str, str] = field(default_factory=dict)  # qualname -> router class ref
+    view_registrations: list[ViewRegistration] = field(default_factory=list)
     app_name: str | None = None  # a urlconf's `app_name = "..."` (its default namespace)
     sql_sinks: dict[str, list[int]] = field(default_factory=dict)  # function -> params it executes
     warnings: list[Warning_] = field(default_factory=list)

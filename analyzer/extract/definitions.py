@@ -8,7 +8,16 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from analyzer.extract.context import Context, dotted, string_value
-from analyzer.facts import USER_MODEL, ClassDef, Function, Receiver, Ref, Relation, ViewAction
+from analyzer.facts import (
+    USER_MODEL,
+    ClassDef,
+    Function,
+    Receiver,
+    Ref,
+    Relation,
+    ViewAction,
+    ViewRegistration,
+)
 
 RELATION_SUFFIXES = ("ForeignKey", "OneToOneField", "ManyToManyField", "ParentalKey")
 TAG_MANAGERS = ("TaggableManager", "TaggableManagerField")  # django-taggit: an m2m to tags
@@ -130,6 +139,33 @@ class Definitions:
         self._stack.append(
             _ClassBuilder(
                 ctx.classes[-1], node.name.value, ctx.line, tuple(bases), meta, ctx.function
+            )
+        )
+        for decorator in node.decorators:
+            self._model_view(decorator.decorator, ctx.classes[-1])
+
+    def _model_view(self, expr: cst.BaseExpression, view: str) -> None:
+        """``@register_model_view(Model, "name", path=..., detail=...)`` (netbox and its plugins)."""
+        if (
+            not isinstance(expr, cst.Call)
+            or (dotted(expr.func) or "").rsplit(".", 1)[-1] != "register_model_view"
+        ):
+            return
+        positional = [a.value for a in expr.args if a.keyword is None]
+        keywords = {a.keyword.value: a.value for a in expr.args if a.keyword is not None}
+        model_node = positional[0] if positional else keywords.get("model")
+        model = self.ctx.model_ref(model_node) if model_node is not None else None
+        if model is None:
+            return
+        name_node = positional[1] if len(positional) > 1 else keywords.get("name")
+        name = (string_value(name_node) if name_node is not None else "") or ""
+        path_node = positional[2] if len(positional) > 2 else keywords.get("path")
+        path = string_value(path_node) if path_node is not None else None
+        detail_node = positional[3] if len(positional) > 3 else keywords.get("detail")
+        detail = _literal(detail_node) is not False if detail_node is not None else True
+        self.ctx.facts.view_registrations.append(
+            ViewRegistration(
+                model, name, name if path is None else path, detail, view, self.ctx.line
             )
         )
 

@@ -216,6 +216,18 @@ class Urls:
         text = string_value(target)
         if text is not None:
             return f"m:{text}", namespace, app_name
+        if isinstance(target, cst.Call) and (dotted(target.func) or "").endswith("get_model_urls"):
+            values = [string_value(a.value) for a in target.args if a.keyword is None]
+            detail = all(
+                not (a.keyword and a.keyword.value == "detail" and isinstance(a.value, cst.Name)
+                     and a.value.value == "False") for a in target.args
+            )  # fmt: skip
+            if len(values) >= 2 and values[0] and values[1]:
+                return (
+                    f"v:{values[0]}.{values[1]}:{'detail' if detail else 'list'}",
+                    namespace,
+                    app_name,
+                )
         if isinstance(target, cst.List | cst.Tuple):
             nested = self._patterns(target)
             return (self._synthetic_list(nested) if nested else None), namespace, app_name

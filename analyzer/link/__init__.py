@@ -23,7 +23,12 @@ def link(project: Project, files: list[FileFacts]) -> Analysis:
     apps = find_apps(project, index, warnings)
     locator = AppLocator(apps)
     models = ModelRegistry(index, apps, locator, project.auth_user_model, warnings)
-    routes = RouteBuilder(index, locator, warnings).build(project.root_urlconf)
+
+    def model_label(ref: str) -> str | None:
+        model = models.model_for_ref(ref)
+        return model.label if model is not None else None
+
+    routes = RouteBuilder(index, locator, warnings, model_label).build(project.root_urlconf)
     edge_set = EdgeBuilder(index, models, locator).build()
 
     app_by_label = {a.label: a for a in apps}

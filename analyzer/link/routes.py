@@ -4,6 +4,7 @@ patterns, each mapped to its view and the app that owns the view."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from analyzer.facts import UrlEntry, UrlList, Warning_
@@ -86,10 +87,15 @@ def normalise_pattern(pattern: str) -> str:
 
 
 class RouteBuilder:
-    def __init__(self, index: CodeIndex, locator: AppLocator, warnings: list[Warning_]) -> None:
+    def __init__(
+        self, index: CodeIndex, locator: AppLocator, warnings: list[Warning_],
+        model_label: Callable[[str], str | None] = lambda ref: None,
+    ) -> None:  # fmt: skip
         self.index = index
         self.locator = locator
         self.warnings = warnings
+        self.model_label = model_label  # resolves a model reference to its label
+        self._view_registry: dict[tuple[str, bool], list] | None = None
         self.lists: dict[str, list[tuple[UrlList, str]]] = {}  # qualname -> pieces (with file)
         self.routers: dict[str, list] = {}
         self.router_kinds: dict[str, str] = {}
@@ -154,6 +160,9 @@ class RouteBuilder:
     ) -> None:
         target = entry.include or ""
         kind, _, name = target.partition(":")
+        if kind == "v":
+            self._registered_views(name, full, namespace)
+            return
         if kind == "m":
             module_facts = self.index.modules.get(name)
             if module_facts is None:
@@ -185,6 +194,25 @@ class RouteBuilder:
         if not qualname.startswith("django."):
             self.warnings.append(Warning_(file, f"include of {qualname} cannot be followed "
                                           "statically; its routes are left out", entry.line))  # fmt: skip
+
+    def _registered_views(self, spec: str, prefix: str, namespace: str | None) -> None:
+        """Routes of ``get_model_urls("app", "model", detail=...)``: the views registered for
+        that model with ``@register_model_view``, as netbox builds them."""
+        if self._view_registry is None:
+            self._view_registry = {}
+            for facts in self.index.files:
+                for registration in facts.view_registrations:
+                    label = self.model_label(registration.model)
+                    if label is not None:
+                        key = (label.lower(), registration.detail)
+                        self._view_registry.setdefault(key, []).append((registration, facts.path))
+        label, _, kind = spec.rpartition(":")
+        model_name = label.rpartition(".")[2]
+        for registration, file in self._view_registry.get((label.lower(), kind == "detail"), []):
+            pattern = f"{prefix}{registration.path}/" if registration.path else prefix
+            name = f"{model_name}_{registration.name}" if registration.name else model_name
+            self._add(pattern, registration.view, _qualify(namespace, name), self._methods(registration.view),
+                      file, registration.line)  # fmt: skip
 
     def _is_default_router(self, qualname: str) -> bool:
         return any(name.endswith("DefaultRouter") for name, _ in self._class_chain(qualname))

@@ -178,3 +178,9 @@ def test_reusable_app_forms_re_exported_user_model_and_swappable_names(tinyshop)
 def test_include_of_an_imported_urls_module(tinyshop):
     routes = {(r["pattern"], r["name"]) for r in tinyshop.doc["routes"]}
     assert ("mirror/<int:number>/cancel/", "mirror:cancel") in routes
+
+
+def test_views_registered_to_a_model_become_routes_where_get_model_urls_includes_them(tinyshop):
+    routes = {(r["pattern"], r["view"]): r for r in tinyshop.doc["routes"]}
+    history = routes[("orders/<int:pk>/history/", "orders.views.OrderHistory")]
+    assert history["name"] == "orders:order_history" and history["methods"] == ["GET"]
