@@ -1,52 +1,332 @@
-"""`figkit proxy ...` and `figkit routes ...`: run the strangler-fig proxy and drive its route table."""
+"""`figkit proxy ...` and `figkit routes ...`: run the strangler-fig proxy and drive its route table.
+
+The routes commands talk to the admin API over HTTP (httpx: speed does not matter here).
+It is found through --admin / FIGKIT_ADMIN_URL, the token through --token /
+FIGKIT_ADMIN_TOKEN, or a file: --token-file / FIGKIT_ADMIN_TOKEN_FILE.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NoReturn
 
+import httpx
 import typer
+from rich.console import Console
+from rich.table import Table
 
-proxy_app = typer.Typer(help="Run the strangler-fig proxy in front of the monolith.", no_args_is_help=True)
-routes_app = typer.Typer(help="List and change the proxy's routes through its admin API.", no_args_is_help=True)
+from strangler_proxy.errors import ProxyError
 
-ARRIVES = "the proxy is being built"
+proxy_app = typer.Typer(
+    help="Run the strangler-fig proxy in front of the monolith.", no_args_is_help=True
+)
+routes_app = typer.Typer(
+    help="List and change the proxy's routes through its admin API.", no_args_is_help=True
+)
+
+DEFAULT_ADMIN = "http://127.0.0.1:8001"
+LOCAL_TOKEN_FILE = Path("var/figkit-admin-token")
 
 
-def _not_yet(command: str) -> None:
-    typer.echo(f"figkit {command}: not yet available ({ARRIVES}); nothing was done.", err=True)
-    raise typer.Exit(code=1)
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"figkit: {message}", err=True)
+    raise typer.Exit(code=code)
 
 
 @proxy_app.command("serve")
-def serve(config: Annotated[Path, typer.Option(help="Path to proxy.toml.")] = Path("proxy.toml")) -> None:
+def serve(
+    config: Annotated[Path, typer.Option(help="Path to proxy.toml.")] = Path("proxy.toml"),
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="Worker processes (default: the config's).")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+) -> None:
     """Serve the proxy and its admin API as the config file says."""
-    _not_yet("proxy serve")
+    from strangler_proxy.server import serve as run
+
+    try:
+        run(config, workers=workers, log_level=log_level)
+    except ProxyError as exc:
+        _fail(str(exc), 2)
+
+
+@proxy_app.command("check")
+def check(
+    config: Annotated[Path, typer.Option(help="Path to proxy.toml.")] = Path("proxy.toml"),
+) -> None:
+    """Validate proxy.toml, its token secrets and its route store, then say what it serves."""
+    from strangler_proxy.config import load_config, token_secrets
+    from strangler_proxy.store import open_store
+
+    try:
+        cfg = load_config(config)
+        token_secrets(cfg, config.resolve().parent)
+        store = open_store(cfg.proxy.store)
+        version = store.version()
+        store.close()
+    except ProxyError as exc:
+        _fail(str(exc), 2)
+    typer.echo(
+        f"{config}: ok: listen {cfg.proxy.listen}, admin {cfg.proxy.admin_listen}, "
+        f"upstreams {', '.join(sorted(cfg.upstreams))}, route table version {version}"
+    )
+
+
+# --- the admin API client --------------------------------------------------------------
+class _Admin:
+    def __init__(self) -> None:
+        self.url = DEFAULT_ADMIN
+        self.token: str | None = None
+
+    def request(
+        self, method: str, path: str, body: dict | None = None, params: dict | None = None
+    ) -> Any:
+        if not self.token:
+            _fail(
+                "no admin token: set FIGKIT_ADMIN_TOKEN (or FIGKIT_ADMIN_TOKEN_FILE, or --token-file) "
+                "to a secret named in the proxy's [[tokens]]"
+            )
+        try:
+            with httpx.Client(base_url=self.url, timeout=10) as client:
+                resp = client.request(
+                    method,
+                    path,
+                    json=body,
+                    params=params,
+                    headers={"Authorization": f"Bearer {self.token}"},
+                )
+        except httpx.HTTPError as exc:
+            _fail(
+                f"cannot reach the admin API at {self.url} ({type(exc).__name__}): is `figkit proxy serve` running? "
+                "Pass --admin URL or set FIGKIT_ADMIN_URL"
+            )
+        try:
+            data = resp.json()
+        except ValueError:
+            data = {"error": resp.text.strip()[:200]}
+        if resp.status_code >= 400:
+            _fail(f"{data.get('error', resp.reason_phrase)} (HTTP {resp.status_code})")
+        return data
+
+
+admin = _Admin()
+
+
+@routes_app.callback()
+def _connect(
+    admin_url: Annotated[
+        str, typer.Option("--admin", envvar="FIGKIT_ADMIN_URL", help="Admin API base URL.")
+    ] = DEFAULT_ADMIN,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="FIGKIT_ADMIN_TOKEN", help="Admin token.", show_default=False),
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="FIGKIT_ADMIN_TOKEN_FILE",
+            help=f"File holding the token (default {LOCAL_TOKEN_FILE} if present).",
+        ),
+    ] = None,
+) -> None:
+    admin.url = admin_url.rstrip("/")
+    if token is None:
+        file = token_file or (LOCAL_TOKEN_FILE if LOCAL_TOKEN_FILE.exists() else None)
+        if file is not None:
+            try:
+                token = file.read_text().strip()
+            except OSError as exc:
+                _fail(f"cannot read the token file {file}: {exc.strerror}")
+    admin.token = token
+
+
+def _print_routes(routes: list[dict], version: int | None = None) -> None:
+    console = Console()
+    table = Table(title=None if version is None else f"route table version {version}")
+    for col in ("name", "match", "methods", "header", "target", "mode"):
+        table.add_column(col)
+    for r in routes:
+        mode = r["mode"]
+        table.add_row(
+            r["name"],
+            r["match"],
+            ",".join(r["methods"]) or "*",
+            r["header"] or "",
+            r["target"],
+            f"[bold green]{mode}[/]" if mode == "service" else mode,
+        )
+    console.print(table)
+
+
+def _done(data: dict, what: str, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    routes = data.get("routes") or ([data["route"]] if "route" in data else [])
+    typer.echo(f"{what}: route table now at version {data['version']}")
+    if routes:
+        _print_routes(routes)
+
+
+Why = Annotated[str, typer.Option(help="Why: kept in the audit log with your token's name.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 @routes_app.command("list")
-def list_routes(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def list_routes(as_json: AsJson = False) -> None:
     """Print the route table."""
-    _not_yet("routes list")
+    data = admin.request("GET", "/api/routes")
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        _print_routes(data["routes"], data["version"])
 
 
 @routes_app.command("add")
 def add_route(
     name: str,
-    match: Annotated[str, typer.Option(help="Path prefix or Django-style pattern.")],
+    match: Annotated[
+        str,
+        typer.Option(
+            help="Django-style pattern (/api/products/<int:id>/) or prefix (/api/catalog/*)."
+        ),
+    ],
     target: Annotated[str, typer.Option(help="Upstream name from the config.")],
+    methods: Annotated[
+        str, typer.Option(help="Comma-separated methods, e.g. GET,HEAD (default: any).")
+    ] = "",
+    header: Annotated[
+        str | None, typer.Option(help="Only requests with this header: 'X-Beta' or 'X-Beta: 1'.")
+    ] = None,
+    mode: Annotated[str, typer.Option(help="monolith (default) or service.")] = "monolith",
+    why: Why = "added",
+    as_json: AsJson = False,
 ) -> None:
-    """Add a route (it starts in mode monolith)."""
-    _not_yet("routes add")
+    """Add a route (by default it starts in mode monolith: nothing moves yet)."""
+    body = {
+        "name": name,
+        "match": match,
+        "target": target,
+        "mode": mode,
+        "why": why,
+        "methods": [m for m in methods.split(",") if m.strip()],
+        "header": header,
+    }
+    _done(admin.request("POST", "/api/routes", body), f"added {name}", as_json)
 
 
 @routes_app.command("set-mode")
-def set_mode(name: str, mode: str, why: Annotated[str, typer.Option(help="Reason, kept in the audit log.")]) -> None:
+def set_mode(
+    name: str,
+    mode: Annotated[str, typer.Argument(help="monolith or service")],
+    why: Why,
+    as_json: AsJson = False,
+) -> None:
     """Move a route between monolith and service."""
-    _not_yet("routes set-mode")
+    _done(
+        admin.request("PATCH", f"/api/routes/{name}", {"mode": mode, "why": why}),
+        f"{name} -> {mode}",
+        as_json,
+    )
+
+
+@routes_app.command("move")
+def move(
+    name: str,
+    to: Annotated[
+        str, typer.Option("--to", help="The upstream that serves the route in mode service.")
+    ],
+    why: Why,
+    as_json: AsJson = False,
+) -> None:
+    """Point a route at another upstream (its mode stays as it is)."""
+    _done(
+        admin.request("PATCH", f"/api/routes/{name}", {"target": to, "why": why}),
+        f"{name} now targets {to}",
+        as_json,
+    )
+
+
+@routes_app.command("remove")
+def remove(name: str, why: Why, as_json: AsJson = False) -> None:
+    """Delete a route: its traffic goes to the monolith."""
+    _done(admin.request("DELETE", f"/api/routes/{name}", {"why": why}), f"removed {name}", as_json)
 
 
 @routes_app.command("rollback")
-def rollback(name: Annotated[str, typer.Argument(help="Route name, or 'all'.")]) -> None:
-    """Send a route (or all routes) back to the monolith."""
-    _not_yet("routes rollback")
+def rollback(
+    name: Annotated[str, typer.Argument(help="Route name, or 'all'.")],
+    why: Why = "rollback",
+    as_json: AsJson = False,
+) -> None:
+    """Send a route (or all routes) back to the monolith, in one change."""
+    _done(
+        admin.request("POST", "/api/rollback", {"route": name, "why": why}),
+        f"rolled back {name}",
+        as_json,
+    )
+
+
+@routes_app.command("history")
+def history(
+    name: Annotated[str | None, typer.Argument(help="Only this route.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 20,
+    as_json: AsJson = False,
+) -> None:
+    """Who changed what, when and why (newest first)."""
+    params = {"limit": limit, **({"route": name} if name else {})}
+    data = admin.request("GET", "/api/history", params=params)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    table = Table()
+    for col in ("version", "at", "who", "action", "route", "change", "why"):
+        table.add_column(col)
+    for c in data["changes"]:
+        before, after = c["before"], c["after"]
+        if before is None:
+            change = f"+ {after['match']} -> {after['target']} ({after['mode']})"
+        elif after is None:
+            change = "removed"
+        else:
+            change = ", ".join(
+                f"{k}: {before[k]} -> {after[k]}" for k in after if before.get(k) != after[k]
+            )
+        table.add_row(
+            str(c["version"]), c["at"], c["who"], c["action"], c["route"], change, c["why"]
+        )
+    Console().print(table)
+
+
+@routes_app.command("export")
+def export() -> None:
+    """Print the route table as JSON that `figkit routes import` reads back."""
+    data = admin.request("GET", "/api/export")
+    typer.echo(json.dumps({"routes": data["routes"]}, indent=2))
+
+
+@routes_app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="JSON as `figkit routes export` prints it.")],
+    why: Why,
+    replace: Annotated[bool, typer.Option(help="Remove routes the file does not list.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Add or update routes from a file, all in one change (all or nothing)."""
+    try:
+        data = json.loads(file.read_text())
+    except OSError as exc:
+        _fail(f"cannot read {file}: {exc.strerror}")
+    except ValueError as exc:
+        _fail(f"{file} is not JSON: {exc}")
+    routes = data.get("routes") if isinstance(data, dict) else data
+    if not isinstance(routes, list):
+        _fail(
+            f'{file} holds no list of routes: write {{"routes": [...]}} as `figkit routes export` prints'
+        )
+    _done(
+        admin.request("POST", "/api/import", {"routes": routes, "replace": replace, "why": why}),
+        f"imported {file}",
+        as_json,
+    )

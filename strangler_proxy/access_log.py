@@ -1,0 +1,53 @@
+"""The JSON-lines access log: one object per request, appended in whole lines.
+
+Lines are buffered and written with one O_APPEND write each flush, so several workers
+can share a file without tearing each other's lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+from strangler_proxy.errors import ConfigError
+
+
+class AccessLog:
+    def __init__(self, path: Path | str, flush_every: float = 0.5, max_buffer: int = 512) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ConfigError(f"cannot open the access log {self.path}: {exc.strerror}") from None
+        self._buffer: list[str] = []
+        self._flush_every = flush_every
+        self._max_buffer = max_buffer
+        self._task: asyncio.Task | None = None
+
+    def write(self, record: dict) -> None:
+        self._buffer.append(json.dumps(record, separators=(",", ":")))
+        if len(self._buffer) >= self._max_buffer:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buffer:
+            data = ("\n".join(self._buffer) + "\n").encode()
+            self._buffer.clear()
+            os.write(self._fd, data)
+
+    async def _flusher(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_every)
+            self.flush()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._flusher())
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self.flush()
+        os.close(self._fd)

@@ -1,0 +1,155 @@
+"""proxy.toml: where the proxy listens, its upstreams, its route store and its tokens.
+
+Validated on the way in; any mistake is one ConfigError line naming the key.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from strangler_proxy.errors import ConfigError
+
+Scope = Literal["read", "admin"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _host_port(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{value!r} is not HOST:PORT, e.g. 127.0.0.1:8000")
+    return value
+
+
+class ProxySection(_Strict):
+    listen: str = "127.0.0.1:8000"
+    admin_listen: str = "127.0.0.1:8001"
+    store: str = "sqlite:///var/figkit-routes.db"
+    access_log: str | None = None
+    default_upstream: str = "monolith"
+    workers: int = Field(1, ge=1, le=64)
+    # Clients whose X-Forwarded-* headers are believed (CIDRs of your load balancers).
+    trusted_proxies: list[str] = []
+    # How often each worker looks for a new route table version, in seconds.
+    poll_interval: float = Field(0.25, gt=0, le=5)
+    # Add X-Figkit-Route / X-Figkit-Upstream to responses (handy in a demo, not in prod).
+    debug_headers: bool = False
+
+    _listen = field_validator("listen", "admin_listen")(_host_port)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)
+        return value
+
+
+class UpstreamConfig(_Strict):
+    urls: list[str] = Field(min_length=1)
+    connect_timeout: float = Field(1.0, gt=0)
+    read_timeout: float = Field(30.0, gt=0)
+    # "client": pass the client's Host on (Django's ALLOWED_HOSTS and absolute URLs keep
+    # working); "upstream": send the upstream's own host:port, as nginx does by default.
+    host: Literal["client", "upstream"] = "client"
+    max_connections: int = Field(256, ge=1)
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            parts = urlsplit(url)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or parts.query
+                or parts.fragment
+            ):
+                raise ValueError(f"{url!r} is not an http(s)://host[:port][/path] base URL")
+        return [url.rstrip("/") for url in value]
+
+
+class TokenConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    secret_env: str | None = None
+    secret_file: str | None = None
+    scope: Scope = "read"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TokenConfig:
+        if (self.secret_env is None) == (self.secret_file is None):
+            raise ValueError(
+                "give exactly one of secret_env or secret_file (the secret never sits in the file)"
+            )
+        return self
+
+
+class ProxyConfig(_Strict):
+    proxy: ProxySection = ProxySection()
+    upstreams: dict[str, UpstreamConfig]
+    tokens: list[TokenConfig] = []
+
+    @model_validator(mode="after")
+    def _default_upstream_exists(self) -> ProxyConfig:
+        if self.proxy.default_upstream not in self.upstreams:
+            raise ValueError(
+                f"proxy.default_upstream {self.proxy.default_upstream!r} is not under [upstreams]: "
+                "add [upstreams.monolith] with the monolith's URL"
+            )
+        names = [t.name for t in self.tokens]
+        if len(names) != len(set(names)):
+            raise ValueError("two [[tokens]] share a name")
+        return self
+
+
+def load_config(path: Path | str) -> ProxyConfig:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found: pass --config PATH") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    try:
+        return ProxyConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{path}: {where}: {msg}{more}") from None
+
+
+def token_secrets(config: ProxyConfig, base: Path | None = None) -> dict[str, tuple[str, Scope]]:
+    """Read each token's secret from its env variable or file: {secret: (name, scope)}."""
+    secrets: dict[str, tuple[str, Scope]] = {}
+    for token in config.tokens:
+        if token.secret_env is not None:
+            secret = os.environ.get(token.secret_env, "")
+            where = f"environment variable {token.secret_env}"
+        else:
+            file = Path(token.secret_file)  # type: ignore[arg-type]
+            if base is not None and not file.is_absolute():
+                file = base / file
+            try:
+                secret = file.read_text().strip()
+            except OSError:
+                secret = ""
+            where = f"file {file}"
+        if len(secret) < 8:
+            raise ConfigError(
+                f"token {token.name!r}: {where} is unset or shorter than 8 characters; set it"
+            )
+        secrets[secret] = (token.name, token.scope)
+    return secrets

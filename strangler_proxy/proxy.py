@@ -1,0 +1,315 @@
+"""The data path: an ASGI app that matches a route and streams the exchange to its upstream.
+
+It only moves bytes; matching (routing.py), header rules (forwarding.py) and the route
+table (store.py) are plain objects. Each worker polls the store and swaps in a newly
+compiled table when the version moves; a request keeps the table it started with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import aiohttp
+from yarl import URL
+
+from strangler_proxy import metrics
+from strangler_proxy.access_log import AccessLog
+from strangler_proxy.config import ProxyConfig, load_config
+from strangler_proxy.errors import BadPath, ProxyError
+from strangler_proxy.forwarding import (
+    TrustedHops,
+    request_id,
+    response_headers,
+    traceparent,
+    upstream_headers,
+)
+from strangler_proxy.routing import RouteTable, normalise_path
+from strangler_proxy.store import RouteStore, open_store
+from strangler_proxy.upstreams import Upstream
+
+log = logging.getLogger("figkit.proxy")
+_UNSAFE_IN_PATH = re.compile(r"[^A-Za-z0-9/\-._~!$&'()*+,;=:@]")
+_BUFFER_BELOW = 64 * 1024  # responses smaller than this are read whole and sent in one go
+DEFAULT_ROUTE = "(default)"
+
+
+class _ClientGone(Exception):
+    pass
+
+
+class ProxyApp:
+    """The strangler-fig proxy's data path, one instance per worker."""
+
+    def __init__(self, config: ProxyConfig) -> None:
+        self.config = config
+        self.upstreams = {name: Upstream(name, cfg) for name, cfg in config.upstreams.items()}
+        self.default = self.upstreams[config.proxy.default_upstream]
+        self.trusted = TrustedHops(config.proxy.trusted_proxies)
+        self.table = RouteTable()
+        self.store: RouteStore | None = None
+        self.access_log: AccessLog | None = None
+        self._poller: asyncio.Task | None = None
+        self._last_poll_error = ""
+        self._debug = config.proxy.debug_headers
+
+    # --- lifespan ----------------------------------------------------------------------
+    async def startup(self) -> None:
+        self.store = await asyncio.to_thread(open_store, self.config.proxy.store)
+        await self.reload()
+        for upstream in self.upstreams.values():
+            await upstream.start()
+        if self.config.proxy.access_log:
+            self.access_log = AccessLog(self.config.proxy.access_log)
+            self.access_log.start()
+        self._poller = asyncio.get_running_loop().create_task(self._poll())
+
+    async def shutdown(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+        for upstream in self.upstreams.values():
+            await upstream.close()
+        if self.access_log is not None:
+            self.access_log.close()
+        if self.store is not None:
+            await asyncio.to_thread(self.store.close)
+
+    async def reload(self) -> None:
+        snapshot = await asyncio.to_thread(self.store.snapshot)  # type: ignore[union-attr]
+        self.table = RouteTable(snapshot.routes, snapshot.version)
+        metrics.ROUTE_TABLE_VERSION.set(snapshot.version)
+
+    async def _poll(self) -> None:
+        interval = self.config.proxy.poll_interval
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                version = await asyncio.to_thread(self.store.version)  # type: ignore[union-attr]
+                if version != self.table.version:
+                    await self.reload()
+                self._last_poll_error = ""
+            except Exception as exc:  # keep serving the table we have; say so once
+                message = f"route table not refreshed, serving version {self.table.version}: {exc}"
+                if message != self._last_poll_error:
+                    log.warning(message)
+                    self._last_poll_error = message
+
+    # --- ASGI --------------------------------------------------------------------------
+    async def __call__(self, scope, receive, send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self.handle(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1003})
+
+    async def _lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except ProxyError as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def handle(self, scope, receive, send) -> None:
+        started = time.perf_counter()
+        method: str = scope["method"]
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        rid = request_id(headers)
+        table = self.table  # this request finishes on the table it started with
+        route_name, target, status = DEFAULT_ROUTE, self.default.name, 0
+        try:
+            try:
+                path = normalise_path(scope["path"])
+            except BadPath as exc:
+                status = await _error(send, 400, "bad_path", str(exc), rid)
+                return
+            route = table.match(
+                method, path, _header_map(headers) if table.has_header_routes else None
+            )
+            upstream = self.default
+            if route is not None:
+                route_name = route.name
+                if route.mode == "service":
+                    target = route.target
+                    upstream = self.upstreams.get(route.target)  # type: ignore[assignment]
+                    if upstream is None:
+                        status = await _error(
+                            send,
+                            502,
+                            "unknown_upstream",
+                            f"route {route.name!r} targets {route.target!r}, which this proxy's config does not name",
+                            rid,
+                        )
+                        return
+            status = await self._forward(
+                scope, receive, send, upstream, path, headers, rid, route_name
+            )
+        finally:
+            elapsed = time.perf_counter() - started
+            metrics.REQUESTS.labels(
+                route_name, target, metrics.method_label(method), str(status)
+            ).inc()
+            metrics.LATENCY.labels(route_name, target).observe(elapsed)
+            if self.access_log is not None:
+                client = scope.get("client")
+                self.access_log.write(
+                    {
+                        "ts": round(time.time(), 3),
+                        "request_id": rid,
+                        "method": method,
+                        "path": scope["path"],
+                        "route": route_name,
+                        "target": target,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 3),
+                        "client": client[0] if client else None,
+                        "table_version": table.version,
+                    }
+                )
+
+    async def _forward(
+        self, scope, receive, send, upstream: Upstream, path, headers, rid, route_name
+    ) -> int:
+        base, host = upstream.pick()
+        target_path = (
+            quote(path, safe="/-._~!$&'()*+,;=:@") if _UNSAFE_IN_PATH.search(path) else path
+        )
+        query = scope.get("query_string", b"")
+        url = URL(
+            f"{base}{target_path}?{query.decode('latin-1')}" if query else f"{base}{target_path}",
+            encoded=True,
+        )
+        client = scope.get("client")
+        out_headers = upstream_headers(
+            headers,
+            client_host=client[0] if client else None,
+            scheme=scope.get("scheme", "http"),
+            trusted=self.trusted,
+            upstream_host=host if upstream.config.host == "upstream" else None,
+            request_id=rid,
+            traceparent=traceparent(headers),
+        )
+        method = scope["method"]
+        data = _body(receive) if _has_body(headers) else None
+        started = False
+        try:
+            async with upstream.session.request(  # type: ignore[union-attr]
+                method, url, headers=out_headers, data=data, allow_redirects=False
+            ) as resp:
+                reply = response_headers(resp.raw_headers)
+                if not any(n == b"x-request-id" for n, _ in reply):
+                    reply.append((b"x-request-id", rid.encode()))
+                if self._debug:
+                    reply.append((b"x-figkit-route", route_name.encode()))
+                    reply.append((b"x-figkit-upstream", upstream.name.encode()))
+                length = resp.content_length
+                if method == "HEAD" or (length is not None and length <= _BUFFER_BELOW):
+                    body = b"" if method == "HEAD" else await resp.read()
+                    await send(
+                        {"type": "http.response.start", "status": resp.status, "headers": reply}
+                    )
+                    started = True
+                    await send({"type": "http.response.body", "body": body})
+                    return resp.status
+                await send({"type": "http.response.start", "status": resp.status, "headers": reply})
+                started = True
+                async for chunk in resp.content.iter_any():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b""})
+                return resp.status
+        except _ClientGone:
+            return 499
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            metrics.UPSTREAM_ERRORS.labels(upstream.name, "timeout").inc()
+            if started:
+                raise
+            what = (
+                "connecting to"
+                if isinstance(exc, aiohttp.ConnectionTimeoutError)
+                else "waiting for"
+            )
+            return await _error(
+                send, 504, "upstream_timeout", f"timed out {what} upstream {upstream.name!r}", rid
+            )
+        except aiohttp.ClientConnectorError as exc:
+            metrics.UPSTREAM_ERRORS.labels(upstream.name, "connect").inc()
+            return await _error(
+                send,
+                502,
+                "upstream_unreachable",
+                f"cannot connect to upstream {upstream.name!r}: {exc.os_error.strerror or exc}",
+                rid,
+            )
+        except (aiohttp.ClientError, OSError) as exc:
+            metrics.UPSTREAM_ERRORS.labels(upstream.name, "broken").inc()
+            if started:
+                raise
+            return await _error(
+                send,
+                502,
+                "upstream_failed",
+                f"upstream {upstream.name!r} failed: {type(exc).__name__}",
+                rid,
+            )
+
+
+def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name == b"content-length":
+            return value.strip() not in (b"0", b"")
+        if name == b"transfer-encoding":
+            return True
+    return False
+
+
+async def _body(receive):
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientGone
+        chunk = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+def _header_map(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in headers}
+
+
+async def _error(send, status: int, code: str, detail: str, rid: str) -> int:
+    body = json.dumps({"error": code, "detail": detail, "request_id": rid}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-request-id", rid.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+    return status
+
+
+def create_app() -> ProxyApp:
+    """uvicorn's factory: the config path comes from FIGKIT_PROXY_CONFIG (set by `figkit proxy serve`)."""
+    return ProxyApp(load_config(Path(os.environ["FIGKIT_PROXY_CONFIG"])))

@@ -1,0 +1,334 @@
+"""The durable route table: SQLite by default, PostgreSQL when several replicas share it.
+
+Every change is one transaction that bumps the table's version and writes one audit row
+per route it touched (who, when, why, before, after). Readers poll `version()`, a
+one-row read, and reload the table only when it moved.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from strangler_proxy.errors import ConfigError, RouteError, StoreError
+from strangler_proxy.routing import Route
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS figkit_route_table (id INTEGER PRIMARY KEY, version BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS figkit_routes (name TEXT PRIMARY KEY, spec TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS figkit_route_changes ("
+    " version BIGINT NOT NULL, route TEXT NOT NULL, at TEXT NOT NULL, who TEXT NOT NULL,"
+    " why TEXT NOT NULL, action TEXT NOT NULL, before TEXT, after TEXT,"
+    " PRIMARY KEY (version, route))",
+)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: int
+    routes: tuple[Route, ...]
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    """One audit row: a route as it was before and after one versioned change."""
+
+    version: int
+    route: str
+    at: str
+    who: str
+    why: str
+    action: str
+    before: dict | None
+    after: dict | None
+
+    def to_dict(self) -> dict:
+        return {
+            "version": self.version,
+            "route": self.route,
+            "at": self.at,
+            "who": self.who,
+            "why": self.why,
+            "action": self.action,
+            "before": self.before,
+            "after": self.after,
+        }
+
+
+@dataclass
+class Transaction:
+    """The table as read under the store's write lock, and the edits to make to it."""
+
+    routes: dict[str, Route]
+    version: int
+    edits: dict[str, Route | None] = field(default_factory=dict)
+
+    def put(self, route: Route) -> None:
+        self.edits[route.name] = route
+        self.routes[route.name] = route
+
+    def delete(self, name: str) -> None:
+        self.edits[name] = None
+        self.routes.pop(name, None)
+
+
+class RouteStore:
+    """Shared logic of both backends; subclasses supply a DB-API connection and the lock."""
+
+    placeholder = "?"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._lock = threading.Lock()
+
+    # --- reads -------------------------------------------------------------------------
+    def version(self) -> int:
+        with self._lock:
+            row = self._query("SELECT version FROM figkit_route_table WHERE id = 1")
+        return int(row[0][0]) if row else 0
+
+    def snapshot(self) -> Snapshot:
+        with self._lock, self._read_transaction():
+            version = self._query("SELECT version FROM figkit_route_table WHERE id = 1")[0][0]
+            rows = self._query("SELECT spec FROM figkit_routes ORDER BY name")
+        return Snapshot(int(version), tuple(Route.from_dict(json.loads(r[0])) for r in rows))
+
+    def history(self, route: str | None = None, limit: int = 50) -> list[ChangeRecord]:
+        p = self.placeholder
+        sql = "SELECT version, route, at, who, why, action, before, after FROM figkit_route_changes"
+        args: tuple = ()
+        if route:
+            sql += f" WHERE route = {p}"
+            args = (route,)
+        sql += f" ORDER BY version DESC, route LIMIT {p}"
+        with self._lock:
+            rows = self._query(sql, (*args, limit))
+        return [
+            ChangeRecord(
+                int(v),
+                r,
+                at,
+                who,
+                why,
+                action,
+                json.loads(b) if b else None,
+                json.loads(a) if a else None,
+            )
+            for v, r, at, who, why, action, b, a in rows
+        ]
+
+    # --- writes ------------------------------------------------------------------------
+    @contextmanager
+    def change(self, who: str, why: str, action: str) -> Iterator[Transaction]:
+        """Lock the table, hand over its routes, then write the edits as one new version."""
+        if not why or not why.strip():
+            raise RouteError("say why: every change to the route table is audited (--why TEXT)")
+        p = self.placeholder
+        with self._lock, self._write_transaction():
+            version = int(self._lock_version())
+            rows = self._query("SELECT spec FROM figkit_routes")
+            current = {r.name: r for r in (Route.from_dict(json.loads(row[0])) for row in rows)}
+            tx = Transaction(dict(current), version)
+            yield tx
+            if not tx.edits:
+                return
+            tx.version = version + 1
+            at = datetime.now(UTC).isoformat(timespec="milliseconds")
+            self._execute(
+                f"UPDATE figkit_route_table SET version = {p} WHERE id = 1", (tx.version,)
+            )
+            for name, after in sorted(tx.edits.items()):
+                before = current.get(name)
+                if before == after:
+                    continue
+                self._execute(f"DELETE FROM figkit_routes WHERE name = {p}", (name,))
+                if after is not None:
+                    spec = json.dumps(after.to_dict(), sort_keys=True)
+                    self._execute(
+                        f"INSERT INTO figkit_routes (name, spec) VALUES ({p}, {p})", (name, spec)
+                    )
+                self._execute(
+                    "INSERT INTO figkit_route_changes (version, route, at, who, why, action, before, after)"
+                    f" VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})",
+                    (
+                        tx.version,
+                        name,
+                        at,
+                        who,
+                        why.strip(),
+                        action,
+                        None if before is None else json.dumps(before.to_dict(), sort_keys=True),
+                        None if after is None else json.dumps(after.to_dict(), sort_keys=True),
+                    ),
+                )
+
+    # --- backend hooks -----------------------------------------------------------------
+    def _query(self, sql: str, args: tuple = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def _execute(self, sql: str, args: tuple = ()) -> None:
+        raise NotImplementedError
+
+    def _lock_version(self) -> int:
+        raise NotImplementedError
+
+    def _read_transaction(self):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _write_transaction(self):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class SQLiteStore(RouteStore):
+    def __init__(self, url: str, path: Path) -> None:
+        super().__init__(url)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=10
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            with self._write_transaction():
+                for statement in SCHEMA:
+                    self._conn.execute(statement)
+                self._conn.execute(
+                    "INSERT OR IGNORE INTO figkit_route_table (id, version) VALUES (1, 0)"
+                )
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(
+                f"cannot open the route store {url}: {exc}; check the path and its permissions"
+            ) from exc
+
+    def _query(self, sql: str, args: tuple = ()) -> list[tuple[Any, ...]]:
+        return self._conn.execute(sql, args).fetchall()
+
+    def _execute(self, sql: str, args: tuple = ()) -> None:
+        self._conn.execute(sql, args)
+
+    def _lock_version(self) -> int:
+        return self._conn.execute("SELECT version FROM figkit_route_table WHERE id = 1").fetchone()[
+            0
+        ]
+
+    @contextmanager
+    def _read_transaction(self):
+        self._conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._conn.execute("COMMIT")
+
+    @contextmanager
+    def _write_transaction(self):
+        self._conn.execute("BEGIN IMMEDIATE")  # takes the write lock before reading
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class PostgresStore(RouteStore):
+    placeholder = "%s"
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        import psycopg
+
+        self._psycopg = psycopg
+        try:
+            self._conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
+            with self._conn.transaction():
+                # Replicas starting together must not race on CREATE TABLE.
+                self._conn.execute("SELECT pg_advisory_xact_lock(7412160)")
+                for statement in SCHEMA:
+                    self._conn.execute(statement)
+                self._conn.execute(
+                    "INSERT INTO figkit_route_table (id, version) VALUES (1, 0) ON CONFLICT DO NOTHING"
+                )
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"cannot open the route store {_redact(url)}: {_first_line(exc)}"
+            ) from exc
+
+    def _ensure(self) -> None:
+        """Reconnect after the server dropped us (restart, failover): polling must recover."""
+        if self._conn.closed or self._conn.broken:
+            try:
+                self._conn = self._psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+            except self._psycopg.Error as exc:
+                raise StoreError(
+                    f"route store {_redact(self.url)} is unreachable: {_first_line(exc)}"
+                ) from exc
+
+    def _query(self, sql: str, args: tuple = ()) -> list[tuple[Any, ...]]:
+        self._ensure()
+        try:
+            return self._conn.execute(sql, args).fetchall()
+        except self._psycopg.OperationalError as exc:
+            raise StoreError(f"route store {_redact(self.url)} failed: {_first_line(exc)}") from exc
+
+    def _execute(self, sql: str, args: tuple = ()) -> None:
+        self._conn.execute(sql, args)
+
+    def _lock_version(self) -> int:
+        return self._conn.execute(
+            "SELECT version FROM figkit_route_table WHERE id = 1 FOR UPDATE"
+        ).fetchone()[0]
+
+    @contextmanager
+    def _read_transaction(self):
+        self._ensure()
+        with self._conn.transaction():
+            self._conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield
+
+    @contextmanager
+    def _write_transaction(self):
+        self._ensure()
+        with self._conn.transaction():
+            yield
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def open_store(url: str) -> RouteStore:
+    """`sqlite:///relative.db`, `sqlite:////absolute.db` or `postgresql://...`."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///") :]
+        if not path:
+            raise ConfigError(f"store {url!r} names no file: write sqlite:///var/figkit-routes.db")
+        return SQLiteStore(url, Path(path))
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresStore(url)
+    raise ConfigError(f"store {url!r} is not understood: use sqlite:///PATH or postgresql://...")
+
+
+def _redact(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
