@@ -58,6 +58,7 @@ class ProxyApp:
         self._poller: asyncio.Task | None = None
         self._last_poll_error = ""
         self._debug = config.proxy.debug_headers
+        self.metrics = metrics.Recorder()
 
     # --- lifespan ----------------------------------------------------------------------
     async def startup(self) -> None:
@@ -73,6 +74,7 @@ class ProxyApp:
     async def shutdown(self) -> None:
         if self._poller is not None:
             self._poller.cancel()
+        self.metrics.flush()
         for upstream in self.upstreams.values():
             await upstream.close()
         if self.access_log is not None:
@@ -87,8 +89,13 @@ class ProxyApp:
 
     async def _poll(self) -> None:
         interval = self.config.proxy.poll_interval
+        flush_every = max(1, round(1.0 / interval))
+        ticks = 0
         while True:
             await asyncio.sleep(interval)
+            ticks += 1
+            if ticks % flush_every == 0:
+                self.metrics.flush()
             try:
                 version = await asyncio.to_thread(self.store.version)  # type: ignore[union-attr]
                 if version != self.table.version:
@@ -161,10 +168,7 @@ class ProxyApp:
             )
         finally:
             elapsed = time.perf_counter() - started
-            metrics.REQUESTS.labels(
-                route_name, target, metrics.method_label(method), str(status)
-            ).inc()
-            metrics.LATENCY.labels(route_name, target).observe(elapsed)
+            self.metrics.request(route_name, target, method, status, elapsed)
             if self.access_log is not None:
                 client = scope.get("client")
                 self.access_log.write(
@@ -235,7 +239,7 @@ class ProxyApp:
         except _ClientGone:
             return 499
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            metrics.UPSTREAM_ERRORS.labels(upstream.name, "timeout").inc()
+            self.metrics.upstream_error(upstream.name, "timeout")
             if started:
                 raise
             what = (
@@ -247,7 +251,7 @@ class ProxyApp:
                 send, 504, "upstream_timeout", f"timed out {what} upstream {upstream.name!r}", rid
             )
         except aiohttp.ClientConnectorError as exc:
-            metrics.UPSTREAM_ERRORS.labels(upstream.name, "connect").inc()
+            self.metrics.upstream_error(upstream.name, "connect")
             return await _error(
                 send,
                 502,
@@ -256,7 +260,7 @@ class ProxyApp:
                 rid,
             )
         except (aiohttp.ClientError, OSError) as exc:
-            metrics.UPSTREAM_ERRORS.labels(upstream.name, "broken").inc()
+            self.metrics.upstream_error(upstream.name, "broken")
             if started:
                 raise
             return await _error(

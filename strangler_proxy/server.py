@@ -10,16 +10,25 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import signal
+import socket
+import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 from strangler_proxy.config import load_config, token_secrets
+from strangler_proxy.errors import ProxyError
 from strangler_proxy.store import open_store
 
 UVICORN_OPTIONS = {
     "loop": "uvloop",
     "http": "httptools",
     "lifespan": "on",
+    # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and rewrite the
+    # client address; figkit applies its own trusted_proxies rule (forwarding.py).
+    "proxy_headers": False,
     "server_header": False,  # the upstream's Server and Date pass through unchanged
     "date_header": False,
     "access_log": False,  # figkit writes its own JSON access log
@@ -32,9 +41,22 @@ def _split(listen: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _exit_with_parent() -> None:
+    """Stop this admin process when `figkit proxy serve` goes, however it went."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, daemon=True, name="figkit-parent-watch").start()
+
+
 def _run_admin(config_path: str, log_level: str) -> None:
     import uvicorn
 
+    _exit_with_parent()
     from strangler_proxy.admin import create_admin_app
 
     config = load_config(config_path)
@@ -68,7 +90,11 @@ def serve(config_path: Path, workers: int | None = None, log_level: str = "warni
         target=_run_admin, args=(str(config_path), log_level), name="figkit-admin", daemon=True
     )
     admin.start()
+    # uvicorn re-raises SIGTERM/SIGINT once it has shut down; make that an exit that
+    # still runs the cleanup below instead of killing the process outright.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
+        _wait_for_admin(admin, *_split(config.proxy.admin_listen))
         import uvicorn
 
         host, port = _split(config.proxy.listen)
@@ -85,3 +111,20 @@ def serve(config_path: Path, workers: int | None = None, log_level: str = "warni
         admin.terminate()
         admin.join(5)
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _wait_for_admin(
+    admin: multiprocessing.Process, host: str, port: int, seconds: float = 15
+) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not admin.is_alive():
+            raise ProxyError(
+                f"the admin API could not start on {host}:{port} (is the port taken?); see the log above"
+            )
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise ProxyError(f"the admin API did not listen on {host}:{port} within {seconds:.0f} s")
