@@ -171,20 +171,10 @@ class ProxyApp:
             self.metrics.request(route_name, target, method, status, elapsed)
             if self.access_log is not None:
                 client = scope.get("client")
-                self.access_log.write(
-                    {
-                        "ts": round(time.time(), 3),
-                        "request_id": rid,
-                        "method": method,
-                        "path": scope["path"],
-                        "route": route_name,
-                        "target": target,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 3),
-                        "client": client[0] if client else None,
-                        "table_version": table.version,
-                    }
-                )
+                self.access_log.request(
+                    rid, method, scope["path"], route_name, target, status, elapsed,
+                    client[0] if client else None, table.version,
+                )  # fmt: skip
 
     async def _forward(
         self, scope, receive, send, upstream: Upstream, path, headers, rid, route_name
