@@ -14,6 +14,7 @@ import pytest
 from strangler_proxy.admin import create_admin_app
 from strangler_proxy.config import ProxyConfig, token_secrets
 from strangler_proxy.proxy import ProxyApp
+from strangler_proxy.server import UVICORN_OPTIONS
 from strangler_proxy.store import RouteStore, open_store
 from tests import services
 from tests.strangler_proxy import servers
@@ -52,12 +53,16 @@ def store_url(request, tmp_path) -> str:
     return request.getfixturevalue("postgres_store_url")
 
 
-def make_config(upstreams: dict[str, str], store: str, **proxy) -> ProxyConfig:
+def make_config(
+    upstreams: dict[str, str], store: str, upstream_options: dict | None = None, **proxy
+) -> ProxyConfig:
+    options = upstream_options or {}
     return ProxyConfig.model_validate(
         {
             "proxy": {"store": store, "poll_interval": 0.05, "debug_headers": True, **proxy},
             "upstreams": {
-                name: {"urls": [url], "read_timeout": 2.0} for name, url in upstreams.items()
+                name: {"urls": [url], "read_timeout": 2.0, **options.get(name, {})}
+                for name, url in upstreams.items()
             },
             "tokens": [
                 {"name": "ops", "secret_env": "FIGKIT_TEST_ADMIN", "scope": "admin"},
@@ -97,12 +102,16 @@ def start_proxy(upstreams, tmp_path, monkeypatch):
     monkeypatch.setenv("FIGKIT_TEST_READ", READ_SECRET)
     started: list = []
 
-    def start(store: str | None = None, upstream_urls: dict | None = None, **proxy) -> Proxy:
-        config = make_config(
-            upstream_urls or upstreams, store or f"sqlite:///{tmp_path}/routes.db", **proxy
-        )
+    def start(
+        store: str | None = None,
+        upstream_urls: dict | None = None,
+        upstream_options: dict | None = None,
+        **proxy,
+    ) -> Proxy:
+        store = store or f"sqlite:///{tmp_path}/routes-{len(started)}.db"
+        config = make_config(upstream_urls or upstreams, store, upstream_options, **proxy)
         app = ProxyApp(config)
-        proxy_server = servers.start(app, lifespan="on")
+        proxy_server = servers.start(app, **UVICORN_OPTIONS)
         store_ = open_store(config.proxy.store)
         admin_server = servers.start(create_admin_app(config, store_, token_secrets(config)))
         started.extend([proxy_server, admin_server])

@@ -35,9 +35,8 @@ def start(app, port: int | None = None, **options) -> Running:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port or 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_level="warning", loop="uvloop", http="httptools", lifespan="auto", **options
-    )
+    settings = {"log_level": "warning", "loop": "uvloop", "http": "httptools", "lifespan": "auto"}
+    config = uvicorn.Config(app, **{**settings, **options})
     server = uvicorn.Server(config)
 
     def run() -> None:
