@@ -1,0 +1,164 @@
+"""`figkit routes ...` and `figkit proxy check` against a real admin API, and their errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from strangler_proxy.cli import proxy_app, routes_app
+from tests.strangler_proxy import servers
+from tests.strangler_proxy.conftest import ADMIN_SECRET, READ_SECRET
+
+runner = CliRunner()
+
+
+def figkit_routes(proxy, *args: str, token: str = ADMIN_SECRET):
+    return runner.invoke(routes_app, ["--admin", proxy.admin_url, "--token", token, *args])
+
+
+def test_add_set_mode_rollback_and_history(proxy):
+    add = figkit_routes(
+        proxy,
+        "add",
+        "catalog",
+        "--match",
+        "/api/catalog/*",
+        "--target",
+        "catalog",
+        "--why",
+        "start",
+    )
+    assert add.exit_code == 0, add.output
+    assert (
+        figkit_routes(proxy, "set-mode", "catalog", "service", "--why", "cut over").exit_code == 0
+    )
+    listed = json.loads(figkit_routes(proxy, "list", "--json").output)
+    assert listed["version"] == 2 and listed["routes"][0]["mode"] == "service"
+    back = figkit_routes(proxy, "rollback", "catalog", "--why", "errors")
+    assert back.exit_code == 0 and "version 3" in back.output
+    history = json.loads(figkit_routes(proxy, "history", "--json").output)["changes"]
+    assert [c["action"] for c in history] == ["rollback", "set-mode", "add"]
+    assert figkit_routes(proxy, "history").exit_code == 0
+
+
+def test_export_then_import_recreates_the_table(proxy, tmp_path):
+    figkit_routes(
+        proxy, "add", "a", "--match", "/a/*", "--target", "catalog", "--methods", "GET,HEAD"
+    )
+    exported = figkit_routes(proxy, "export").output
+    file = tmp_path / "routes.json"
+    file.write_text(exported)
+    figkit_routes(proxy, "remove", "a", "--why", "gone")
+    result = figkit_routes(proxy, "import", str(file), "--why", "restore")
+    assert result.exit_code == 0, result.output
+    routes = json.loads(figkit_routes(proxy, "list", "--json").output)["routes"]
+    assert routes[0]["name"] == "a" and routes[0]["methods"] == ["GET", "HEAD"]
+
+
+def test_move_retargets_a_route(proxy):
+    figkit_routes(proxy, "add", "a", "--match", "/a/*", "--target", "catalog")
+    assert figkit_routes(proxy, "move", "a", "--to", "orders", "--why", "split").exit_code == 0
+    assert (
+        json.loads(figkit_routes(proxy, "list", "--json").output)["routes"][0]["target"] == "orders"
+    )
+
+
+def test_a_rejected_change_is_one_line_and_a_non_zero_exit(proxy):
+    result = figkit_routes(proxy, "add", "x", "--match", "/x/*", "--target", "billing")
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("figkit: unknown upstream 'billing'")
+    assert "Traceback" not in result.output
+
+
+def test_a_read_token_cannot_change_the_table(proxy):
+    result = figkit_routes(proxy, "rollback", "all", token=READ_SECRET)
+    assert result.exit_code == 1 and "HTTP 403" in result.output
+
+
+def test_an_unreachable_admin_api_says_what_to_do():
+    url = f"http://127.0.0.1:{servers.free_port()}"
+    result = runner.invoke(routes_app, ["--admin", url, "--token", "t" * 10, "list"])
+    assert result.exit_code == 1 and "is `figkit proxy serve` running?" in result.output
+
+
+def test_no_token_says_where_to_put_one(proxy, monkeypatch, tmp_path):
+    monkeypatch.delenv("FIGKIT_ADMIN_TOKEN", raising=False)
+    monkeypatch.delenv("FIGKIT_ADMIN_TOKEN_FILE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(routes_app, ["--admin", proxy.admin_url, "list"])
+    assert result.exit_code == 1 and "FIGKIT_ADMIN_TOKEN" in result.output
+
+
+def test_the_token_can_come_from_a_file(proxy, tmp_path):
+    file = tmp_path / "token"
+    file.write_text(ADMIN_SECRET + "\n")
+    result = runner.invoke(
+        routes_app, ["--admin", proxy.admin_url, "--token-file", str(file), "list"]
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_import_of_a_file_that_is_not_json_loses_nothing(proxy, tmp_path):
+    figkit_routes(proxy, "add", "a", "--match", "/a/*", "--target", "catalog")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{oops")
+    result = figkit_routes(proxy, "import", str(bad), "--why", "x", "--replace")
+    assert result.exit_code == 1 and "is not JSON" in result.output
+    assert len(json.loads(figkit_routes(proxy, "list", "--json").output)["routes"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("toml", "says"),
+    [
+        (
+            "[upstreams.catalog]\nurls = ['http://127.0.0.1:1']\n",
+            "default_upstream 'monolith' is not under [upstreams]",
+        ),
+        ("[upstreams.monolith]\nurls = []\n", "upstreams.monolith.urls"),
+        ("[upstreams.monolith]\nurls = ['ftp://x']\n", "is not an http(s)://"),
+        (
+            "[proxy]\nlisten = 'nowhere'\n[upstreams.monolith]\nurls = ['http://a']\n",
+            "proxy.listen",
+        ),
+        ("[proxy]\nlistn = 'x'\n[upstreams.monolith]\nurls = ['http://a']\n", "proxy.listn"),
+        ("[upstreams.monolith\n", "is not valid TOML"),
+        (
+            "[upstreams.monolith]\nurls = ['http://a']\n[[tokens]]\nname = 'ops'\nsecret = 'inline'\n",
+            "tokens.0",
+        ),
+        (
+            "[upstreams.monolith]\nurls = ['http://a']\n[[tokens]]\nname = 'ops'\nsecret_env = 'FIGKIT_UNSET_FOR_TEST'\n",
+            "is unset",
+        ),
+        (
+            "[proxy]\nstore = 'mysql://x'\n[upstreams.monolith]\nurls = ['http://a']\n",
+            "is not understood",
+        ),
+    ],
+)
+def test_proxy_check_names_the_mistake_in_the_config(tmp_path, toml, says):
+    config = tmp_path / "proxy.toml"
+    config.write_text(toml)
+    result = runner.invoke(proxy_app, ["check", "--config", str(config)])
+    assert result.exit_code == 2, result.output
+    assert says in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_proxy_check_on_a_missing_file():
+    result = runner.invoke(proxy_app, ["check", "--config", "/nonexistent/proxy.toml"])
+    assert result.exit_code == 2 and "not found" in result.output
+
+
+def test_the_figkit_command_mounts_routes_and_proxy():
+    figkit = Path(sys.executable).with_name("figkit")
+    out = subprocess.run(
+        [str(figkit), "routes", "--help"], capture_output=True, text=True, env={**os.environ}
+    )
+    assert out.returncode == 0 and "set-mode" in out.stdout and "rollback" in out.stdout
