@@ -82,6 +82,8 @@ def serve(config_path: Path, workers: int | None = None, log_level: str = "warni
     token_secrets(config, config_path.parent)  # a missing secret stops us here, not in a child
     open_store(config.proxy.store).close()  # creates the schema once, and fails early
     workers = workers or config.proxy.workers
+    for key in ("listen", "admin_listen"):
+        _check_free(key, getattr(config.proxy, key))
 
     metrics_dir = tempfile.mkdtemp(prefix="figkit-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # before any worker imports prometheus
@@ -128,3 +130,23 @@ def _wait_for_admin(
         except OSError:
             time.sleep(0.1)
     raise ProxyError(f"the admin API did not listen on {host}:{port} within {seconds:.0f} s")
+
+
+def _check_free(key: str, listen: str) -> None:
+    host, port = _split(listen)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ProxyError(
+            f"proxy.{key} = {listen!r}: cannot resolve {host!r} ({exc.strerror})"
+        ) from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ProxyError(
+                f"proxy.{key} = {listen!r} cannot be used ({exc.strerror}): is another proxy running? "
+                "Stop it or pick another port in the config"
+            ) from None

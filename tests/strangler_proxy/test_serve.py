@@ -1,0 +1,193 @@
+"""`figkit proxy serve` as a user runs it: workers, the admin process, live changes, replicas."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.strangler_proxy import servers
+from tests.strangler_proxy.conftest import ADMIN_SECRET
+
+FIGKIT = str(Path(sys.executable).with_name("figkit"))
+
+
+def write_config(
+    tmp_path: Path, upstreams: dict, store: str, workers: int = 2
+) -> tuple[Path, int, int]:
+    port, admin = servers.free_port(), servers.free_port()
+    lines = [
+        "[proxy]",
+        f'listen = "127.0.0.1:{port}"',
+        f'admin_listen = "127.0.0.1:{admin}"',
+        f'store = "{store}"',
+        f"workers = {workers}",
+        "debug_headers = true",
+    ]
+    for name, url in upstreams.items():
+        lines += [f"[upstreams.{name}]", f'urls = ["{url}"]']
+    lines += [
+        "[[tokens]]",
+        'name = "ops"',
+        'secret_env = "FIGKIT_TEST_SERVE_TOKEN"',
+        'scope = "admin"',
+    ]
+    config = tmp_path / "proxy.toml"
+    config.write_text("\n".join(lines) + "\n")
+    return config, port, admin
+
+
+def wait_port(port: int, proc: subprocess.Popen, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"figkit proxy serve exited: {proc.stderr.read()}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing on port {port}")
+
+
+@pytest.fixture
+def serve(tmp_path):
+    procs = []
+
+    def start(config: Path, *ports: int) -> subprocess.Popen:
+        env = {**os.environ, "FIGKIT_TEST_SERVE_TOKEN": ADMIN_SECRET}
+        proc = subprocess.Popen(
+            [FIGKIT, "proxy", "serve", "--config", str(config)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+        procs.append(proc)
+        for port in ports:
+            wait_port(port, proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def admin_client(admin: int) -> httpx.Client:
+    return httpx.Client(
+        base_url=f"http://127.0.0.1:{admin}",
+        headers={"Authorization": f"Bearer {ADMIN_SECRET}"},
+        timeout=10,
+    )
+
+
+def fresh_connection_upstreams(port: int, n: int) -> set[str]:
+    """Ask n times, each on a new connection, so the kernel spreads them over the workers."""
+    seen = set()
+    for _ in range(n):
+        with httpx.Client() as c:
+            seen.add(c.get(f"http://127.0.0.1:{port}/api/catalog/x").headers["x-upstream"])
+    return seen
+
+
+def test_a_change_reaches_every_worker_within_a_second(serve, tmp_path, upstreams):
+    config, port, admin = write_config(
+        tmp_path, upstreams, f"sqlite:///{tmp_path}/routes.db", workers=2
+    )
+    serve(config, port, admin)
+    with admin_client(admin) as api:
+        api.post(
+            "/api/routes",
+            json={"name": "catalog", "match": "/api/catalog/*", "target": "catalog", "why": "t"},
+        )
+        for mode, expected in (
+            ("service", "catalog"),
+            ("monolith", "monolith"),
+            ("service", "catalog"),
+        ):
+            assert (
+                api.patch("/api/routes/catalog", json={"mode": mode, "why": "t"}).status_code == 200
+            )
+            time.sleep(1.0)
+            assert fresh_connection_upstreams(port, 30) == {expected}
+
+
+def test_a_request_in_flight_finishes_on_the_table_it_started_with(serve, tmp_path, upstreams):
+    config, port, admin = write_config(
+        tmp_path, upstreams, f"sqlite:///{tmp_path}/routes.db", workers=1
+    )
+    serve(config, port, admin)
+    with admin_client(admin) as api:
+        api.post(
+            "/api/routes", json={"name": "slow", "match": "/slow", "target": "catalog", "why": "t"}
+        )
+        time.sleep(0.6)
+        result = {}
+        t = threading.Thread(
+            target=lambda: result.update(
+                r=httpx.get(f"http://127.0.0.1:{port}/slow?s=1.5", timeout=10)
+            )
+        )
+        t.start()
+        time.sleep(0.5)
+        api.patch("/api/routes/slow", json={"mode": "service", "why": "mid-flight"})
+        t.join()
+    assert result["r"].status_code == 200 and result["r"].headers["x-upstream"] == "monolith"
+    assert httpx.get(f"http://127.0.0.1:{port}/slow?s=0").headers["x-upstream"] == "catalog"
+
+
+def test_replicas_sharing_a_postgresql_store_see_a_change_within_a_second(
+    serve, tmp_path, upstreams, postgres_store_url
+):
+    a_dir, b_dir = tmp_path / "a", tmp_path / "b"
+    a_dir.mkdir()
+    b_dir.mkdir()
+    config_a, port_a, admin_a = write_config(a_dir, upstreams, postgres_store_url, workers=1)
+    config_b, port_b, admin_b = write_config(b_dir, upstreams, postgres_store_url, workers=1)
+    serve(config_a, port_a, admin_a)
+    serve(config_b, port_b, admin_b)
+    with admin_client(admin_a) as api:
+        api.post("/api/routes", json={"name": "catalog", "match": "/api/catalog/*", "target": "catalog",
+                                      "mode": "service", "why": "t"})  # fmt: skip
+    time.sleep(1.0)
+    assert fresh_connection_upstreams(port_b, 5) == {"catalog"}
+    with admin_client(admin_b) as api:
+        assert api.post("/api/rollback", json={"route": "all", "why": "from b"}).status_code == 200
+    time.sleep(1.0)
+    assert fresh_connection_upstreams(port_a, 5) == {"monolith"}
+
+
+def test_a_taken_port_is_one_clear_line_and_no_process_is_left(serve, tmp_path, upstreams):
+    config, port, admin = write_config(
+        tmp_path, upstreams, f"sqlite:///{tmp_path}/routes.db", workers=1
+    )
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", admin))
+        blocker.listen(1)
+        proc = serve(config)
+        proc.wait(30)
+    assert proc.returncode != 0
+    err = proc.stderr.read()
+    assert "proxy.admin_listen" in err and "cannot be used" in err and "Traceback" not in err
+
+
+def test_sigterm_stops_the_proxy_and_its_admin_process(serve, tmp_path, upstreams):
+    config, port, admin = write_config(
+        tmp_path, upstreams, f"sqlite:///{tmp_path}/routes.db", workers=1
+    )
+    proc = serve(config, port, admin)
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(20)
+    time.sleep(0.5)
+    for p in (port, admin):
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", p)) != 0, f"port {p} still answers"
