@@ -37,6 +37,9 @@ class ProxySection(_Strict):
     access_log: str | None = None
     default_upstream: str = "monolith"
     workers: int = Field(1, ge=1, le=64)
+    # The ASGI server of the data path: granian served 10% more requests than uvicorn
+    # in bench/proxy_bench.py; uvicorn stays one line away.
+    server: Literal["granian", "uvicorn"] = "granian"
     # Clients whose X-Forwarded-* headers are believed (CIDRs of your load balancers).
     trusted_proxies: list[str] = []
     # How often each worker looks for a new route table version, in seconds.

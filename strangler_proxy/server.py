@@ -97,9 +97,12 @@ def serve(config_path: Path, workers: int | None = None, log_level: str = "warni
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         _wait_for_admin(admin, *_split(config.proxy.admin_listen))
+        host, port = _split(config.proxy.listen)
+        if config.proxy.server == "granian":
+            _run_granian(host, port, workers, log_level)
+            return
         import uvicorn
 
-        host, port = _split(config.proxy.listen)
         uvicorn.run(
             "strangler_proxy.proxy:create_app",
             factory=True,
@@ -150,3 +153,25 @@ def _check_free(key: str, listen: str) -> None:
                 f"proxy.{key} = {listen!r} cannot be used ({exc.strerror}): is another proxy running? "
                 "Stop it or pick another port in the config"
             ) from None
+
+
+def _run_granian(host: str, port: int, workers: int, log_level: str) -> None:
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces, Loops
+
+    Granian(
+        "strangler_proxy.proxy:create_app",
+        factory=True,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        http=HTTPModes.http1,
+        loop=Loops.uvloop,
+        workers=workers,
+        websockets=False,
+        log_level=log_level
+        if log_level in ("critical", "error", "warning", "info", "debug")
+        else "warning",
+        log_access=False,
+        respawn_failed_workers=True,
+    ).serve()

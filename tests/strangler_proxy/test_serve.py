@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -16,12 +17,13 @@ import pytest
 
 from tests.strangler_proxy import servers
 from tests.strangler_proxy.conftest import ADMIN_SECRET
+from tests.strangler_proxy.test_proxying import raw_get
 
 FIGKIT = str(Path(sys.executable).with_name("figkit"))
 
 
 def write_config(
-    tmp_path: Path, upstreams: dict, store: str, workers: int = 2
+    tmp_path: Path, upstreams: dict, store: str, workers: int = 2, server: str = "granian"
 ) -> tuple[Path, int, int]:
     port, admin = servers.free_port(), servers.free_port()
     lines = [
@@ -31,6 +33,8 @@ def write_config(
         f'store = "{store}"',
         f"workers = {workers}",
         "debug_headers = true",
+        f'server = "{server}"',
+        f'access_log = "{tmp_path}/access.jsonl"',
     ]
     for name, url in upstreams.items():
         lines += [f"[upstreams.{name}]", f'urls = ["{url}"]']
@@ -99,9 +103,10 @@ def fresh_connection_upstreams(port: int, n: int) -> set[str]:
     return seen
 
 
-def test_a_change_reaches_every_worker_within_a_second(serve, tmp_path, upstreams):
+@pytest.mark.parametrize("server", ["granian", "uvicorn"])
+def test_a_change_reaches_every_worker_within_a_second(serve, tmp_path, upstreams, server):
     config, port, admin = write_config(
-        tmp_path, upstreams, f"sqlite:///{tmp_path}/routes.db", workers=2
+        tmp_path, upstreams, f"sqlite:///{tmp_path}/routes.db", workers=2, server=server
     )
     serve(config, port, admin)
     with admin_client(admin) as api:
@@ -191,3 +196,33 @@ def test_sigterm_stops_the_proxy_and_its_admin_process(serve, tmp_path, upstream
     for p in (port, admin):
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", p)) != 0, f"port {p} still answers"
+
+
+@pytest.mark.parametrize("server", ["granian", "uvicorn"])
+def test_the_proxying_rules_hold_under_each_server(serve, tmp_path, upstreams, server):
+    config, port, admin = write_config(
+        tmp_path, upstreams, f"sqlite:///{tmp_path}/routes.db", 1, server
+    )
+    serve(config, port, admin)
+    url = f"http://127.0.0.1:{port}"
+    with admin_client(admin) as api:
+        api.post("/api/routes", json={"name": "catalog", "match": "/api/catalog/*", "target": "catalog",
+                                      "mode": "service", "why": "t"})  # fmt: skip
+    time.sleep(0.6)
+    status, headers, body = raw_get(url, "/api/catalog/%2e%2e/%2e%2e/admin/")
+    assert headers["x-upstream"] == "monolith" and json.loads(body)["path"] == "/admin/"
+    echo = httpx.get(f"{url}/api/catalog/e?q=1", headers={"X-Forwarded-For": "6.6.6.6"}).json()
+    assert echo["upstream"] == "catalog" and echo["query"] == "q=1"
+    assert dict(echo["headers"])["x-forwarded-for"] == "127.0.0.1"
+    assert httpx.get(f"{url}/cookies").headers.get_list("set-cookie") == [
+        "a=1; Path=/",
+        "b=2; Path=/",
+    ]
+    assert httpx.get(f"{url}/redirect").status_code == 302
+    head = httpx.head(f"{url}/sized?n=5000")
+    assert head.headers["content-length"] == "5000" and head.content == b""
+    piece = b"p" * 65536
+    up = httpx.post(f"{url}/upload", content=(piece for _ in range(160)), timeout=30).json()
+    assert up["body_length"] == 160 * 65536
+    with httpx.stream("GET", f"{url}/bytes?n=20000000", timeout=30) as resp:
+        assert sum(len(c) for c in resp.iter_raw()) == 20_000_000
