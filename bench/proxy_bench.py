@@ -103,7 +103,9 @@ def wrk(url: str, connections: int, seconds: int) -> dict:
 class Figkit:
     """`figkit proxy serve` with a route table of N routes, all cut over to the upstream."""
 
-    def __init__(self, tmp: Path, origin: int, routes: int, workers: int) -> None:
+    def __init__(
+        self, tmp: Path, origin: int, routes: int, workers: int, server: str = "granian"
+    ) -> None:
         self.tmp, self.origin, self.routes, self.workers = tmp, origin, routes, workers
         self.port, self.admin = free_port(), free_port()
         self.dir = Path(tempfile.mkdtemp(prefix=f"figkit-{routes}-{workers}-", dir=tmp))
@@ -113,6 +115,7 @@ listen = "127.0.0.1:{self.port}"
 admin_listen = "127.0.0.1:{self.admin}"
 store = "sqlite:///{self.dir}/routes.db"
 access_log = "{self.dir}/access.jsonl"
+server = "{server}"
 
 [upstreams.monolith]
 urls = ["http://127.0.0.1:{origin}"]
@@ -128,7 +131,12 @@ scope = "admin"
         )
         routes_file = self.dir / "routes.json"
         table = [
-            {"name": f"r{i}", "match": f"/api/r{i}/<int:id>/", "target": "service", "mode": "service"}
+            {
+                "name": f"r{i}",
+                "match": f"/api/r{i}/<int:id>/",
+                "target": "service",
+                "mode": "service",
+            }
             for i in range(routes)
         ]
         routes_file.write_text(json.dumps({"routes": table}))
@@ -136,24 +144,41 @@ scope = "admin"
         self.url = f"http://127.0.0.1:{self.port}/api/r{routes // 2}/42/"
 
     def __enter__(self) -> Figkit:
-        env = {**os.environ, "FIGKIT_ADMIN_TOKEN": TOKEN, "FIGKIT_ADMIN_URL": f"http://127.0.0.1:{self.admin}"}
+        env = {
+            **os.environ,
+            "FIGKIT_ADMIN_TOKEN": TOKEN,
+            "FIGKIT_ADMIN_URL": f"http://127.0.0.1:{self.admin}",
+        }
         self.proc = subprocess.Popen(
             [str(FIGKIT), "proxy", "serve", "--config", str(self.dir / "proxy.toml"), "--workers", str(self.workers)],
             env=env, stdout=subprocess.DEVNULL, stderr=open(self.dir / "serve.log", "w"), start_new_session=True,
         )  # fmt: skip
-        wait_port(self.port)
-        wait_port(self.admin)
+        try:
+            wait_port(self.port)
+            wait_port(self.admin)
+            self._load_routes(env)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _load_routes(self, env: dict) -> None:
         subprocess.run(
             [str(FIGKIT), "routes", "import", str(self.routes_file), "--why", "bench"],
             env=env, check=True, capture_output=True, timeout=60,
         )  # fmt: skip
         time.sleep(1.0)  # every worker polls the new version in
-        check = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", self.url], capture_output=True, text=True)
+        check = subprocess.run(
+            ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", self.url],
+            capture_output=True,
+            text=True,
+        )
         if check.stdout != "200":
-            raise SystemExit(f"figkit proxy answered {check.stdout} for {self.url}: see {self.dir}/serve.log")
-        return self
+            raise SystemExit(
+                f"figkit proxy answered {check.stdout} for {self.url}: see {self.dir}/serve.log"
+            )
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         os.killpg(self.proc.pid, signal.SIGTERM)
         try:
             self.proc.wait(15)
@@ -164,8 +189,12 @@ scope = "admin"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--repeats", type=int, default=3, help="alternating runs of the 10- and 1,000-route tables")
-    parser.add_argument("--no-write", action="store_true", help="print, do not touch bench/RESULTS.md")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="alternating runs of the 10- and 1,000-route tables"
+    )
+    parser.add_argument(
+        "--no-write", action="store_true", help="print, do not touch bench/RESULTS.md"
+    )
     args = parser.parse_args()
     for tool in ("wrk", "nginx", "curl"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
@@ -174,34 +203,62 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="figkit-proxy-bench-"))
     tmp.chmod(0o755)  # nginx's workers drop root and must read the payload
     origin, nginx_proxy = free_port(), free_port()
-    (tmp / "payload.json").write_text(json.dumps({"items": [{"id": i, "name": f"item {i:04d}"} for i in range(40)]})[:1023] + "\n")
+    (tmp / "payload.json").write_text(
+        json.dumps({"items": [{"id": i, "name": f"item {i:04d}"} for i in range(40)]})[:1023] + "\n"
+    )
     for d in ("body", "proxy", "fcgi", "uwsgi", "scgi"):
         (tmp / d).mkdir()
-    (tmp / "nginx.conf").write_text(NGINX_CONF.format(dir=tmp, origin=origin, nginx_proxy=nginx_proxy))
+    (tmp / "nginx.conf").write_text(
+        NGINX_CONF.format(dir=tmp, origin=origin, nginx_proxy=nginx_proxy)
+    )
     nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
     subprocess.run([nginx_bin, "-c", str(tmp / "nginx.conf"), "-p", str(tmp)], check=True)
     results: dict[str, dict] = {}
     try:
         wait_port(origin)
         wait_port(nginx_proxy)
-        direct, via_nginx = f"http://127.0.0.1:{origin}/", f"http://127.0.0.1:{nginx_proxy}/api/r5/42/"
+        direct, via_nginx = (
+            f"http://127.0.0.1:{origin}/",
+            f"http://127.0.0.1:{nginx_proxy}/api/r5/42/",
+        )
         results["direct c1"] = wrk(direct, 1, s)
         results["direct c32"] = wrk(direct, 32, s)
         results["nginx c1"] = wrk(via_nginx, 1, s)
         results["nginx c32"] = wrk(via_nginx, 32, s)
+        minimal_port = free_port()
+        minimal = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "granian"), "--interface", "asgi", "--host", "127.0.0.1",
+             "--port", str(minimal_port), "--loop", "uvloop", "--log-level", "warning", "bench.minimal_proxy:app"],
+            cwd=ROOT, env={**os.environ, "FIGKIT_BENCH_ORIGIN": f"http://127.0.0.1:{origin}"},
+            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            wait_port(minimal_port)
+            results["minimal aiohttp proxy c32"] = wrk(
+                f"http://127.0.0.1:{minimal_port}/api/r5/42/", 32, s
+            )
+        finally:
+            os.killpg(minimal.pid, signal.SIGTERM)
+            minimal.wait(15)
         with Figkit(tmp, origin, 10, 1) as fk:
             results["figkit 1w c1"] = wrk(fk.url, 1, s)
             results["figkit 1w c32"] = wrk(fk.url, 32, s)
         with Figkit(tmp, origin, 10, 2) as fk:
             results["figkit 2w c32"] = wrk(fk.url, 32, s)
+        with Figkit(tmp, origin, 10, 1, server="uvicorn") as fk:
+            results["figkit uvicorn 1w c32"] = wrk(fk.url, 32, s)
         with Figkit(tmp, origin, 10, 1) as small, Figkit(tmp, origin, 1000, 1) as big:
             for i in range(args.repeats):
                 results[f"10 routes #{i + 1}"] = wrk(small.url, 32, s)
                 results[f"1000 routes #{i + 1}"] = wrk(big.url, 32, s)
     finally:
-        subprocess.run([nginx_bin, "-c", str(tmp / "nginx.conf"), "-p", str(tmp), "-s", "stop"], check=False)
+        subprocess.run(
+            [nginx_bin, "-c", str(tmp / "nginx.conf"), "-p", str(tmp), "-s", "stop"], check=False
+        )
     for name, r in results.items():
-        print(f"{name:16} {r['rps']:>9,.0f} req/s  p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms  non-2xx {r['non_2xx']} {r['socket_errors']}")
+        print(
+            f"{name:16} {r['rps']:>9,.0f} req/s  p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms  non-2xx {r['non_2xx']} {r['socket_errors']}"
+        )
     report = render(results, s, args.repeats)
     print(report)
     if not args.no_write:
@@ -222,21 +279,23 @@ def render(r: dict, seconds: int, repeats: int) -> str:
         return "meets" if ok else "MISSES"
 
     rows = "\n".join(
-        f"| {name} | {v['rps']:,.0f} | {v['p50_ms']:.3f} | {v['p99_ms']:.3f} | {v['non_2xx']} |" for name, v in r.items()
+        f"| {name} | {v['rps']:,.0f} | {v['p50_ms']:.3f} | {v['p99_ms']:.3f} | {v['non_2xx']} |"
+        for name, v in r.items()
     )
     return f"""## Strangler proxy
 
 `.venv/bin/python bench/proxy_bench.py --seconds {seconds} --repeats {repeats}` on {machine()}.
 wrk -t1 for {seconds} s per row, on 127.0.0.1; the upstream is nginx serving 1 KB of JSON.
 nginx as the proxy: one worker, upstream keep-alive. figkit: `figkit proxy serve`
-(uvicorn, uvloop, httptools, aiohttp client), access log and metrics on, the request
+(granian, uvloop, aiohttp client; one row under uvicorn with httptools), access log and
+metrics on, the request
 matching a cut-over route `/api/rN/<int:id>/`. wrk, the upstream and the proxy share
 this machine's {os.cpu_count()} cores, which flatters nobody: read the ratios.
 
 | target (issue 4) | figure | verdict |
 |---|---|---|
-| throughput, 1 worker, 32 connections, >= 0.25 of nginx | {ratio_1w:.2f} ({r['figkit 1w c32']['rps']:,.0f} vs {nginx:,.0f} req/s) | {verdict(ratio_1w >= 0.25)} |
-| added p50 latency at 1 connection, <= 0.3 ms | {added:.3f} ms ({r['figkit 1w c1']['p50_ms']:.3f} vs direct {r['direct c1']['p50_ms']:.3f}) | {verdict(added <= 0.3)} |
+| throughput, 1 worker, 32 connections, >= 0.25 of nginx | {ratio_1w:.2f} ({r["figkit 1w c32"]["rps"]:,.0f} vs {nginx:,.0f} req/s) | {verdict(ratio_1w >= 0.25)} |
+| added p50 latency at 1 connection, <= 0.3 ms | {added:.3f} ms ({r["figkit 1w c1"]["p50_ms"]:.3f} vs direct {r["direct c1"]["p50_ms"]:.3f}) | {verdict(added <= 0.3)} |
 | p99 at 32 connections, <= 15 ms | {p99:.2f} ms | {verdict(p99 <= 15)} |
 | 1,000 routes cost <= 5% throughput against 10 | {cost * 100:+.1f}% ({big:,.0f} vs {small:,.0f} req/s, mean of {repeats} alternating runs) | {verdict(cost <= 0.05)} |
 

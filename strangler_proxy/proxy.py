@@ -8,6 +8,7 @@ compiled table when the version moves; a request keeps the table it started with
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -70,6 +71,7 @@ class ProxyApp:
             self.access_log = AccessLog(self.config.proxy.access_log)
             self.access_log.start()
         self._poller = asyncio.get_running_loop().create_task(self._poll())
+        _tune_gc()
 
     async def shutdown(self) -> None:
         if self._poller is not None:
@@ -260,6 +262,20 @@ class ProxyApp:
                 f"upstream {upstream.name!r} failed: {type(exc).__name__}",
                 rid,
             )
+
+
+def _tune_gc() -> None:
+    """Keep the cycle collector off the tail latency.
+
+    With CPython's default thresholds a worker under load ran a collection every few
+    hundred requests, walking every long-lived object: p99 at 32 connections was 20.6 ms.
+    Freezing what startup built and collecting young objects every 100,000 allocations
+    instead gave 5.5 ms and 11% more throughput (bench/proxy_bench.py). Memory stays
+    bounded: refcounting frees almost everything, the collector still runs for cycles.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
 
 
 def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:
