@@ -7,7 +7,7 @@ STAMP := $(VENV)/.figkit-installed
 TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/figkit
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-sqlite test-postgres lint format clean
+.PHONY: venv demo proxy-demo test test-sqlite test-postgres lint format clean
 
 venv: $(STAMP)
 
@@ -20,6 +20,10 @@ $(STAMP): pyproject.toml
 
 demo: venv
 	$(PY) -m legacy_monolith.demo
+
+# The shop behind the strangler proxy, with one route ready to move (docs/proxy.md).
+proxy-demo: venv
+	$(PY) -m legacy_monolith.proxy_demo
 
 test: test-sqlite test-postgres
 

@@ -37,17 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "legacy_monolith.config.settings")
-    import django
+    prepare_database(args.size)
     from django.conf import settings
-    from django.core.management import call_command
-
-    django.setup()
-    settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
-    database = settings.DATABASES["default"]
-    print(f"demo: database {database['ENGINE'].rsplit('.', 1)[-1]} {database['NAME']}")
-    call_command("migrate", interactive=False, verbosity=0)
-    call_command("seed", size=args.size, if_empty=True)
 
     worker = None if args.no_worker else start_worker()
     base = f"http://{args.host}:{args.port}"
@@ -85,6 +76,21 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 worker.kill()
     return 0
+
+
+def prepare_database(size: str = "small") -> None:
+    """Migrate, and seed on first run: what every demo does before it serves the shop."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "legacy_monolith.config.settings")
+    import django
+    from django.conf import settings
+    from django.core.management import call_command
+
+    django.setup()
+    settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+    database = settings.DATABASES["default"]
+    print(f"demo: database {database['ENGINE'].rsplit('.', 1)[-1]} {database['NAME']}")
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("seed", size=size, if_empty=True)
 
 
 def start_worker() -> subprocess.Popen:

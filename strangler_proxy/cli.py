@@ -61,7 +61,7 @@ def check(
 
     try:
         cfg = load_config(config)
-        token_secrets(cfg, config.resolve().parent)
+        token_secrets(cfg)
         store = open_store(cfg.proxy.store)
         version = store.version()
         store.close()

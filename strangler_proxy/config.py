@@ -134,8 +134,11 @@ def load_config(path: Path | str) -> ProxyConfig:
         raise ConfigError(f"{path}: {where}: {msg}{more}") from None
 
 
-def token_secrets(config: ProxyConfig, base: Path | None = None) -> dict[str, tuple[str, Scope]]:
-    """Read each token's secret from its env variable or file: {secret: (name, scope)}."""
+def token_secrets(config: ProxyConfig) -> dict[str, tuple[str, Scope]]:
+    """Read each token's secret from its env variable or file: {secret: (name, scope)}.
+
+    A relative secret_file, like a relative sqlite store, is read from where figkit runs.
+    """
     secrets: dict[str, tuple[str, Scope]] = {}
     for token in config.tokens:
         if token.secret_env is not None:
@@ -143,8 +146,6 @@ def token_secrets(config: ProxyConfig, base: Path | None = None) -> dict[str, tu
             where = f"environment variable {token.secret_env}"
         else:
             file = Path(token.secret_file)  # type: ignore[arg-type]
-            if base is not None and not file.is_absolute():
-                file = base / file
             try:
                 secret = file.read_text().strip()
             except OSError:

@@ -48,8 +48,9 @@ class _ClientGone(Exception):
 class ProxyApp:
     """The strangler-fig proxy's data path, one instance per worker."""
 
-    def __init__(self, config: ProxyConfig) -> None:
+    def __init__(self, config: ProxyConfig, tune_gc: bool = False) -> None:
         self.config = config
+        self._tune_gc = tune_gc
         self.upstreams = {name: Upstream(name, cfg) for name, cfg in config.upstreams.items()}
         self.default = self.upstreams[config.proxy.default_upstream]
         self.trusted = TrustedHops(config.proxy.trusted_proxies)
@@ -71,7 +72,8 @@ class ProxyApp:
             self.access_log = AccessLog(self.config.proxy.access_log)
             self.access_log.start()
         self._poller = asyncio.get_running_loop().create_task(self._poll())
-        _tune_gc()
+        if self._tune_gc:
+            _tune_gc()
 
     async def shutdown(self) -> None:
         if self._poller is not None:
@@ -322,4 +324,4 @@ async def _error(send, status: int, code: str, detail: str, rid: str) -> int:
 
 def create_app() -> ProxyApp:
     """uvicorn's factory: the config path comes from FIGKIT_PROXY_CONFIG (set by `figkit proxy serve`)."""
-    return ProxyApp(load_config(Path(os.environ["FIGKIT_PROXY_CONFIG"])))
+    return ProxyApp(load_config(Path(os.environ["FIGKIT_PROXY_CONFIG"])), tune_gc=True)

@@ -60,9 +60,8 @@ def _run_admin(config_path: str, log_level: str) -> None:
     from strangler_proxy.admin import create_admin_app
 
     config = load_config(config_path)
-    base = Path(config_path).resolve().parent
     store = open_store(config.proxy.store)
-    app = create_admin_app(config, store, token_secrets(config, base))
+    app = create_admin_app(config, store, token_secrets(config))
     host, port = _split(config.proxy.admin_listen)
     uvicorn.run(
         app,
@@ -79,7 +78,7 @@ def serve(config_path: Path, workers: int | None = None, log_level: str = "warni
     """Check the config, then run the admin process and the proxy workers until interrupted."""
     config_path = config_path.resolve()
     config = load_config(config_path)
-    token_secrets(config, config_path.parent)  # a missing secret stops us here, not in a child
+    token_secrets(config)  # a missing secret stops us here, not in a child
     open_store(config.proxy.store).close()  # creates the schema once, and fails early
     workers = workers or config.proxy.workers
     for key in ("listen", "admin_listen"):
