@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as Endpoint
 
-from strangler_proxy import route_changes
+from strangler_proxy import rollout, route_changes
 from strangler_proxy.config import ProxyConfig, Scope
 from strangler_proxy.errors import ProxyError, RouteError, StoreError
 from strangler_proxy.routing import Route
@@ -39,6 +39,7 @@ class AdminAPI:
         self.store = store
         self._secrets = [(s.encode(), name, scope) for s, (name, scope) in secrets.items()]
         self.upstreams = sorted(config.upstreams)
+        self.applied_versions: Callable[[], list[int]] | None = None
 
     # --- auth and bodies ---------------------------------------------------------------
     def _caller(self, request: Request, need: Scope) -> str:
@@ -91,10 +92,12 @@ class AdminAPI:
         def run():
             with self.store.change(who=who, why=why, action=action) as tx:
                 result = edit(tx)
-            return tx.version, result
+            return tx.version, bool(tx.edits), result
 
-        version, result = await run_in_threadpool(run)
-        return JSONResponse({"version": version, **result})
+        version, changed, result = await run_in_threadpool(run)
+        # Answer once the change is live on this proxy's workers (or say it is not yet).
+        rolled = await rollout.wait_until_live(self.applied_versions, version) if changed else {}
+        return JSONResponse({"version": version, "changed": changed, **result, **rolled})
 
     # --- endpoints ---------------------------------------------------------------------
     async def list_routes(self, request: Request) -> Response:
@@ -235,9 +238,14 @@ def _err(status: int, message: str) -> JSONResponse:
 
 
 def create_admin_app(
-    config: ProxyConfig, store: RouteStore, secrets: dict[str, tuple[str, Scope]]
+    config: ProxyConfig,
+    store: RouteStore,
+    secrets: dict[str, tuple[str, Scope]],
+    applied_versions: Callable[[], list[int]] | None = None,
 ) -> Starlette:
+    """The admin app; `applied_versions` tells which table version each worker serves."""
     api = AdminAPI(config, store, secrets)
+    api.applied_versions = applied_versions
 
     async def denied(request: Request, exc: _Denied) -> Response:
         response = _err(exc.status, exc.message)

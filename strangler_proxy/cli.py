@@ -164,7 +164,14 @@ def _done(data: dict, what: str, as_json: bool) -> None:
         typer.echo(json.dumps(data, indent=2))
         return
     routes = data.get("routes") or ([data["route"]] if "route" in data else [])
-    typer.echo(f"{what}: route table now at version {data['version']}")
+    live = data.get("live")
+    if live is True:
+        where = f", live on all {data['workers']} worker(s)"
+    elif live is False:
+        where = f" (not yet served by every worker after 3 s: {data['workers']} seen; workers poll the store)"
+    else:
+        where = ""
+    typer.echo(f"{what}: route table now at version {data['version']}{where}")
     if routes:
         _print_routes(routes)
 

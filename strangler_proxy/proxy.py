@@ -20,7 +20,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
-from strangler_proxy import metrics
+from strangler_proxy import metrics, rollout
 from strangler_proxy.access_log import AccessLog
 from strangler_proxy.config import ProxyConfig, load_config
 from strangler_proxy.errors import BadPath, ProxyError
@@ -90,6 +90,7 @@ class ProxyApp:
         snapshot = await asyncio.to_thread(self.store.snapshot)  # type: ignore[union-attr]
         self.table = RouteTable(snapshot.routes, snapshot.version)
         metrics.ROUTE_TABLE_VERSION.set(snapshot.version)
+        await asyncio.to_thread(rollout.report, snapshot.version)
 
     async def _poll(self) -> None:
         interval = self.config.proxy.poll_interval

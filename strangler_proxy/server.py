@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+from strangler_proxy import rollout
 from strangler_proxy.config import load_config, token_secrets
 from strangler_proxy.errors import ProxyError
 from strangler_proxy.store import open_store
@@ -61,7 +62,7 @@ def _run_admin(config_path: str, log_level: str) -> None:
 
     config = load_config(config_path)
     store = open_store(config.proxy.store)
-    app = create_admin_app(config, store, token_secrets(config))
+    app = create_admin_app(config, store, token_secrets(config), rollout.from_environment())
     host, port = _split(config.proxy.admin_listen)
     uvicorn.run(
         app,
@@ -86,6 +87,7 @@ def serve(config_path: Path, workers: int | None = None, log_level: str = "warni
 
     metrics_dir = tempfile.mkdtemp(prefix="figkit-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # before any worker imports prometheus
+    os.environ[rollout.RUN_DIR_ENV] = metrics_dir  # workers say which table version they serve
     os.environ["FIGKIT_PROXY_CONFIG"] = str(config_path)
     admin = multiprocessing.get_context("spawn").Process(
         target=_run_admin, args=(str(config_path), log_level), name="figkit-admin", daemon=True

@@ -113,7 +113,11 @@ def start_proxy(upstreams, tmp_path, monkeypatch):
         app = ProxyApp(config)
         proxy_server = servers.start(app, **UVICORN_OPTIONS)
         store_ = open_store(config.proxy.store)
-        admin_server = servers.start(create_admin_app(config, store_, token_secrets(config)))
+        admin_server = servers.start(
+            create_admin_app(
+                config, store_, token_secrets(config), applied_versions=lambda: [app.table.version]
+            )
+        )
         started.extend([proxy_server, admin_server])
         return Proxy(proxy_server.url, admin_server.url, app, store_, config)
 
