@@ -70,6 +70,7 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the children on kill too
     prepare_database()
     token = _token()
     python = sys.executable
