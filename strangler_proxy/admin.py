@@ -65,9 +65,13 @@ class AdminAPI:
     async def _body(
         self, request: Request, allowed: set[str], required: set[str] = frozenset()
     ) -> dict:
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            raise _Denied(413, f"request body over {MAX_BODY} bytes")
+        chunks, size = [], 0
+        async for chunk in request.stream():  # stop reading at the limit, not after it
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise _Denied(413, f"request body over {MAX_BODY} bytes")
+            chunks.append(chunk)
+        raw = b"".join(chunks)
         try:
             data = json.loads(raw or b"{}")
         except ValueError:

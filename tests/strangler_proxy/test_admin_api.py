@@ -134,3 +134,13 @@ def test_history_limit_is_checked(proxy):
 def test_healthz_and_metrics_need_no_token(proxy):
     assert httpx.get(f"{proxy.admin_url}/healthz").json()["ok"] is True
     assert httpx.get(f"{proxy.admin_url}/metrics").status_code == 200
+
+
+def test_a_body_over_a_megabyte_is_refused_without_reading_it_all(proxy):
+    def endless():
+        for _ in range(64):
+            yield b" " * 65536
+
+    with proxy.admin() as admin:
+        resp = admin.post("/api/import", content=endless())
+    assert resp.status_code == 413
