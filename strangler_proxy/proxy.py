@@ -204,7 +204,7 @@ class ProxyApp:
             traceparent=traceparent(headers),
         )
         method = scope["method"]
-        data = _body(receive) if _has_body(headers) else None
+        data = _RequestBody(receive) if _has_body(headers) else None
         started = False
         try:
             async with upstream.session.request(  # type: ignore[union-attr]
@@ -227,9 +227,23 @@ class ProxyApp:
                     return resp.status
                 await send({"type": "http.response.start", "status": resp.status, "headers": reply})
                 started = True
-                async for chunk in resp.content.iter_any():
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                await send({"type": "http.response.body", "body": b""})
+                # The server may not tell a leaving client by failing send(): watch for it,
+                # so a download nobody reads stops pulling from the upstream.
+                gone = asyncio.Event()
+                watcher = None
+                if data is None or data.done:
+                    watcher = asyncio.ensure_future(_wait_for_disconnect(receive, gone))
+                try:
+                    async for chunk in resp.content.iter_any():
+                        if gone.is_set():
+                            return 499  # leaving the block drops the upstream connection
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    if gone.is_set():
+                        return 499
+                    await send({"type": "http.response.body", "body": b""})
+                finally:
+                    if watcher is not None:
+                        watcher.cancel()
                 return resp.status
         except _ClientGone:
             return 499
@@ -290,15 +304,32 @@ def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:
     return False
 
 
-async def _body(receive):
+class _RequestBody:
+    """The request body as the client sends it, for aiohttp to stream upstream."""
+
+    def __init__(self, receive) -> None:
+        self._receive = receive
+        self.done = False
+
+    def __aiter__(self):
+        return self._chunks()
+
+    async def _chunks(self):
+        while not self.done:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                raise _ClientGone
+            chunk = message.get("body", b"")
+            self.done = not message.get("more_body", False)
+            if chunk:
+                yield chunk
+
+
+async def _wait_for_disconnect(receive, gone: asyncio.Event) -> None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise _ClientGone
-        chunk = message.get("body", b"")
-        if chunk:
-            yield chunk
-        if not message.get("more_body", False):
+            gone.set()
             return
 
 

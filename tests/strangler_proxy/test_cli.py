@@ -162,3 +162,15 @@ def test_the_figkit_command_mounts_routes_and_proxy():
         [str(figkit), "routes", "--help"], capture_output=True, text=True, env={**os.environ}
     )
     assert out.returncode == 0 and "set-mode" in out.stdout and "rollback" in out.stdout
+
+
+def test_the_demo_config_is_valid(tmp_path, monkeypatch):
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "figkit-admin-token").write_text("a-demo-token-of-length\n")
+    result = runner.invoke(
+        proxy_app, ["check", "--config", str(root / "legacy_monolith" / "proxy_demo.toml")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "upstreams catalog, monolith" in result.output

@@ -306,3 +306,26 @@ def test_a_route_to_an_upstream_the_config_no_longer_names_is_a_clear_502(proxy)
     proxy.wait_for_version(tx.version)
     resp = httpx.get(f"{proxy.url}/gone/x")
     assert resp.status_code == 502 and "billing" in resp.json()["detail"]
+
+
+def test_a_client_that_leaves_mid_download_stops_the_upstream_transfer(start_proxy, tmp_path):
+    log = tmp_path / "gone.jsonl"
+    proxy = start_proxy(access_log=str(log))
+    host, port = proxy.url.removeprefix("http://").split(":")
+    size = 20 * 1024**3  # 20 GiB: draining it to nowhere would take far longer than the test waits
+    with socket.create_connection((host, int(port))) as s:
+        s.sendall(
+            f"GET /bytes?n={size} HTTP/1.1\r\nHost: x\r\nX-Request-ID: leaver-1\r\n\r\n".encode()
+        )
+        got = 0
+        while got < 1_000_000:
+            got += len(s.recv(65536))
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and "leaver-1" not in (
+        log.read_text() if log.exists() else ""
+    ):
+        time.sleep(0.05)
+    line = next((json.loads(x) for x in log.read_text().splitlines() if "leaver-1" in x), None)
+    assert line is not None, "the proxy was still streaming to a client that had left"
+    assert line["status"] == 499
+    assert httpx.get(f"{proxy.url}/echo").status_code == 200

@@ -227,3 +227,29 @@ def test_the_proxying_rules_hold_under_each_server(serve, tmp_path, upstreams, s
     assert up["body_length"] == 160 * 65536
     with httpx.stream("GET", f"{url}/bytes?n=20000000", timeout=30) as resp:
         assert sum(len(c) for c in resp.iter_raw()) == 20_000_000
+
+
+@pytest.mark.parametrize("server", ["granian", "uvicorn"])
+def test_a_client_leaving_mid_download_is_logged_499_under_each_server(
+    serve, tmp_path, upstreams, server
+):
+    config, port, admin = write_config(
+        tmp_path, upstreams, f"sqlite:///{tmp_path}/routes.db", 1, server
+    )
+    serve(config, port, admin)
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(
+            f"GET /bytes?n={20 * 1024**3} HTTP/1.1\r\nHost: x\r\nX-Request-ID: leaver-2\r\n\r\n".encode()
+        )
+        got = 0
+        while got < 1_000_000:
+            got += len(s.recv(65536))
+    log = tmp_path / "access.jsonl"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and "leaver-2" not in (
+        log.read_text() if log.exists() else ""
+    ):
+        time.sleep(0.1)
+    line = next((json.loads(x) for x in log.read_text().splitlines() if "leaver-2" in x), None)
+    assert line is not None and line["status"] == 499
+    assert httpx.get(f"http://127.0.0.1:{port}/echo").status_code == 200

@@ -60,10 +60,19 @@ def make_app(name: str):
                 }
             )
             piece = b"x" * 65536
-            while n > 0:
+            gone = asyncio.Event()
+
+            async def watch():
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                gone.set()
+
+            watcher = asyncio.ensure_future(watch())
+            while n > 0 and not gone.is_set():  # a reader that left stops the stream
                 chunk = piece[: min(n, len(piece))]
                 n -= len(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": n > 0})
+            watcher.cancel()
             if int(query["n"][0]) == 0:
                 await send({"type": "http.response.body", "body": b""})
             return
