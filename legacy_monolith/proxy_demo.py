@@ -12,7 +12,7 @@ Ctrl-C stops all three.
 
 from __future__ import annotations
 
-import os
+import argparse
 import secrets
 import signal
 import socket
@@ -26,9 +26,8 @@ import httpx
 from legacy_monolith.demo import _port_free, prepare_database
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIG = Path(__file__).with_name("proxy_demo.toml")
-TOKEN_FILE = Path("var/figkit-admin-token")
-PORTS = {"proxy": 8000, "proxy admin API": 8001, "monolith": 8100, "catalog": 8200}
+TEMPLATE = Path(__file__).with_name("proxy_demo.toml")
+OFFSETS = {"proxy": 0, "proxy admin API": 1, "monolith": 100, "catalog": 200}
 ROUTE = {
     "name": "catalog",
     "match": "/api/products/*",
@@ -37,12 +36,24 @@ ROUTE = {
 }
 
 
-def _token() -> str:
-    if not TOKEN_FILE.exists():
-        TOKEN_FILE.parent.mkdir(parents=True, exist_ok=True)
-        TOKEN_FILE.write_text(secrets.token_urlsafe(24) + "\n")
-        TOKEN_FILE.chmod(0o600)
-    return TOKEN_FILE.read_text().strip()
+def _token(var_dir: Path) -> str:
+    file = var_dir / "figkit-admin-token"
+    if not file.exists():
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(secrets.token_urlsafe(24) + "\n")
+        file.chmod(0o600)
+    return file.read_text().strip()
+
+
+def _config(var_dir: Path, base: int) -> Path:
+    """proxy_demo.toml with this run's ports and var directory (FIGKIT_VAR_DIR, as the shop's)."""
+    text = TEMPLATE.read_text().replace('"var/', f'"{var_dir}/').replace("sqlite:///var/", f"sqlite:///{var_dir}/")
+    for default in (8200, 8100, 8001, 8000):
+        text = text.replace(f"127.0.0.1:{default}", f"127.0.0.1:{base + default - 8000}")
+    path = var_dir / "proxy-demo" / "proxy.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
 
 
 def _wait(name: str, port: int, procs: list[subprocess.Popen], seconds: float = 60) -> None:
@@ -61,9 +72,13 @@ def _wait(name: str, port: int, procs: list[subprocess.Popen], seconds: float = 
     )
 
 
-def main() -> int:
-    os.chdir(ROOT)
-    taken = [f"{name} :{port}" for name, port in PORTS.items() if not _port_free("127.0.0.1", port)]
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m legacy_monolith.proxy_demo")
+    parser.add_argument("--port-base", type=int, default=8000,
+                        help="proxy on BASE, admin API BASE+1, shop BASE+100, catalog BASE+200")  # fmt: skip
+    args = parser.parse_args(argv)
+    ports = {name: args.port_base + offset for name, offset in OFFSETS.items()}
+    taken = [f"{name} :{port}" for name, port in ports.items() if not _port_free("127.0.0.1", port)]
     if taken:
         print(
             f"proxy-demo: in use already: {', '.join(taken)}; stop what runs there first",
@@ -72,20 +87,26 @@ def main() -> int:
         return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the children on kill too
     prepare_database()
-    token = _token()
+    from django.conf import settings
+
+    var_dir = Path(settings.VAR_DIR)
+    token = _token(var_dir)
+    config = _config(var_dir, args.port_base)
+    proxy_url = f"http://127.0.0.1:{ports['proxy']}"
+    admin_url = f"http://127.0.0.1:{ports['proxy admin API']}"
     python = sys.executable
     figkit = str(Path(python).with_name("figkit"))
     serve_shop = [python, "-m", "uvicorn", "legacy_monolith.config.asgi:application", "--host", "127.0.0.1",
                   "--loop", "uvloop", "--http", "httptools", "--log-level", "warning", "--port"]  # fmt: skip
     procs = [
-        subprocess.Popen([*serve_shop, "8100"]),
-        subprocess.Popen([*serve_shop, "8200"]),
-        subprocess.Popen([figkit, "proxy", "serve", "--config", str(CONFIG.relative_to(ROOT))]),
+        subprocess.Popen([*serve_shop, str(ports["monolith"])], cwd=ROOT),
+        subprocess.Popen([*serve_shop, str(ports["catalog"])], cwd=ROOT),
+        subprocess.Popen([figkit, "proxy", "serve", "--config", str(config)], cwd=ROOT),
     ]
     try:
-        for name, port in PORTS.items():
+        for name, port in ports.items():
             _wait(name, port, procs)
-        resp = httpx.post("http://127.0.0.1:8001/api/routes", json=ROUTE,
+        resp = httpx.post(f"{admin_url}/api/routes", json=ROUTE,
                           headers={"Authorization": f"Bearer {token}"}, timeout=10)  # fmt: skip
         if resp.status_code not in (201, 409):  # 409: a second run finds it there already
             raise SystemExit(f"proxy-demo: adding the route failed: {resp.json().get('error')}")
@@ -94,14 +115,14 @@ def main() -> int:
                 [
                     "",
                     "The shop behind the strangler proxy:",
-                    "  proxy:        http://127.0.0.1:8000/   (send traffic here)",
-                    "  admin API:    http://127.0.0.1:8001/   (figkit routes ...; token in var/figkit-admin-token)",
-                    "  upstreams:    monolith http://127.0.0.1:8100, catalog http://127.0.0.1:8200",
-                    "  route:        catalog  /api/products/*  -> catalog, mode monolith (nothing moved yet)",
+                    f"  proxy:      {proxy_url}/   (send traffic here)",
+                    f"  admin API:  {admin_url}/   (figkit routes ...; token in {var_dir}/figkit-admin-token)",
+                    f"  upstreams:  monolith :{ports['monolith']}, catalog :{ports['catalog']}",
+                    "  route:      catalog  /api/products/*  -> catalog, mode monolith (nothing moved yet)",
                     "",
                     "In another terminal:",
                     '  .venv/bin/figkit routes set-mode catalog service --why "try the catalog service"',
-                    "  curl -si http://127.0.0.1:8000/api/products/ | grep -i x-figkit-upstream   # catalog",
+                    f"  curl -si {proxy_url}/api/products/ | grep -i x-figkit-upstream   # catalog",
                     '  .venv/bin/figkit routes rollback catalog --why "back to the monolith"',
                     "",
                     "Ctrl-C stops everything.",

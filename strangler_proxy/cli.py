@@ -301,7 +301,7 @@ def history(
                 f"{k}: {before[k]} -> {after[k]}" for k in after if before.get(k) != after[k]
             )
         table.add_row(
-            str(c["version"]), c["at"], c["who"], c["action"], c["route"], change, c["why"]
+            str(c["version"]), c["at"][:19].replace("T", " "), c["who"], c["action"], c["route"], change, c["why"]
         )
     Console().print(table)
 

@@ -39,9 +39,6 @@ def test_version_is_the_installed_distribution_version():
     [
         ("plan", "analysis.json"),
         ("report", "analysis.json"),
-        ("proxy", "serve"),
-        ("routes", "list"),
-        ("routes", "rollback", "all"),
     ],
 )
 def test_commands_not_built_yet_say_so_and_fail(args, tmp_path):

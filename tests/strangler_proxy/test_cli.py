@@ -174,3 +174,15 @@ def test_the_demo_config_is_valid(tmp_path, monkeypatch):
     )
     assert result.exit_code == 0, result.output
     assert "upstreams catalog, monolith" in result.output
+
+
+def test_serve_without_a_config_file_says_so(tmp_path):
+    figkit = Path(sys.executable).with_name("figkit")
+    out = subprocess.run(
+        [str(figkit), "proxy", "serve"], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
+    assert out.returncode == 2
+    assert (
+        "proxy.toml not found: pass --config PATH" in out.stderr and "Traceback" not in out.stderr
+    )
+    assert list(tmp_path.iterdir()) == []
