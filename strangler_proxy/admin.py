@@ -78,6 +78,12 @@ class AdminAPI:
             raise _Denied(400, "the request body is not JSON") from None
         if not isinstance(data, dict):
             raise _Denied(400, "the request body must be a JSON object")
+        expect = data.pop("expect_version", None)
+        if expect is not None and (
+            not isinstance(expect, int) or isinstance(expect, bool) or expect < 0
+        ):
+            raise _Denied(400, "'expect_version' must be a route table version (a whole number)")
+        request.state.expect_version = expect
         unknown = set(data) - allowed
         if unknown:
             raise _Denied(400, f"unknown field(s): {', '.join(sorted(unknown))}")
@@ -94,7 +100,8 @@ class AdminAPI:
         who = self._caller(request, "admin")
 
         def run():
-            with self.store.change(who=who, why=why, action=action) as tx:
+            expect = getattr(request.state, "expect_version", None)
+            with self.store.change(who=who, why=why, action=action, expect_version=expect) as tx:
                 result = edit(tx)
             return tx.version, bool(tx.edits), result
 
@@ -181,7 +188,7 @@ class AdminAPI:
 
     async def import_routes(self, request: Request) -> Response:
         self._caller(request, "admin")
-        data = await self._body(request, {"routes", "replace", "why", "version"}, {"routes", "why"})
+        data = await self._body(request, {"routes", "replace", "why"}, {"routes", "why"})
         if not isinstance(data["routes"], list):
             raise _Denied(
                 400, "'routes' must be a list of routes, as `figkit routes export` prints"

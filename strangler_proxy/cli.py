@@ -78,10 +78,13 @@ class _Admin:
     def __init__(self) -> None:
         self.url = DEFAULT_ADMIN
         self.token: str | None = None
+        self.if_version: int | None = None
 
     def request(
         self, method: str, path: str, body: dict | None = None, params: dict | None = None
     ) -> Any:
+        if body is not None and self.if_version is not None:
+            body = {**body, "expect_version": self.if_version}
         if not self.token:
             _fail(
                 "no admin token: set FIGKIT_ADMIN_TOKEN (or FIGKIT_ADMIN_TOKEN_FILE, or --token-file) "
@@ -129,8 +132,17 @@ def _connect(
             help=f"File holding the token (default {LOCAL_TOKEN_FILE} if present).",
         ),
     ] = None,
+    if_version: Annotated[
+        int | None,
+        typer.Option(
+            "--if-version",
+            min=0,
+            help="Change only if the table is still at this version (from `list`); else fail.",
+        ),
+    ] = None,
 ) -> None:
     admin.url = admin_url.rstrip("/")
+    admin.if_version = if_version
     if token is None:
         file = token_file or (LOCAL_TOKEN_FILE if LOCAL_TOKEN_FILE.exists() else None)
         if file is not None:
@@ -301,7 +313,13 @@ def history(
                 f"{k}: {before[k]} -> {after[k]}" for k in after if before.get(k) != after[k]
             )
         table.add_row(
-            str(c["version"]), c["at"][:19].replace("T", " "), c["who"], c["action"], c["route"], change, c["why"]
+            str(c["version"]),
+            c["at"][:19].replace("T", " "),
+            c["who"],
+            c["action"],
+            c["route"],
+            change,
+            c["why"],
         )
     Console().print(table)
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from strangler_proxy.errors import ConfigError, RouteError, StoreError
+from strangler_proxy.errors import ConfigError, RouteConflict, RouteError, StoreError
 from strangler_proxy.routing import Route
 
 SCHEMA = (
@@ -126,13 +126,24 @@ class RouteStore:
 
     # --- writes ------------------------------------------------------------------------
     @contextmanager
-    def change(self, who: str, why: str, action: str) -> Iterator[Transaction]:
-        """Lock the table, hand over its routes, then write the edits as one new version."""
+    def change(
+        self, who: str, why: str, action: str, expect_version: int | None = None
+    ) -> Iterator[Transaction]:
+        """Lock the table, hand over its routes, then write the edits as one new version.
+
+        With expect_version, refuse (RouteConflict) when someone changed the table since
+        the caller read it: a script cannot undo an operator's rollback unseen.
+        """
         if not why or not why.strip():
             raise RouteError("say why: every change to the route table is audited (--why TEXT)")
         p = self.placeholder
         with self._lock, self._write_transaction():
             version = int(self._lock_version())
+            if expect_version is not None and expect_version != version:
+                raise RouteConflict(
+                    f"the route table is at version {version}, not {expect_version}: it changed "
+                    "since you read it; look again (figkit routes list) and retry"
+                )
             rows = self._query("SELECT spec FROM figkit_routes")
             current = {r.name: r for r in (Route.from_dict(json.loads(row[0])) for row in rows)}
             tx = Transaction(dict(current), version)

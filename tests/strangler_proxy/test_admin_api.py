@@ -144,3 +144,23 @@ def test_a_body_over_a_megabyte_is_refused_without_reading_it_all(proxy):
     with proxy.admin() as admin:
         resp = admin.post("/api/import", content=endless())
     assert resp.status_code == 413
+
+
+def test_expect_version_refuses_a_change_to_a_table_that_moved_on(proxy):
+    with proxy.admin() as admin:
+        version = admin.post("/api/routes", json=ROUTE).json()["version"]
+        admin.post(
+            "/api/rollback", json={"route": "all", "why": "operator", "expect_version": version}
+        )
+        admin.patch("/api/routes/catalog", json={"mode": "service", "why": "someone else"})
+        stale = admin.patch(
+            "/api/routes/catalog",
+            json={"mode": "monolith", "why": "script", "expect_version": version},
+        )
+        bad = admin.patch(
+            "/api/routes/catalog", json={"mode": "monolith", "why": "x", "expect_version": "7"}
+        )
+        mode = admin.get("/api/routes/catalog").json()["route"]["mode"]
+    assert stale.status_code == 409 and f"not {version}" in stale.json()["error"]
+    assert bad.status_code == 400
+    assert mode == "service"

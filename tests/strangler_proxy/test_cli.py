@@ -186,3 +186,14 @@ def test_serve_without_a_config_file_says_so(tmp_path):
         "proxy.toml not found: pass --config PATH" in out.stderr and "Traceback" not in out.stderr
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_if_version_makes_a_change_conditional(proxy):
+    figkit_routes(proxy, "add", "a", "--match", "/a/*", "--target", "catalog")
+    figkit_routes(proxy, "add", "b", "--match", "/b/*", "--target", "catalog")
+    stale = runner.invoke(routes_app, ["--admin", proxy.admin_url, "--token", ADMIN_SECRET, "--if-version", "1",
+                                       "rollback", "all", "--why", "x"])  # fmt: skip
+    assert stale.exit_code == 1 and "HTTP 409" in stale.output
+    fresh = runner.invoke(routes_app, ["--admin", proxy.admin_url, "--token", ADMIN_SECRET, "--if-version", "2",
+                                       "set-mode", "a", "service", "--why", "x"])  # fmt: skip
+    assert fresh.exit_code == 0, fresh.output

@@ -123,3 +123,15 @@ def test_import_is_all_or_nothing(store_url):
 def test_a_store_url_it_cannot_use_is_a_config_error(url):
     with pytest.raises(ConfigError):
         open_store(url)
+
+
+def test_expect_version_guards_against_lost_updates(store_url):
+    store = open_store(store_url)
+    read_at = add(store)
+    add(store, "orders", "/api/orders/*")
+    stale = store.change(who="script", why="x", action="rollback", expect_version=read_at)
+    with pytest.raises(RouteConflict, match="changed since you read it"), stale as tx:
+        route_changes.rollback(tx, None)
+    with store.change(who="script", why="x", action="remove", expect_version=store.version()) as tx:
+        route_changes.remove(tx, "orders")
+    assert [r.name for r in store.snapshot().routes] == ["catalog"]
