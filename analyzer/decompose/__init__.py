@@ -1,0 +1,39 @@
+"""cluster -> metrics -> plan: from the coupling in analysis.json to services, their metrics and an extraction plan.
+
+`decompose(data, options)` returns the contract with `services`, `metrics` and `plan` filled;
+it reads and writes plain data, so it runs after `figkit analyze` or on a saved analysis.json.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from analyzer.decompose.boundaries import Options, services_json, suggest
+from analyzer.decompose.coupling import from_analysis
+from analyzer.decompose.metrics import measure
+from analyzer.decompose.plan import make_plan
+
+__all__ = ["Options", "decompose"]
+
+
+def decompose(data: dict[str, Any], options: Options | None = None) -> dict[str, Any]:
+    options = options or Options()
+    coupling = from_analysis(data, options.weights)
+    suggestion = suggest(coupling, options)
+    extracted = set(options.extracted)
+    return {
+        **data,
+        "services": services_json(coupling, suggestion.assignment, extracted),
+        "metrics": {
+            "objective": suggestion.objective,
+            "offered": suggestion.offered,
+            "note": suggestion.note,
+            "granularity": options.granularity,
+            "seed": options.seed,
+            "candidates": suggestion.candidates,
+            "weights": coupling.weights,
+            "suggested": measure(coupling, suggestion.assignment),
+            "per_app": measure(coupling, suggestion.baseline),
+        },
+        "plan": make_plan(coupling, suggestion.assignment, extracted),
+    }

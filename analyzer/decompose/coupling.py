@@ -1,0 +1,164 @@
+"""The coupling graph the decomposition works on, read from the analysis.json contract.
+
+Elements are the project's own models ("app.Model") and modules (dotted names); edges
+touching a third-party app (auth.User, contenttypes) are left out of the partition, since
+that code moves with no service. Everything here is plain data built from the contract,
+so `figkit plan analysis.json` re-plans without parsing the code again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import networkx as nx
+
+Granularity = Literal["app", "module", "model"]
+
+# Default weight of one kind of coupling: what it costs to cut it (docs/analyzer.md#weights).
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "import": 1.0,  # code moves or is copied; the cheapest to cut
+    "task": 2.0,  # already asynchronous: becomes a message
+    "cochange": 2.0,  # history says they change together
+    "orm_read": 3.0,  # a read of another's table: becomes an API call or a replica
+    "signal": 3.0,  # an in-process event: becomes a published event
+    "runtime": 3.0,  # seen together at run time
+    "fk": 5.0,  # a foreign key: becomes an id plus an API or event
+    "o2o": 5.0,
+    "m2m": 5.0,
+    "orm_write": 6.0,  # writing another's table: ownership must move
+    "join": 6.0,  # a SQL join: becomes API composition
+    "raw_sql": 6.0,  # SQL by hand against another's table
+    "atomic": 8.0,  # one transaction across the cut: becomes a saga
+}
+
+
+@dataclass(frozen=True)
+class Element:
+    id: str
+    kind: Literal["model", "module"]
+    app: str
+
+
+@dataclass
+class Coupling:
+    elements: dict[str, Element]
+    edges: list[dict[str, Any]]  # the contract's edges between two elements
+    models: dict[str, dict[str, Any]]  # label -> the contract's model
+    apps: dict[str, dict[str, Any]]  # label -> the contract's app (project apps only)
+    routes: list[dict[str, Any]]
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+
+    def edge_weight(self, edge: dict[str, Any]) -> float:
+        """Kind weight times (1 + ln(places seen)): more places count, with diminishing returns."""
+        return self.weights.get(edge["kind"], 1.0) * (1.0 + math.log(max(1, int(edge["weight"]))))
+
+    def group_of(self, element: str, granularity: Granularity) -> str:
+        el = self.elements[element]
+        if granularity == "app":
+            return el.app
+        if granularity == "model" or el.kind == "module":
+            return element
+        return self.model_module(element)
+
+    def model_module(self, label: str) -> str:
+        """The module that defines a model, from its file: catalog/models.py -> pkg.catalog.models."""
+        model = self.models[label]
+        app = self.apps[model["app"]]
+        file, path = model.get("file") or "", app.get("path") or ""
+        rel = (
+            file[len(path) + 1 :]
+            if path and file.startswith(path + "/")
+            else file.rsplit("/", 1)[-1]
+        )
+        dotted = rel.removesuffix(".py").replace("/", ".").removesuffix(".__init__")
+        module = f"{app['name']}.{dotted}" if dotted and dotted != "__init__" else app["name"]
+        return module
+
+    def element_graph(self) -> nx.Graph:
+        """Undirected, weighted: what modularity and Louvain read."""
+        graph = nx.Graph()
+        graph.add_nodes_from(self.elements)
+        for edge in self.edges:
+            a, b = edge["source"], edge["target"]
+            w = self.edge_weight(edge)
+            if graph.has_edge(a, b):
+                graph[a][b]["weight"] += w
+            else:
+                graph.add_edge(a, b, weight=w)
+        return graph
+
+    def group_graph(
+        self, granularity: Granularity, merge: dict[str, str] | None = None
+    ) -> nx.Graph:
+        """Elements folded into groups (apps, modules or elements); `merge` folds groups further."""
+        merge = merge or {}
+
+        def node(element: str) -> str:
+            group = self.group_of(element, granularity)
+            return merge.get(group, group)
+
+        graph = nx.Graph()
+        graph.add_nodes_from({node(e) for e in self.elements})
+        for edge in self.edges:
+            a, b = node(edge["source"]), node(edge["target"])
+            w = self.edge_weight(edge)
+            if graph.has_edge(a, b):
+                graph[a][b]["weight"] += w
+            else:
+                graph.add_edge(a, b, weight=w)
+        return graph
+
+
+def from_analysis(data: dict[str, Any], weights: dict[str, float] | None = None) -> Coupling:
+    apps = {a["label"]: a for a in data["apps"] if not a.get("external")}
+    models = {m["label"]: m for m in data["models"]}
+    elements: dict[str, Element] = {}
+    for label, model in models.items():
+        if model["app"] in apps and not model.get("abstract"):
+            elements[label] = Element(label, "model", model["app"])
+    for label, app in apps.items():
+        for module in app.get("modules", []):
+            elements.setdefault(module, Element(module, "module", label))
+    edges = []
+    seen: dict[tuple[str, str, str], dict] = {}
+    for edge in data["edges"]:
+        a, b = edge["source"], edge["target"]
+        if a not in elements or b not in elements or a == b:
+            continue
+        key = (a, b, edge["kind"])
+        if key in seen:  # the contract has one edge per (source, target, kind); be safe anyway
+            continue
+        seen[key] = edge
+        edges.append(edge)
+    return Coupling(
+        elements=elements,
+        edges=edges,
+        models=models,
+        apps=apps,
+        routes=[r for r in data.get("routes", []) if r.get("app") in apps],
+        weights={**DEFAULT_WEIGHTS, **(weights or {})},
+    )
+
+
+def route_element(coupling: Coupling, route: dict[str, Any]) -> str | None:
+    """The element that serves a route: its view's module, or the app's package."""
+    view = route.get("view") or ""
+    parts = view.split(".")
+    for cut in range(len(parts), 0, -1):
+        candidate = ".".join(parts[:cut])
+        if candidate in coupling.elements:
+            return candidate
+    app = coupling.apps.get(route.get("app") or "")
+    return app["name"] if app and app["name"] in coupling.elements else None
+
+
+def cross_counts(coupling: Coupling, assignment: dict[str, str]) -> dict[str, int]:
+    """How many places of each kind would cross services under `assignment` (element -> service)."""
+    counts: dict[str, int] = defaultdict(int)
+    for edge in coupling.edges:
+        if assignment[edge["source"]] != assignment[edge["target"]]:
+            counts[edge["kind"]] += int(edge["weight"])
+    return dict(counts)

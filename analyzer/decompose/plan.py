@@ -1,0 +1,171 @@
+"""The extraction plan: which service to cut out first, and what each cut takes.
+
+Least entangled first: a service's entanglement is the weighted coupling that crosses its
+boundary. Each step names the routes to move through the proxy (with a ready route file
+for `figkit routes import`), the tables that move, and what the cut breaks, each with its
+evidence: relations that become an id plus an API or event, atomic blocks that become
+sagas, joins that become API composition, raw SQL and writes across the line. A coupling
+is listed once, in the step that first cuts it. The most entangled service comes last: it
+is what remains of the monolith.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+from analyzer.decompose.coupling import Coupling, route_element
+
+_REGEX_CHARS = re.compile(r"[\^$()\[\]?*+\\{}|]")
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def proxy_match(pattern: str) -> tuple[str, bool]:
+    """A Django route pattern as a strangler-proxy match; False when it had to widen a regex to a prefix."""
+    if not _REGEX_CHARS.search(pattern):
+        return "/" + pattern, True
+    text = pattern.removeprefix("^").removesuffix("$")
+    literal = _REGEX_CHARS.split(text, maxsplit=1)[0]
+    head = literal[: literal.rfind("/") + 1] if "/" in literal else ""
+    return "/" + head + "*", False
+
+
+def entanglement(coupling: Coupling, assignment: dict[str, str]) -> dict[str, float]:
+    score: dict[str, float] = defaultdict(float)
+    for edge in coupling.edges:
+        a, b = assignment[edge["source"]], assignment[edge["target"]]
+        if a != b:
+            w = coupling.edge_weight(edge)
+            score[a] += w
+            score[b] += w
+    return {s: round(score.get(s, 0.0), 2) for s in set(assignment.values())}
+
+
+def _atomic_blocks(coupling: Coupling) -> dict[tuple[str, int, str], dict[str, Any]]:
+    """Atomic edges regrouped into blocks: one per (file, line, function), with the models written."""
+    blocks: dict[tuple[str, int, str], dict[str, Any]] = {}
+    for edge in coupling.edges:
+        if edge["kind"] != "atomic":
+            continue
+        for ev in edge["evidence"]:
+            key = (ev["file"], int(ev.get("line") or 0), str(ev.get("function") or ""))
+            block = blocks.setdefault(
+                key, {"module": edge["source"], "writes": set(), "evidence": ev}
+            )
+            block["writes"].add(edge["target"])
+    return blocks
+
+
+def _route_entry(route: dict[str, Any], service: str, used: set[str]) -> dict[str, Any]:
+    match, exact = proxy_match(route["pattern"])
+    base = (
+        _NAME_UNSAFE.sub("-", route.get("name") or route["pattern"] or "root").strip("-.")
+        or "route"
+    )
+    name, n = base[:60], 2
+    while name in used:
+        name, n = f"{base[:56]}-{n}", n + 1
+    used.add(name)
+    entry = {
+        "name": name,
+        "match": match,
+        "methods": sorted(route.get("methods") or []),
+        "header": None,
+        "target": service,
+        "mode": "monolith",
+    }
+    return {
+        "pattern": route["pattern"],
+        "view": route.get("view"),
+        "methods": entry["methods"],
+        "evidence": route.get("evidence"),
+        "proxy_route": entry,
+        "exact": exact,
+    }
+
+
+def make_plan(
+    coupling: Coupling, assignment: dict[str, str], extracted: set[str] = frozenset()
+) -> list[dict[str, Any]]:
+    scores = entanglement(coupling, assignment)
+    order = sorted((s for s in scores if s not in extracted), key=lambda s: (scores[s], s))
+    done: set[str] = set(extracted)  # services cut out before this step
+    blocks = _atomic_blocks(coupling)
+    handled_blocks: set[tuple] = set()
+    steps = []
+    used_names: set[str] = set()
+    for position, service in enumerate(order, 1):
+        last = position == len(order)
+
+        def crosses(a: str, b: str, service: str = service) -> bool:
+            # An edge is cut at this step when it joins this service to one not cut out before.
+            sa, sb = assignment[a], assignment[b]
+            return sa != sb and service in (sa, sb) and not ({sa, sb} - {service}) & done
+
+        routes = [
+            _route_entry(r, service, used_names)
+            for r in coupling.routes
+            if (el := route_element(coupling, r)) is not None and assignment[el] == service
+        ]
+        models = sorted(
+            e
+            for e, s in assignment.items()
+            if s == service and coupling.elements[e].kind == "model"
+        )
+        cut_relations, joins, raw_sql, writes, reads = [], [], [], [], []
+        for edge in coupling.edges:
+            a, b, kind = edge["source"], edge["target"], edge["kind"]
+            if kind == "atomic" or not crosses(a, b):
+                continue
+            other = assignment[b] if assignment[a] == service else assignment[a]
+            item = {"source": a, "target": b, "other_service": other, "evidence": edge["evidence"]}
+            if kind in ("fk", "o2o", "m2m"):
+                cut_relations.append(
+                    {**item, "kind": kind, "becomes": "an id column plus an API call or an event"}
+                )
+            elif kind == "join":
+                joins.append({**item, "becomes": "API composition: two queries, joined in code"})
+            elif kind == "raw_sql":
+                raw_sql.append({**item, "becomes": "a call to the owner's API"})
+            elif kind == "orm_write":
+                writes.append({**item, "becomes": "a command to the owning service"})
+            elif kind == "orm_read":
+                reads.append({**item, "becomes": "an API read, or a replica fed by events"})
+        sagas = []
+        for key, block in sorted(blocks.items()):
+            if key in handled_blocks:
+                continue
+            involved = {assignment[block["module"]]} | {assignment[m] for m in block["writes"]}
+            if service in involved and len(involved) > 1 and not (involved - {service}) & done:
+                handled_blocks.add(key)
+                sagas.append(
+                    {
+                        "function": block["evidence"].get("function"),
+                        "module": block["module"],
+                        "writes": sorted(block["writes"]),
+                        "services": sorted(involved),
+                        "evidence": block["evidence"],
+                        "becomes": "a saga: one local transaction per service, a compensation for each",
+                    }
+                )
+        steps.append(
+            {
+                "order": position,
+                "service": service,
+                "stays_in_monolith": last and len(order) > 1,
+                "entanglement": scores[service],
+                "routes": routes,
+                "route_file": {"routes": [r["proxy_route"] for r in routes]},
+                "models": models,
+                "tables": sorted({t for m in models if (t := coupling.models[m].get("table"))}),
+                "cut_relations": cut_relations,
+                "atomic_to_saga": sagas,
+                "joins_to_compose": joins,
+                "raw_sql": raw_sql,
+                "writes_across": writes,
+                "reads_across": reads,
+            }
+        )
+        done.add(service)
+    return steps
