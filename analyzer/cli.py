@@ -75,6 +75,17 @@ def analyze(
     exclude: Annotated[
         list[str], typer.Option(help="Glob of files to skip, relative to PATH. Repeatable.")
     ] = [],  # noqa: B006
+    granularity: Annotated[
+        str | None,
+        typer.Option(help="What a service is made of: app (default), module or model."),
+    ] = None,
+    services: Annotated[
+        int | None,
+        typer.Option(min=1, help="How many services to aim for (default: the best split found)."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the community detection (default 42).")
+    ] = None,
     verify: Annotated[
         bool,
         typer.Option(
@@ -89,6 +100,8 @@ def analyze(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from analyzer.contract import write_analysis
+    from analyzer.decompose import decompose
+    from analyzer.decompose.outputs import print_decomposition, write_route_files
     from analyzer.errors import AnalyzerError
     from analyzer.pipeline import analyze as run_analysis
     from analyzer.summary import print_summary
@@ -118,7 +131,10 @@ def analyze(
                 exclude=tuple(exclude),
                 progress=progress,
             )
-        written = write_analysis(analysis.to_json(), out)
+        options = _decompose_options(path, None, granularity, services, seed)
+        document = decompose(analysis.to_json(), options)
+        written = write_analysis(document, out)
+        write_route_files(document, out)
     except AnalyzerError as exc:
         typer.echo(f"figkit analyze: {exc}", err=True)
         raise typer.Exit(code=2) from None
@@ -126,6 +142,7 @@ def analyze(
         where = f"{warning.file}:{warning.line}" if warning.line else (warning.file or str(path))
         typer.echo(f"warning: {where}: {warning.message}", err=True)
     print_summary(analysis, str(written), Console())
+    print_decomposition(document, Console())
     if verify:
         _verify(analysis, out)
 
@@ -164,12 +181,80 @@ def _verify(analysis, out: Path) -> None:
     console.print(f"wrote {report}")
 
 
+def _decompose_options(root: Path | None, config: Path | None, granularity, services, seed):
+    """The project's [tool.figkit] (or --config), with the command line's options on top."""
+    import tomllib
+    from dataclasses import replace
+
+    from analyzer.decompose.config import find_config, options_from
+    from analyzer.errors import AnalyzerError
+
+    if config is not None:
+        try:
+            data = tomllib.loads(config.read_text())
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise AnalyzerError(f"cannot read {config} as TOML: {exc}") from None
+        data = data.get("tool", {}).get("figkit", data) if config.name == "pyproject.toml" else data
+        options = options_from(data, str(config))
+    else:
+        found = find_config(root) if root is not None and root.is_dir() else None
+        options = options_from(found[1], str(found[0])) if found else options_from({})
+    if granularity is not None:
+        if granularity not in ("app", "module", "model"):
+            raise AnalyzerError(f"--granularity must be app, module or model, not {granularity!r}")
+        options = replace(options, granularity=granularity)
+    if services is not None:
+        options = replace(options, services=services)
+    if seed is not None:
+        options = replace(options, seed=seed)
+    return options
+
+
 @app.command()
 def plan(
     analysis: Annotated[Path, typer.Argument(help="An analysis.json written by `figkit analyze`.")],
+    granularity: Annotated[
+        str | None, typer.Option(help="What a service is made of: app (default), module or model.")
+    ] = None,
+    services: Annotated[
+        int | None, typer.Option(min=1, help="How many services to aim for.")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the community detection (default 42).")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="figkit.toml or pyproject.toml (default: the analysed project's)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Where to write analysis.json and routes/ (default: beside ANALYSIS)."),
+    ] = None,
 ) -> None:
-    """Suggest service boundaries, price each cut and order the extraction."""
-    not_yet_available("plan", "boundaries and extraction plan come after the extractor")
+    """Suggest service boundaries, price each cut and order the extraction, from a saved analysis."""
+    from rich.console import Console
+
+    from analyzer.contract import read_analysis, write_analysis
+    from analyzer.decompose import decompose
+    from analyzer.decompose.outputs import print_decomposition, write_route_files
+    from analyzer.errors import AnalyzerError
+
+    try:
+        document = read_analysis(analysis)
+        root = Path(str(document.get("project", {}).get("root", "")))
+        options = _decompose_options(
+            root if root.is_absolute() else None, config, granularity, services, seed
+        )
+        document = decompose(document, options)
+        target = out or analysis.parent
+        written = write_analysis(document, target)
+        files = write_route_files(document, target)
+    except AnalyzerError as exc:
+        typer.echo(f"figkit plan: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    console = Console()
+    print_decomposition(document, console)
+    console.print(f"wrote {written} and {len(files)} route files under {target / 'routes'}")
 
 
 @app.command()

@@ -19,6 +19,14 @@ __all__ = ["Options", "decompose"]
 def decompose(data: dict[str, Any], options: Options | None = None) -> dict[str, Any]:
     options = options or Options()
     coupling = from_analysis(data, options.weights)
+    if not coupling.elements:  # nothing of its own to split (a settings-only project): say so
+        note = "no models or modules of the project's own apps: nothing to split"
+        return {
+            **data,
+            "services": [],
+            "plan": [],
+            "metrics": {"suggested": {}, "per_app": {}, "note": note},
+        }
     suggestion = suggest(coupling, options)
     extracted = set(options.extracted)
     return {

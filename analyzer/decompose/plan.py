@@ -23,9 +23,9 @@ _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 def proxy_match(pattern: str) -> tuple[str, bool]:
     """A Django route pattern as a strangler-proxy match; False when it had to widen a regex to a prefix."""
-    if not _REGEX_CHARS.search(pattern):
-        return "/" + pattern, True
     text = pattern.removeprefix("^").removesuffix("$")
+    if not _REGEX_CHARS.search(text):
+        return "/" + text, True
     literal = _REGEX_CHARS.split(text, maxsplit=1)[0]
     head = literal[: literal.rfind("/") + 1] if "/" in literal else ""
     return "/" + head + "*", False

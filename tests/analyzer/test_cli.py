@@ -37,7 +37,6 @@ def test_version_is_the_installed_distribution_version():
 @pytest.mark.parametrize(
     "args",
     [
-        ("plan", "analysis.json"),
         ("report", "analysis.json"),
     ],
 )

@@ -1,0 +1,98 @@
+"""What the decomposition shows a person and leaves on disk: a summary, and one route file per step."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from analyzer.errors import OutputError
+
+METRICS = (
+    ("services", "services", None),
+    ("modularity", "modularity", "higher"),
+    ("sm", "structural modularity SM", "higher"),
+    ("icp", "inter-call percentage ICP", "lower"),
+    ("ifn", "interface number IFN", "lower"),
+    ("ned", "non-extreme distribution NED", "lower"),
+    ("bcp", "business context purity BCP", "lower"),
+)
+
+
+def write_route_files(data: dict[str, Any], out_dir: Path) -> list[Path]:
+    """DIR/routes/NN-service.json for each step, as `figkit routes import` reads them; atomic writes."""
+    folder = out_dir / "routes"
+    written = []
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.json"):
+            old.unlink()
+        for step in data.get("plan", []):
+            target = folder / f"{step['order']:02d}-{step['service']}.json"
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".routes-", suffix=".tmp")
+            with os.fdopen(fd, "w") as f:
+                json.dump(step["route_file"], f, indent=2)
+                f.write("\n")
+            os.replace(tmp, target)
+            written.append(target)
+    except OSError as exc:
+        raise OutputError(f"cannot write route files under {folder} ({exc.strerror})") from exc
+    return written
+
+
+def print_decomposition(data: dict[str, Any], console: Console) -> None:
+    metrics = data["metrics"]
+    if not metrics.get("suggested"):
+        console.print(metrics.get("note", "no split suggested"), markup=False, highlight=False)
+        return
+    table = Table(
+        title=f"suggested split ({metrics['granularity']} granularity) against one service per app",
+        title_justify="left",
+        box=None,
+    )
+    for column in ("metric", "suggested", "per app", "better"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for key, label, better in METRICS:
+        s, b = metrics["suggested"][key], metrics["per_app"][key]
+        mark = ""
+        if better and s != b:
+            mark = "suggested" if (s > b) == (better == "higher") else "per app"
+        table.add_row(label, f"{s:g}", f"{b:g}", mark)
+    for key, value in metrics["suggested"]["cut"].items():
+        base = metrics["per_app"]["cut"][key]
+        table.add_row(
+            f"cut: {key.replace('_', ' ')}",
+            str(value),
+            str(base),
+            "" if value == base else ("suggested" if value < base else "per app"),
+        )
+    console.print(table)
+    if metrics.get("note"):
+        console.print(metrics["note"], markup=False, highlight=False)
+    plan = Table(title="extraction plan, least entangled first", title_justify="left", box=None)
+    for column in (
+        "step",
+        "service",
+        "apps",
+        "routes",
+        "tables",
+        "FKs cut",
+        "sagas",
+        "joins",
+        "entanglement",
+    ):
+        plan.add_column(column, justify="right" if column not in ("service", "apps") else "left")
+    apps = {s["name"]: s["apps"] for s in data["services"]}
+    for step in data["plan"]:
+        name = step["service"] + (" (stays)" if step.get("stays_in_monolith") else "")
+        plan.add_row(
+            str(step["order"]), name, ", ".join(apps.get(step["service"], [])), str(len(step["routes"])),
+            str(len(step["tables"])), str(len(step["cut_relations"])), str(len(step["atomic_to_saga"])),
+            str(len(step["joins_to_compose"])), f"{step['entanglement']:g}",
+        )  # fmt: skip
+    console.print(plan)
