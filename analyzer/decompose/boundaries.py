@@ -80,6 +80,8 @@ def _separate(
     coupling: Coupling, assignment: dict[str, str], apart: list[tuple[set[str], set[str]]]
 ) -> None:
     """Move the second of each pair pinned apart out of the first's service, to its next best."""
+    if not apart:
+        return
     graph = coupling.element_graph()
     for first, second in apart:
         shared = {assignment[e] for e in first} & {assignment[e] for e in second}

@@ -78,7 +78,10 @@ class Coupling:
         return module
 
     def element_graph(self) -> nx.Graph:
-        """Undirected, weighted: what modularity and Louvain read."""
+        """Undirected, weighted: what modularity and Louvain read. Built once, then shared: do not mutate."""
+        cached = self.__dict__.get("_element_graph")
+        if cached is not None:
+            return cached
         graph = nx.Graph()
         graph.add_nodes_from(self.elements)
         for edge in self.edges:
@@ -88,7 +91,18 @@ class Coupling:
                 graph[a][b]["weight"] += w
             else:
                 graph.add_edge(a, b, weight=w)
+        self.__dict__["_element_graph"] = graph
         return graph
+
+    def weighted_pairs(self) -> tuple[list[tuple[str, str, float]], dict[str, float], float]:
+        """(a, b, weight) per element pair, each element's weighted degree, and the total weight."""
+        cached = self.__dict__.get("_pairs")
+        if cached is None:
+            graph = self.element_graph()
+            pairs = [(a, b, d["weight"]) for a, b, d in graph.edges(data=True)]
+            degree = dict(graph.degree(weight="weight"))
+            cached = self.__dict__["_pairs"] = (pairs, degree, sum(w for _, _, w in pairs))
+        return cached
 
     def group_graph(
         self, granularity: Granularity, merge: dict[str, str] | None = None

@@ -268,3 +268,20 @@ def test_figkit_plan_on_a_missing_analysis_says_what_to_run(tmp_path):
     )
     assert result.returncode == 2 and "run `figkit analyze PATH` first" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_modularity_agrees_with_networkx(twoclusters):
+    import networkx as nx
+
+    from analyzer.decompose.metrics import modularity
+
+    coupling = from_analysis(twoclusters)
+    for options in (Options(), Options(granularity="model", services=3)):
+        assignment = suggest(coupling, options).assignment
+        parts = {}
+        for element, service in assignment.items():
+            parts.setdefault(service, set()).add(element)
+        expected = nx.community.modularity(
+            coupling.element_graph(), list(parts.values()), weight="weight"
+        )
+        assert modularity(coupling, assignment) == pytest.approx(expected)
