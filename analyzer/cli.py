@@ -258,6 +258,78 @@ def plan(
 
 
 @app.command()
+def check(
+    path: Annotated[Path, typer.Argument(help="The Django project (the folder with manage.py).")],
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="figkit.toml or pyproject.toml with [tool.figkit.boundaries] (default: the project's)."
+        ),
+    ] = None,
+    cache_dir: Annotated[
+        Path, typer.Option(help="Facts cache shared with `figkit analyze`.")
+    ] = Path("figkit-report/.cache"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the violations as JSON.")] = False,
+) -> None:
+    """Fail (exit 1) when code couples across the declared service boundaries, or services form a cycle."""
+    import json
+    import tomllib
+
+    from analyzer.decompose.config import find_config
+    from analyzer.errors import AnalyzerError
+    from analyzer.fitness import check as run_check
+    from analyzer.fitness import rules_from
+    from analyzer.pipeline import analyze as run_analysis
+
+    try:
+        if config is not None:
+            try:
+                raw = tomllib.loads(config.read_text())
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+                raise AnalyzerError(f"cannot read {config} as TOML: {exc}") from None
+            settings = (
+                raw.get("tool", {}).get("figkit", {}) if config.name == "pyproject.toml" else raw
+            )
+            where = str(config)
+        else:
+            found = find_config(path) if path.is_dir() else None
+            settings, where = (
+                (found[1], str(found[0]))
+                if found
+                else ({}, f"{path} (no figkit.toml or [tool.figkit])")
+            )
+        rules = rules_from(settings, where)
+        document = run_analysis(path, cache_dir=cache_dir).to_json()
+        result = run_check(document, rules)
+    except AnalyzerError as exc:
+        typer.echo(f"figkit check: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    if as_json:
+        typer.echo(json.dumps({
+            "ok": result.ok,
+            "violations": [v.__dict__ for v in result.violations],
+            "cycles": result.cycles,
+        }, indent=2))  # fmt: skip
+    else:
+        for v in result.violations:
+            for ev in v.evidence:
+                typer.echo(f"{ev['file']}:{ev.get('line') or 0}: {v.source_service} -> {v.target_service}: "
+                           f"{v.kind} {v.source} -> {v.target} is not allowed")  # fmt: skip
+        for cycle in result.cycles:
+            hop = cycle["break"]
+            typer.echo(f"cycle: {' -> '.join([*cycle['services'], cycle['services'][0]])}; "
+                       f"break it at {hop['from']} -> {hop['to']} ({len(hop['edges'])} edges, weight {hop['weight']:g})")  # fmt: skip
+        places = sum(len(v.evidence) for v in result.violations)
+        typer.echo(
+            f"figkit check: {'ok' if result.ok else 'FAILED'}: {places} coupling places across boundaries, "
+            f"{len(result.cycles)} cycles, {len(rules.boundaries)} services declared",
+            err=not result.ok,
+        )
+    if not result.ok:
+        raise typer.Exit(code=1)
+
+
+@app.command()
 def report(
     analysis: Annotated[Path, typer.Argument(help="An analysis.json written by `figkit analyze`.")],
 ) -> None:

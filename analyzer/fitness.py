@@ -1,0 +1,176 @@
+"""`figkit check`: keep drawn boundaries from eroding (a fitness function for CI).
+
+Boundaries are declared in the project's config; every coupling that crosses from one
+declared service into another (or from a service back into the monolith's code) is a
+violation unless an `allow` rule names it. Code left outside every boundary is the
+monolith: it may still call into services, which is what strangling looks like. Cycles
+between services are listed with the links that would break them.
+
+    [tool.figkit.boundaries]
+    catalog = ["catalog", "inventory"]        # apps or models
+    orders = ["orders", "payments"]
+    [[tool.figkit.allow]]
+    from = "orders"
+    to = "catalog"
+    kinds = ["import", "orm_read"]            # leave out to allow every kind
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from analyzer.decompose.boundaries import resolve
+from analyzer.decompose.coupling import DEFAULT_WEIGHTS, Coupling, from_analysis
+from analyzer.errors import AnalyzerError
+
+MONOLITH = "(monolith)"
+
+
+@dataclass(frozen=True)
+class Allow:
+    source: str
+    target: str
+    kinds: frozenset[str] = frozenset()  # empty: every kind
+
+
+@dataclass(frozen=True)
+class Rules:
+    boundaries: dict[str, tuple[str, ...]]
+    allow: tuple[Allow, ...] = ()
+
+
+@dataclass
+class Violation:
+    source_service: str
+    target_service: str
+    kind: str
+    source: str
+    target: str
+    evidence: list[dict[str, Any]]
+
+
+@dataclass
+class Result:
+    violations: list[Violation] = field(default_factory=list)
+    cycles: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations and not self.cycles
+
+
+def rules_from(config: dict[str, Any], where: str = "the figkit config") -> Rules:
+    boundaries = config.get("boundaries")
+    if not boundaries:
+        raise AnalyzerError(
+            f"{where} declares no [tool.figkit.boundaries]: name each service and its apps, "
+            'e.g. catalog = ["catalog", "inventory"]'
+        )
+    if not isinstance(boundaries, dict) or not all(
+        isinstance(v, list) and v and all(isinstance(x, str) for x in v)
+        for v in boundaries.values()
+    ):
+        raise AnalyzerError(
+            f'{where}: [boundaries] maps a service to its apps, e.g. catalog = ["catalog"]'
+        )
+    allows = []
+    for i, rule in enumerate(config.get("allow", [])):
+        if (
+            not isinstance(rule, dict)
+            or not {"from", "to"} <= set(rule)
+            or set(rule) - {"from", "to", "kinds"}
+        ):
+            raise AnalyzerError(f"{where}: allow #{i + 1} needs from and to (and may give kinds)")
+        names = set(boundaries) | {MONOLITH, "monolith"}
+        for end in ("from", "to"):
+            if rule[end] not in names:
+                raise AnalyzerError(
+                    f"{where}: allow #{i + 1}: {rule[end]!r} is no declared service"
+                )
+        kinds = rule.get("kinds", [])
+        unknown = set(kinds) - set(DEFAULT_WEIGHTS)
+        if unknown:
+            raise AnalyzerError(
+                f"{where}: allow #{i + 1}: no edge kind {', '.join(sorted(unknown))}"
+            )
+        fix = {"monolith": MONOLITH}
+        allows.append(
+            Allow(
+                fix.get(rule["from"], rule["from"]),
+                fix.get(rule["to"], rule["to"]),
+                frozenset(kinds),
+            )
+        )
+    return Rules({k: tuple(v) for k, v in boundaries.items()}, tuple(allows))
+
+
+def assign(coupling: Coupling, rules: Rules) -> dict[str, str]:
+    assignment = {e: MONOLITH for e in coupling.elements}
+    owner: dict[str, str] = {}
+    for service, names in rules.boundaries.items():
+        for name in names:
+            for element in resolve(coupling, name):
+                if element in owner and owner[element] != service:
+                    raise AnalyzerError(
+                        f"{element} is declared in two boundaries: {owner[element]} and {service}"
+                    )
+                owner[element] = service
+                assignment[element] = service
+    return assignment
+
+
+def _allowed(rules: Rules, source: str, target: str, kind: str) -> bool:
+    return any(
+        a.source == source and a.target == target and (not a.kinds or kind in a.kinds)
+        for a in rules.allow
+    )
+
+
+def check(data: dict[str, Any], rules: Rules) -> Result:
+    coupling = from_analysis(data)
+    assignment = assign(coupling, rules)
+    result = Result()
+    links: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for edge in coupling.edges:
+        a, b = assignment[edge["source"]], assignment[edge["target"]]
+        if a in (b, MONOLITH):  # the monolith may call into services while it is strangled
+            continue
+        links[(a, b)].append(edge)
+        if not _allowed(rules, a, b, edge["kind"]):
+            result.violations.append(
+                Violation(a, b, edge["kind"], edge["source"], edge["target"], edge["evidence"])
+            )
+    graph = nx.DiGraph()
+    for (a, b), edges in links.items():
+        if a != MONOLITH and b != MONOLITH:
+            graph.add_edge(a, b, weight=sum(coupling.edge_weight(e) for e in edges))
+    for cycle in sorted(nx.simple_cycles(graph), key=lambda c: (len(c), c)):
+        hops = list(zip(cycle, cycle[1:] + cycle[:1], strict=True))
+        weakest = min(hops, key=lambda h: graph[h[0]][h[1]]["weight"])
+        result.cycles.append(
+            {
+                "services": cycle,
+                "break": {
+                    "from": weakest[0],
+                    "to": weakest[1],
+                    "weight": round(graph[weakest[0]][weakest[1]]["weight"], 2),
+                    "edges": [
+                        {
+                            "source": e["source"],
+                            "target": e["target"],
+                            "kind": e["kind"],
+                            "evidence": e["evidence"],
+                        }
+                        for e in links[weakest]
+                    ],
+                },  # fmt: skip
+            }
+        )
+    result.violations.sort(
+        key=lambda v: (v.source_service, v.target_service, v.kind, v.source, v.target)
+    )
+    return result
