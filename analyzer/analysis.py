@@ -30,10 +30,13 @@ class Edge:
     target_app: str | None
     kind: str
     evidence: list[dict[str, object]]
+    strength: float | None = (
+        None  # for evidence that is counted, not listed (co-change: shared commits)
+    )
 
     @property
-    def weight(self) -> int:
-        return len(self.evidence)
+    def weight(self) -> float:
+        return self.strength if self.strength is not None else len(self.evidence)
 
     def as_json(self) -> dict[str, object]:
         return {

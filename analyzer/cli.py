@@ -75,6 +75,9 @@ def analyze(
     exclude: Annotated[
         list[str], typer.Option(help="Glob of files to skip, relative to PATH. Repeatable.")
     ] = [],  # noqa: B006
+    git: Annotated[
+        bool, typer.Option("--git", help="Add co-change coupling from the project's git history.")
+    ] = False,
     granularity: Annotated[
         str | None,
         typer.Option(help="What a service is made of: app (default), module or model."),
@@ -130,6 +133,7 @@ def analyze(
                 include=tuple(include),
                 exclude=tuple(exclude),
                 progress=progress,
+                git=git,
             )
         options = _decompose_options(path, None, granularity, services, seed)
         document = decompose(analysis.to_json(), options)

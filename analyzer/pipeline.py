@@ -14,7 +14,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from analyzer.analysis import Analysis
+from analyzer.analysis import Analysis, Edge
 from analyzer.cache import FactCache, extractor_version, file_key
 from analyzer.discover import SourceFile, discover
 from analyzer.extract import extract
@@ -45,6 +45,7 @@ def analyze(
     include: tuple[str, ...] = (),
     exclude: tuple[str, ...] = (),
     progress: Progress | None = None,
+    git: bool = False,
 ) -> Analysis:
     """Analyse the Django project at ``path``; raises ProjectNotFound for a wrong path."""
     started = time.perf_counter()
@@ -106,4 +107,26 @@ def analyze(
             "link": round(time.perf_counter() - extracted, 3),
         },
     }
+    if git:
+        git_started = time.perf_counter()
+        analysis.edges.extend(cochange_edges(project, analysis))
+        analysis.stats["seconds"]["git"] = round(time.perf_counter() - git_started, 3)  # type: ignore[index]
     return analysis
+
+
+def cochange_edges(project, analysis: Analysis) -> list[Edge]:
+    """`cochange` edges between the project's modules, from its git history (analyzer/history.py)."""
+    from analyzer.history import cochange, commits, read_log
+
+    module_of = {s.path: s.module for s in project.files}
+    app_of = {m: a.label for a in analysis.apps for m in a.modules}
+    pairs = cochange(commits(read_log(project.root)), set(module_of))
+    edges = []
+    for pair in pairs:
+        a, b = module_of[pair.a], module_of[pair.b]
+        evidence = {"file": pair.a, "line": 0, "other_file": pair.b, "shared": pair.shared,
+                    "revisions": [pair.revisions_a, pair.revisions_b], "degree": round(pair.degree, 3)}  # fmt: skip
+        edges.append(
+            Edge(a, b, app_of.get(a), app_of.get(b), "cochange", [evidence], strength=pair.shared)
+        )
+    return edges
