@@ -78,6 +78,12 @@ def analyze(
     git: Annotated[
         bool, typer.Option("--git", help="Add co-change coupling from the project's git history.")
     ] = False,
+    runtime: Annotated[
+        Path | None,
+        typer.Option(
+            help="Add runtime coupling from the JSON lines of analyzer.middleware.CouplingRecorder."
+        ),
+    ] = None,
     granularity: Annotated[
         str | None,
         typer.Option(help="What a service is made of: app (default), module or model."),
@@ -134,6 +140,7 @@ def analyze(
                 exclude=tuple(exclude),
                 progress=progress,
                 git=git,
+                runtime=runtime,
             )
         options = _decompose_options(path, None, granularity, services, seed)
         document = decompose(analysis.to_json(), options)

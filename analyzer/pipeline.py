@@ -46,6 +46,7 @@ def analyze(
     exclude: tuple[str, ...] = (),
     progress: Progress | None = None,
     git: bool = False,
+    runtime: Path | None = None,
 ) -> Analysis:
     """Analyse the Django project at ``path``; raises ProjectNotFound for a wrong path."""
     started = time.perf_counter()
@@ -107,6 +108,12 @@ def analyze(
             "link": round(time.perf_counter() - extracted, 3),
         },
     }
+    if runtime is not None:
+        from analyzer.runtime_log import runtime_edges
+
+        edges, warnings = runtime_edges(runtime, analysis)
+        analysis.edges.extend(edges)
+        analysis.warnings.extend(warnings)
     if git:
         git_started = time.perf_counter()
         analysis.edges.extend(cochange_edges(project, analysis))
