@@ -131,3 +131,20 @@ def test_rules_name_unknown_kinds():
                 "allow": [{"from": "a", "to": "monolith", "kinds": ["imports"]}],
             }
         )
+
+
+def test_the_monolith_passes_its_own_boundary_and_fails_on_a_new_foreign_key(tmp_path):
+    root = tmp_path / "legacy_monolith"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "legacy_monolith", root,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3"))  # fmt: skip
+    assert figkit_check(root).returncode == 0
+    models = root / "catalog" / "models.py"
+    models.write_text(
+        models.read_text()
+        + '\n\nclass Bestseller(models.Model):\n    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE)\n'
+    )
+    result = figkit_check(root)
+    assert (
+        result.returncode == 1
+        and "fk catalog.Bestseller -> orders.Order is not allowed" in result.stdout
+    )
