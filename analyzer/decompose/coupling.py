@@ -115,7 +115,7 @@ class Coupling:
             return merge.get(group, group)
 
         graph = nx.Graph()
-        graph.add_nodes_from({node(e) for e in self.elements})
+        graph.add_nodes_from(sorted({node(e) for e in self.elements}))
         for edge in self.edges:
             a, b = node(edge["source"]), node(edge["target"])
             w = self.edge_weight(edge)

@@ -285,3 +285,19 @@ def test_modularity_agrees_with_networkx(twoclusters):
             coupling.element_graph(), list(parts.values()), weight="weight"
         )
         assert modularity(coupling, assignment) == pytest.approx(expected)
+
+
+def test_the_split_does_not_depend_on_pythons_hash_seed(tmp_path, monolith):
+    """The monolith, since a graph with an obvious split comes out the same in any order."""
+    import os
+
+    results = []
+    for hash_seed in ("1", "2", "3"):
+        folder = tmp_path / hash_seed
+        folder.mkdir()
+        (folder / "analysis.json").write_text(json.dumps(monolith.doc))
+        subprocess.run([str(FIGKIT), "plan", str(folder / "analysis.json"), "--granularity", "model"],
+                       check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": hash_seed})  # fmt: skip
+        written = json.loads((folder / "analysis.json").read_text())
+        results.append((written["services"], written["plan"]))
+    assert results[0] == results[1] == results[2]
