@@ -179,7 +179,9 @@ def suggest(coupling: Coupling, options: Options) -> Suggestion:
 
     node_of = {e: root(g) for e, g in group_of.items()}
     graph = nx.Graph()
-    graph.add_nodes_from(sorted(set(node_of.values())))  # sorted: Louvain under a seed must see one order
+    graph.add_nodes_from(
+        sorted(set(node_of.values()))
+    )  # sorted: Louvain under a seed must see one order
     for edge in coupling.edges:
         a, b = edge["source"], edge["target"]
         if a in node_of and b in node_of:
