@@ -75,6 +75,13 @@ def analyze(
     exclude: Annotated[
         list[str], typer.Option(help="Glob of files to skip, relative to PATH. Repeatable.")
     ] = [],  # noqa: B006
+    formats: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="Reports to write: html, md, json, dot, graphml, mermaid (comma-separated).",
+        ),
+    ] = "html,json",
     git: Annotated[
         bool, typer.Option("--git", help="Add co-change coupling from the project's git history.")
     ] = False,
@@ -113,6 +120,7 @@ def analyze(
     from analyzer.decompose.outputs import print_decomposition, write_route_files
     from analyzer.errors import AnalyzerError
     from analyzer.pipeline import analyze as run_analysis
+    from analyzer.report import parse_formats, write_reports
     from analyzer.summary import print_summary
 
     console = Console(stderr=True)
@@ -142,10 +150,12 @@ def analyze(
                 git=git,
                 runtime=runtime,
             )
+        chosen = parse_formats(formats)
         options = _decompose_options(path, None, granularity, services, seed)
         document = decompose(analysis.to_json(), options)
         written = write_analysis(document, out)
         write_route_files(document, out)
+        reports = write_reports(document, out, chosen)
     except AnalyzerError as exc:
         typer.echo(f"figkit analyze: {exc}", err=True)
         raise typer.Exit(code=2) from None
@@ -154,6 +164,8 @@ def analyze(
         typer.echo(f"warning: {where}: {warning.message}", err=True)
     print_summary(analysis, str(written), Console())
     print_decomposition(document, Console())
+    for report in reports:
+        Console().print(f"wrote {report}")
     if verify:
         _verify(analysis, out)
 
@@ -241,6 +253,10 @@ def plan(
         Path | None,
         typer.Option(help="Where to write analysis.json and routes/ (default: beside ANALYSIS)."),
     ] = None,
+    formats: Annotated[
+        str,
+        typer.Option("--format", help="Reports to write: html, md, json, dot, graphml, mermaid."),
+    ] = "html,json",
 ) -> None:
     """Suggest service boundaries, price each cut and order the extraction, from a saved analysis."""
     from rich.console import Console
@@ -249,6 +265,7 @@ def plan(
     from analyzer.decompose import decompose
     from analyzer.decompose.outputs import print_decomposition, write_route_files
     from analyzer.errors import AnalyzerError
+    from analyzer.report import parse_formats, write_reports
 
     try:
         document = read_analysis(analysis)
@@ -260,12 +277,15 @@ def plan(
         target = out or analysis.parent
         written = write_analysis(document, target)
         files = write_route_files(document, target)
+        reports = write_reports(document, target, parse_formats(formats))
     except AnalyzerError as exc:
         typer.echo(f"figkit plan: {exc}", err=True)
         raise typer.Exit(code=2) from None
     console = Console()
     print_decomposition(document, console)
     console.print(f"wrote {written} and {len(files)} route files under {target / 'routes'}")
+    for report in reports:
+        console.print(f"wrote {report}")
 
 
 @app.command()

@@ -1,0 +1,134 @@
+"""report.md: for pull requests and wikis. Services with a Mermaid diagram, the metrics beside the
+per-app baseline, the extraction plan as a checklist with evidence, the warnings.
+
+Every name taken from the analysed code is escaped: Markdown renderers pass inline HTML through,
+so `<`, `>` and `&` become entities and table pipes are escaped.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+from typing import Any
+
+from analyzer.decompose.outputs import METRICS
+from analyzer.report.graph_formats import mermaid
+
+MAX_ITEMS = 25  # per list in a step; the rest is counted
+
+
+def esc(text: object) -> str:
+    return (
+        str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        .replace("|", "\\|").replace("`", "'").replace("\n", " ")
+    )  # fmt: skip
+
+
+def code(text: object) -> str:
+    return f"<code>{esc(text)}</code>"
+
+
+def where(evidence: list[dict[str, Any]] | dict[str, Any]) -> str:
+    items = evidence if isinstance(evidence, list) else [evidence]
+    places = [f"{esc(e['file'])}:{e.get('line') or 0}" for e in items[:3]]
+    more = f" (+{len(items) - 3})" if len(items) > 3 else ""
+    return ", ".join(places) + more
+
+
+def render(data: dict[str, Any]) -> str:
+    project = data.get("project", {})
+    name = PurePath(str(project.get("root") or "project")).name
+    metrics = data.get("metrics", {})
+    out = [
+        f"# Coupling report: {esc(name)}",
+        "",
+        f"{len([a for a in data['apps'] if not a.get('external')])} apps, {len(data['models'])} models, "
+        f"{len(data['routes'])} routes, {len(data['edges'])} edges; written by figkit "
+        f"{esc(data.get('tool', {}).get('version', ''))}. Granularity {esc(metrics.get('granularity', 'app'))}, "
+        f"seed {metrics.get('seed', 42)}.",
+        "",
+        "## Suggested services",
+        "",
+    ]
+    if metrics.get("note"):
+        out += [f"> {esc(metrics['note'])}", ""]
+    if not data.get("services"):
+        return "\n".join(out + ["No split: the project has no models or modules of its own.", ""])
+    out += ["| service | apps | models | tables | routes |", "|---|---|---|---|---|"]
+    for s in data["services"]:
+        flag = " (extracted)" if s.get("extracted") else ""
+        out.append(
+            f"| {esc(s['name'])}{flag} | {esc(', '.join(s['apps']))} | {len(s['models'])} | {len(s['tables'])} | {len(s['routes'])} |"
+        )
+    out += ["", "```mermaid", mermaid(data).rstrip(), "```", ""]
+    out += [
+        "## Metrics: suggested against one service per app",
+        "",
+        "| metric | suggested | per app | better |",
+        "|---|---|---|---|",
+    ]
+    s, b = metrics["suggested"], metrics["per_app"]
+    for key, label, better in METRICS:
+        mark = ""
+        if better and s[key] != b[key]:
+            mark = "suggested" if (s[key] > b[key]) == (better == "higher") else "per app"
+        out.append(f"| {label} | {s[key]:g} | {b[key]:g} | {mark} |")
+    for key in s["cut"]:
+        out.append(f"| cut: {key.replace('_', ' ')} | {s['cut'][key]} | {b['cut'][key]} | |")
+    out += [
+        "",
+        "Definitions and sources: figkit's docs/analyzer.md#metrics.",
+        "",
+        "## Extraction plan",
+        "",
+    ]
+    for step in data["plan"]:
+        stays = " (what remains of the monolith)" if step.get("stays_in_monolith") else ""
+        out += [
+            f"### {step['order']}. {esc(step['service'])}{stays}",
+            "",
+            f"Entanglement {step['entanglement']:g}.",
+            "",
+        ]
+        routes = step["routes"]
+        if routes:
+            out.append(
+                f"- [ ] Route {len(routes)} routes through the proxy: "
+                f"`figkit routes import routes/{step['order']:02d}-{esc(step['service'])}.json --why ...`"
+            )
+            for r in routes[:MAX_ITEMS]:
+                approx = " (widened from a regex)" if not r.get("exact", True) else ""
+                out.append(
+                    f"  - {code(r['pattern'] or '/')} → {code(r['proxy_route']['match'])}{approx}"
+                )
+        if step["tables"]:
+            out.append(f"- [ ] Move {len(step['tables'])} tables to the service's database: "
+                       + ", ".join(code(t) for t in step["tables"]))  # fmt: skip
+        for title, key, describe in (
+            ("Replace a foreign key by an id plus an API call or event", "cut_relations",
+             lambda i: f"{code(i['source'])} → {code(i['target'])} ({esc(i['kind'])})"),
+            ("Turn a transaction into a saga", "atomic_to_saga",
+             lambda i: f"{code(i.get('function') or i['module'])} writes {', '.join(code(m) for m in i['writes'])}"),
+            ("Compose with API calls instead of a join", "joins_to_compose",
+             lambda i: f"{code(i['source'])} ⋈ {code(i['target'])}"),
+            ("Call the owner's API instead of raw SQL", "raw_sql", lambda i: f"{code(i['source'])} → {code(i['target'])}"),
+            ("Send a command instead of writing another's table", "writes_across",
+             lambda i: f"{code(i['source'])} → {code(i['target'])}"),
+        ):  # fmt: skip
+            items = step.get(key, [])
+            for item in items[:MAX_ITEMS]:
+                out.append(f"- [ ] {title}: {describe(item)} at {where(item['evidence'])}")
+            if len(items) > MAX_ITEMS:
+                out.append(f"- … and {len(items) - MAX_ITEMS} more of these in analysis.json")
+        out.append("")
+    warnings = data.get("warnings", [])
+    out += ["## Warnings", ""]
+    if not warnings:
+        out.append("None.")
+    for w in warnings[:50]:
+        place = (
+            f"{esc(w['file'])}:{w['line']}" if w.get("line") else esc(w.get("file") or "project")
+        )
+        out.append(f"- {place}: {esc(w['message'])}")
+    if len(warnings) > 50:
+        out.append(f"- … and {len(warnings) - 50} more in analysis.json")
+    return "\n".join(out) + "\n"
