@@ -139,6 +139,8 @@ def analyze(
         bar.update(task, completed=done, total=total)
 
     try:
+        chosen = parse_formats(formats)  # before anything is read or written
+        options = _decompose_options(path, None, granularity, services, seed)
         with bar:
             analysis = run_analysis(
                 path,
@@ -150,8 +152,6 @@ def analyze(
                 git=git,
                 runtime=runtime,
             )
-        chosen = parse_formats(formats)
-        options = _decompose_options(path, None, granularity, services, seed)
         document = decompose(analysis.to_json(), options)
         written = write_analysis(document, out)
         write_route_files(document, out)
