@@ -19,6 +19,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: venv
+	$(VENV)/bin/figkit analyze legacy_monolith --out figkit-report --format html,md,json
+	@echo "coupling report of the shop: $(CURDIR)/figkit-report/report.html (one file, opens offline)"
 	$(PY) -m legacy_monolith.demo
 
 # The shop behind the strangler proxy, with one route ready to move (docs/proxy.md).

@@ -1,0 +1,121 @@
+"""report.html in headless Chromium (Debian's chromium, driven by Playwright): it draws, it opens
+an app on a click, it shows evidence, it logs no error, and injected names stay text."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from analyzer.decompose import decompose
+from analyzer.report import html as html_report
+from tests import services
+from tests.analyzer.test_reports import EVIL, poisoned
+
+CHROMIUM = os.environ.get("FIGKIT_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        reason = f"Chromium is not installed at {CHROMIUM}: apt-get install chromium (or set FIGKIT_CHROMIUM)"
+        if services.under_ci():
+            pytest.fail(reason + " (CI=true: browser tests may not skip)", pytrace=False)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def open_report(browser, tmp_path: Path, document: dict):
+    path = tmp_path / "report.html"
+    path.write_text(html_report.render(document))
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+    page.goto(path.as_uri())
+    page.wait_for_function("window.figkit && window.figkit.network", timeout=30_000)
+    return page, problems
+
+
+def click_node(page, node_id: str) -> None:
+    point = page.evaluate(
+        "(id) => { const n = window.figkit.network; n.setOptions({physics: {enabled: false}});"
+        " return n.canvasToDOM(n.getPositions([id])[id]); }",
+        node_id,
+    )
+    box = page.locator("#network").bounding_box()
+    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+
+
+def test_the_report_draws_apps_opens_one_and_shows_evidence(browser, tmp_path, monolith):
+    document = decompose(monolith.doc)
+    page, problems = open_report(browser, tmp_path, document)
+    apps = [a for a in document["apps"] if not a["external"]]
+    assert page.evaluate("window.figkit.nodes") == len(apps)
+    click_node(page, "app:catalog")
+    page.wait_for_function(f"window.figkit.nodes > {len(apps)}")
+    catalog = next(a for a in apps if a["label"] == "catalog")
+    opened = len(catalog["models"]) + len(catalog["modules"])
+    assert page.evaluate("window.figkit.nodes") == len(apps) - 1 + opened
+    click_node(page, "el:catalog.Product")
+    details = page.locator("#details")
+    details.get_by_text("catalog.Product").first.wait_for()
+    assert "catalog/models.py:" in details.inner_text()
+    for tab in ("Services", "Metrics", "Plan", "Cycles", "Warnings"):
+        page.get_by_role("link", name=tab).click()
+    page.get_by_role("link", name="Plan").click()
+    assert page.locator("#section-plan input[type=checkbox]").count() >= len(document["plan"])
+    page.get_by_role("link", name="Graph").click()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report-legacy-monolith.png"))
+    assert problems == []
+
+
+def test_a_name_made_to_inject_script_shows_as_text(browser, tmp_path, monolith):
+    page, problems = open_report(browser, tmp_path, poisoned(monolith.doc))
+    page.get_by_role("link", name="Warnings").click()
+    assert EVIL in page.locator("#section-warnings").inner_text()
+    page.get_by_role("link", name="Services").click()
+    page.locator("#section-services details").first.click()
+    assert (
+        page.evaluate("document.querySelectorAll('script').length") == 3
+    )  # data, vis-network, the page's own
+    assert problems == []
+
+
+def test_filters_hide_edge_kinds_and_apps(browser, tmp_path, monolith):
+    page, problems = open_report(browser, tmp_path, decompose(monolith.doc))
+    edges = page.evaluate("window.figkit.edges")
+    page.locator("input[data-kind=import]").uncheck()
+    assert page.evaluate("window.figkit.edges") < edges
+    nodes = page.evaluate("window.figkit.nodes")
+    page.locator("input[data-app=core]").uncheck()
+    assert page.evaluate("window.figkit.nodes") == nodes - 1
+    assert problems == []
+
+
+def test_saleor_sized_graphs_stay_responsive(browser, tmp_path):
+    """A generated analysis with 4,000 modules: the page opens at app level and an app opens fast."""
+    apps, modules_per_app = 40, 100
+    doc = {"schema_version": 1, "project": {"root": "big"}, "tool": {}, "routes": [], "warnings": [], "models": [],
+           "apps": [{"label": f"app{i}", "name": f"app{i}", "path": f"app{i}", "external": False, "models": [],
+                     "modules": [f"app{i}.m{j}" for j in range(modules_per_app)]} for i in range(apps)],
+           "edges": [{"source": f"app{i}.m{j}", "target": f"app{(i + j) % apps}.m{(j * 7) % modules_per_app}", "source_app": f"app{i}",
+                      "target_app": f"app{(i + j) % apps}", "kind": "import", "weight": 1, "evidence": [{"file": "x.py", "line": j}]}
+                     for i in range(apps) for j in range(modules_per_app)]}  # fmt: skip
+    page, problems = open_report(browser, tmp_path, decompose(doc))
+    assert page.evaluate("window.figkit.nodes") == apps
+    took = page.evaluate(
+        "() => { const t = performance.now(); window.figkit.expand('app3'); return performance.now() - t; }"
+    )
+    assert page.evaluate("window.figkit.nodes") == apps - 1 + modules_per_app
+    assert took < 2000, f"opening an app of 100 modules took {took:.0f} ms"
+    assert problems == []
