@@ -14,13 +14,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from analyzer.decompose import Options, decompose
-from analyzer.decompose.coupling import DEFAULT_WEIGHTS, from_analysis
+from analyzer.decompose.coupling import from_analysis
 from analyzer.errors import AnalyzerError
 
 if TYPE_CHECKING:
     import networkx as nx
     import pandas as pd
     from matplotlib.axes import Axes
+
+
+DECOMPOSE_KEYS = {"granularity", "services", "seed", "together", "apart", "extracted", "weights"}
 
 
 def _pandas():
@@ -213,29 +216,14 @@ class Exploration:
     # --- what-if ---------------------------------------------------------------------------
     def resplit(self, name: str | None = None, **changes: Any) -> Exploration:
         """Another split of the same analysis: granularity, services, seed, together, apart, extracted, weights."""
-        unknown = set(changes) - {
-            "granularity",
-            "services",
-            "seed",
-            "together",
-            "apart",
-            "extracted",
-            "weights",
-        }
-        if unknown:
+        from analyzer.decompose.config import options_from
+
+        if set(changes) - DECOMPOSE_KEYS:
             raise AnalyzerError(
-                f"resplit() takes granularity, services, seed, together, apart, extracted, weights; not {sorted(unknown)}"
+                f"resplit() takes {', '.join(sorted(DECOMPOSE_KEYS))}; not {sorted(set(changes) - DECOMPOSE_KEYS)}"
             )
-        if "weights" in changes:
-            bad = set(changes["weights"]) - set(DEFAULT_WEIGHTS)
-            if bad:
-                raise AnalyzerError(f"no edge kind {sorted(bad)}; kinds: {sorted(DEFAULT_WEIGHTS)}")
-        for key in ("together", "apart"):
-            if key in changes:
-                changes[key] = tuple(tuple(group) for group in changes[key])
-        if "extracted" in changes:
-            changes["extracted"] = {k: tuple(v) for k, v in changes["extracted"].items()}
-        options = replace(self.options, **changes)
+        parsed = options_from(changes, "resplit()")  # the same checks as [tool.figkit]
+        options = replace(self.options, **{key: getattr(parsed, key) for key in changes})
         label = name or ", ".join(f"{k}={v}" for k, v in changes.items()) or "suggested"
         return Exploration(decompose(self.data, options), options, label)
 
