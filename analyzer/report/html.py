@@ -47,7 +47,7 @@ def page_data(data: dict[str, Any]) -> dict[str, Any]:
     apps = []
     for label, app in sorted(coupling.apps.items()):
         votes = app_service.get(label, {})
-        apps.append({"label": label, "service": max(votes, key=votes.get) if votes else None,
+        apps.append({"label": label, "name": app.get("name"), "service": max(votes, key=votes.get) if votes else None,
                      "models": len(app.get("models", [])), "modules": len(app.get("modules", []))})  # fmt: skip
     elements = [
         {"id": e.id, "app": e.app, "type": e.kind, "service": service_of.get(e.id)}

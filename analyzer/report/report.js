@@ -72,26 +72,59 @@
     el("div", { class: "graph-row" }, canvas, details),
   );
 
+  // An app of more than BIG elements opens into its subpackages first (saleor's graphql has 700 modules).
+  const BIG = 40;
+  const appInfo = Object.fromEntries(data.apps.map((a) => [a.label, a]));
+  const byId = Object.fromEntries(data.elements.map((e) => [e.id, e]));
+  function pathOf(e) {
+    const base = appInfo[e.app].name || e.app;
+    if (e.type === "model") return ["models", e.id.split(".").pop()];
+    if (e.id === base) return ["__init__"];
+    return e.id.startsWith(base + ".") ? e.id.slice(base.length + 1).split(".") : [e.id];
+  }
+  const groupSize = {};
+  for (const e of data.elements) {
+    let prefix = e.app;
+    for (const part of pathOf(e).slice(0, -1)) { prefix += "/" + part; groupSize[prefix] = (groupSize[prefix] || 0) + 1; }
+  }
   function nodeFor(element) {
-    const app = appOf[element];
-    if (app === undefined || hiddenApps.has(app)) return null;
-    return expanded.has(app) ? "el:" + element : "app:" + app;
+    const e = byId[element];
+    if (!e || hiddenApps.has(e.app)) return null;
+    if (!expanded.has(e.app)) return "app:" + e.app;
+    if ((elementsOf[e.app] || []).length <= BIG) return "el:" + element;
+    let prefix = e.app;
+    for (const part of pathOf(e).slice(0, -1)) {
+      prefix += "/" + part;
+      if (!expanded.has(prefix) && groupSize[prefix] > 1) return "grp:" + prefix;
+    }
+    return "el:" + element;
   }
   let links = new Map();
   function model() {
     const nodes = [];
+    const seen = new Set();
     for (const app of data.apps) {
       if (hiddenApps.has(app.label)) continue;
-      if (expanded.has(app.label)) {
-        for (const e of elementsOf[app.label] || []) {
-          nodes.push({ id: "el:" + e.id, label: e.id.split(".").slice(-1)[0] + (e.type === "model" ? "" : ".py"),
-            title: e.id, shape: e.type === "model" ? "box" : "ellipse",
-            color: { background: colour[e.service] || "#ccc", border: "#333" }, font: { size: 12 } });
-        }
-      } else {
+      if (!expanded.has(app.label) || !(elementsOf[app.label] || []).length) {
         nodes.push({ id: "app:" + app.label, label: app.label, title: `${app.label}: ${app.models} models, ${app.modules} modules`,
           shape: "dot", size: 12 + 2 * Math.sqrt(app.models + app.modules),
           color: { background: colour[app.service] || "#ccc", border: "#222" }, font: { size: 16 } });
+        continue;
+      }
+      for (const e of elementsOf[app.label]) {
+        const id = nodeFor(e.id);
+        if (seen.has(id)) continue;
+        seen.add(id);
+        if (id.startsWith("grp:")) {
+          const prefix = id.slice(4);
+          nodes.push({ id, label: `${prefix.slice(app.label.length + 1)}/ (${groupSize[prefix]})`, title: `${prefix}: ${groupSize[prefix]} elements; click to open`,
+            shape: "diamond", size: 8 + 2 * Math.sqrt(groupSize[prefix]),
+            color: { background: colour[app.service] || "#ccc", border: "#222" }, font: { size: 13 } });
+        } else {
+          nodes.push({ id, label: e.id.split(".").slice(-1)[0] + (e.type === "model" ? "" : ".py"),
+            title: e.id, shape: e.type === "model" ? "box" : "ellipse",
+            color: { background: colour[e.service] || "#ccc", border: "#333" }, font: { size: 12 } });
+        }
       }
     }
     links = new Map();
@@ -148,10 +181,19 @@
     details.replaceChildren();
     if (params.nodes.length) {
       const id = params.nodes[0];
+      if (id.startsWith("grp:")) {
+        const prefix = id.slice(4);
+        expanded.add(prefix);
+        draw();
+        details.append(el("h3", {}, prefix), el("p", {}, `${groupSize[prefix]} elements (opened).`),
+          el("button", { onclick: () => { for (const p of [...expanded]) if (p === prefix || p.startsWith(prefix + "/")) expanded.delete(p); draw(); } }, "close " + prefix));
+        return;
+      }
       if (id.startsWith("app:")) {
         const app = id.slice(4);
         const info = data.apps.find((a) => a.label === app);
         expanded.add(app);
+        for (const p of [...expanded]) if (p.startsWith(app + "/")) expanded.delete(p);
         draw();
         details.append(el("h3", {}, app), el("p", {}, `service ${info.service || "-"}; ${info.models} models, ${info.modules} modules (opened).`),
           el("button", { onclick: () => { expanded.delete(app); draw(); } }, "close " + app));
@@ -231,7 +273,7 @@
   sections.Warnings.append(el("h2", {}, `Warnings (${data.warnings.length})`),
     el("ul", {}, data.warnings.map((w) => el("li", {}, el("span", { class: "where" }, `${w.file || "project"}${w.line ? ":" + w.line : ""}`), " ", w.message))));
 
-  window.figkit = { data, expand: (app) => { expanded.add(app); draw(); }, get network() { return network; } };
+  window.figkit = { data, expand: (key) => { expanded.add(key); draw(); }, get network() { return network; } };
   show("Graph");
   draw();
 })();
