@@ -160,6 +160,27 @@ class RouterRegistration:
 
 
 @dataclass(frozen=True, slots=True)
+class NinjaOperation:
+    """A django-ninja operation: ``@router.get("/items/{int:id}")`` on a function."""
+
+    owner: str  # qualname of the NinjaAPI or Router the decorator hangs on
+    methods: tuple[str, ...]
+    path: str
+    view: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class NinjaMount:
+    """``api.add_router("/items", router)``: a router's operations under a prefix."""
+
+    api: str  # qualname of the NinjaAPI (or Router) that mounts
+    prefix: str
+    router: Ref  # "q:qualname", or "m:dotted.path" when given as a string
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
 class ViewRegistration:
     """A view attached to a model by a registry decorator (netbox's ``@register_model_view``),
     which ``get_model_urls(app, model)`` turns into routes at import time."""
@@ -207,6 +228,8 @@ class FileFacts:
     routers: list[RouterRegistration] = field(default_factory=list)
     router_vars: dict[str, str] = field(default_factory=dict)  # qualname -> router class ref
     view_registrations: list[ViewRegistration] = field(default_factory=list)
+    ninja_operations: list[NinjaOperation] = field(default_factory=list)
+    ninja_mounts: list[NinjaMount] = field(default_factory=list)
     app_name: str | None = None  # a urlconf's `app_name = "..."` (its default namespace)
     sql_sinks: dict[str, list[int]] = field(default_factory=dict)  # function -> params it executes
     warnings: list[Warning_] = field(default_factory=list)

@@ -9,7 +9,7 @@ import libcst as cst
 from analyzer.extract.context import Context, string_value
 from analyzer.extract.definitions import model_target
 from analyzer.extract.raw_sql import sql_arguments
-from analyzer.facts import Call, Receiver, RouterRegistration, WithBlock
+from analyzer.facts import Call, NinjaMount, Receiver, RouterRegistration, WithBlock
 
 # Calls into these never couple the analysed project's parts to each other.
 _IGNORED_PREFIXES = (
@@ -58,6 +58,8 @@ class Calls:
                 self._connect(node, ref)
             elif attr == "register" and ref[2:].rsplit(".", 1)[0] in ctx.facts.router_vars:
                 self._register(node, ref[2:].rsplit(".", 1)[0])
+            elif attr == "add_router" and len(node.args) >= 2:
+                self._ninja_mount(node, ref[2:].rsplit(".", 1)[0])
         if ref[2:].startswith(_IGNORED_PREFIXES) and not ref.endswith((".atomic", ".send_task")):
             return
         if ctx.in_class_body or ".objects." in ref or ref[ref.rfind(".") + 1 :][:1].isupper():
@@ -76,6 +78,15 @@ class Calls:
                 sender = model_target(ctx, arg.value)
         function = receiver[2:] if receiver and receiver.startswith("q:") else None
         ctx.facts.receivers.append(Receiver((signal,), sender, function, ctx.line))
+
+    def _ninja_mount(self, node: cst.Call, api: str) -> None:
+        """``api.add_router("/items", router)`` or ``api.add_router("/items", "app.api.router")``."""
+        prefix = string_value(node.args[0].value)
+        target = node.args[1].value
+        text = string_value(target)
+        router = f"m:{text}" if text is not None else self.ctx.resolve(target)
+        if prefix is not None and router is not None and router.startswith(("q:", "m:")):
+            self.ctx.facts.ninja_mounts.append(NinjaMount(api, prefix, router, self.ctx.line))
 
     def _register(self, node: cst.Call, router: str) -> None:
         ctx = self.ctx

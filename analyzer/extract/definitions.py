@@ -12,6 +12,7 @@ from analyzer.facts import (
     USER_MODEL,
     ClassDef,
     Function,
+    NinjaOperation,
     Receiver,
     Ref,
     Relation,
@@ -23,6 +24,7 @@ RELATION_SUFFIXES = ("ForeignKey", "OneToOneField", "ManyToManyField", "Parental
 TAG_MANAGERS = ("TaggableManager", "TaggableManagerField")  # django-taggit: an m2m to tags
 GENERIC_RELATIONS = ("GenericForeignKey", "GenericRelation")
 _META_KEYS = ("db_table", "abstract", "proxy", "app_label", "managed")
+_NINJA_VERBS = frozenset({"get", "post", "put", "patch", "delete"})
 _HTTP_DECORATORS = {
     "require_GET": ("GET",),
     "require_POST": ("POST",),
@@ -315,6 +317,10 @@ class Definitions:
                         task_name = string_value(named)
             elif last == "receiver" and call is not None and call.args:
                 self._receiver(call, ctx.functions[-1])
+            elif (
+                qualname and call is not None and (last in _NINJA_VERBS or last == "api_operation")
+            ):
+                self._ninja_operation(call, qualname, last)
         self._stack.append(
             _FunctionBuilder(ctx.functions[-1], ctx.line, tuple(decorators), http, task_name)
         )
@@ -349,6 +355,32 @@ class Definitions:
         function = self._current_function()
         if function is not None and self.ctx.blocks:
             function.yields_in.extend(self.ctx.blocks)
+
+    def _ninja_operation(self, call: cst.Call, qualname: str, verb: str) -> None:
+        """``@router.get("/path")`` / ``@api.api_operation(["PUT", "PATCH"], "/path")``; the linker
+        keeps only those whose owner is a NinjaAPI or Router."""
+        positional = [a.value for a in call.args if a.keyword is None]
+        path_node = _keyword(call, "path")
+        if verb == "api_operation":
+            methods = (
+                _literal(positional[0])
+                if positional
+                else _literal(_keyword(call, "methods") or cst.List([]))
+            )
+            path_node = path_node or (positional[1] if len(positional) > 1 else None)
+            if not isinstance(methods, list) or not all(isinstance(m, str) for m in methods):
+                return
+            verbs = tuple(m.upper() for m in methods)
+        else:
+            path_node = path_node or (positional[0] if positional else None)
+            verbs = (verb.upper(),)
+        path = string_value(path_node) if path_node is not None else None
+        if path is not None:
+            self.ctx.facts.ninja_operations.append(
+                NinjaOperation(
+                    qualname.rsplit(".", 1)[0], verbs, path, self.ctx.functions[-1], self.ctx.line
+                )
+            )
 
     def _receiver(self, call: cst.Call, function: str) -> None:
         ctx = self.ctx

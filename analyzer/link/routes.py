@@ -79,6 +79,17 @@ def join_pattern(prefix: str, pattern: str) -> str:
     return prefix + piece
 
 
+_NINJA_PARAM = re.compile(r"\{(?:(\w+):)?(\w+)\}")
+
+
+def ninja_path(path: str) -> str:
+    """A django-ninja path as a Django pattern: "/items/{int:item_id}" -> "items/<int:item_id>"."""
+    text = _NINJA_PARAM.sub(
+        lambda m: f"<{m.group(1)}:{m.group(2)}>" if m.group(1) else f"<{m.group(2)}>", path
+    )
+    return text.lstrip("/")
+
+
 def normalise_pattern(pattern: str) -> str:
     """A form to compare patterns by: named groups and converters both become ``<name>``."""
     text = _REGEX_GROUP.sub(lambda m: f"<{m.group(1)}>", pattern)
@@ -99,10 +110,18 @@ class RouteBuilder:
         self.lists: dict[str, list[tuple[UrlList, str]]] = {}  # qualname -> pieces (with file)
         self.routers: dict[str, list] = {}
         self.router_kinds: dict[str, str] = {}
+        self.ninja_operations: dict[str, list] = {}  # NinjaAPI/Router qualname -> operations
+        self.ninja_mounts: dict[str, list] = {}
         for facts in index.files:
             for url_list in facts.url_lists:
                 key = f"{facts.module}.{url_list.name}"
                 self.lists.setdefault(key, []).append((url_list, facts.path))
+            for operation in facts.ninja_operations:
+                self.ninja_operations.setdefault(operation.owner, []).append(
+                    (operation, facts.path)
+                )
+            for mount in facts.ninja_mounts:
+                self.ninja_mounts.setdefault(mount.api, []).append((mount, facts.path))
             for registration in facts.routers:
                 self.routers.setdefault(registration.router, []).append((registration, facts.path))
             self.router_kinds.update(facts.router_vars)
@@ -179,6 +198,22 @@ class RouteBuilder:
             self._expand_module(qualname, full, _nest(namespace, inner), stack)
             return
         base = qualname.removesuffix(".urls")
+        if self._is_ninja(base):
+            # NinjaAPI's own routes (its defaults: the API root, the OpenAPI schema, the docs)
+            module = base.rpartition(".")[0]
+            for route, view in (("", "ninja.main.default_home"), ("openapi.json", "ninja.openapi.views.openapi_json"),
+                                ("docs", "ninja.openapi.views.openapi_view")):  # fmt: skip
+                self._add(
+                    join_pattern(full, route),
+                    view,
+                    None,
+                    ("GET",),
+                    file,
+                    entry.line,
+                    app_module=module,
+                )
+            self._ninja(base, full, file, set())
+            return
         if base in self.routers or base in self.router_kinds:
             self._router(base, full, namespace, file)
             return
@@ -194,6 +229,43 @@ class RouteBuilder:
         if not qualname.startswith("django."):
             self.warnings.append(Warning_(file, f"include of {qualname} cannot be followed "
                                           "statically; its routes are left out", entry.line))  # fmt: skip
+
+    def _is_ninja(self, qualname: str) -> bool:
+        kind = self.index.resolve(self.router_kinds.get(qualname, "")) or self.router_kinds.get(
+            qualname, ""
+        )
+        return kind.startswith("ninja.") or kind.endswith("NinjaAPI")
+
+    def _ninja(self, owner: str, prefix: str, file: str, seen: set[str], mounted: str = "") -> None:
+        """A django-ninja API's operations, and those of the routers it mounts, under `prefix`.
+
+        `mounted` is the ninja-side prefix so far; ninja joins the pieces with "/" and then
+        collapses doubled slashes, and so does this."""
+        if owner in seen:
+            return
+        seen.add(owner)
+        for operation, op_file in self.ninja_operations.get(owner, []):
+            route = ninja_path(
+                re.sub("/+", "/", "/".join(p for p in (mounted, operation.path) if p))
+            )
+            self._add(
+                join_pattern(prefix, route),
+                operation.view,
+                None,
+                operation.methods,
+                op_file,
+                operation.line,
+            )
+        for mount, mount_file in self.ninja_mounts.get(owner, []):
+            kind, _, name = mount.router.partition(":")
+            router = self.index.resolve(name) if kind == "q" else name
+            if router not in self.ninja_operations and router not in self.ninja_mounts:
+                self.warnings.append(Warning_(mount_file, f"add_router of {name} cannot be followed "
+                                              "statically; its routes are left out", mount.line))  # fmt: skip
+                continue
+            self._ninja(
+                router, prefix, mount_file, seen, "/".join(p for p in (mounted, mount.prefix) if p)
+            )
 
     def _registered_views(self, spec: str, prefix: str, namespace: str | None) -> None:
         """Routes of ``get_model_urls("app", "model", detail=...)``: the views registered for
