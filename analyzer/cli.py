@@ -24,12 +24,6 @@ app = typer.Typer(
 )
 
 
-def not_yet_available(command: str, arrives_with: str) -> None:
-    """Say plainly that a command is planned but does nothing yet, and exit non-zero."""
-    typer.echo(f"figkit {command}: not yet available ({arrives_with}); nothing was done.", err=True)
-    raise typer.Exit(code=1)
-
-
 def _version_callback(value: bool) -> None:
     if value:
         typer.echo(f"figkit {version('figkit')}")
@@ -362,10 +356,35 @@ def check(
 
 @app.command()
 def report(
-    analysis: Annotated[Path, typer.Argument(help="An analysis.json written by `figkit analyze`.")],
+    analysis: Annotated[
+        Path, typer.Argument(help="An analysis.json written by `figkit analyze` or `figkit plan`.")
+    ],
+    formats: Annotated[
+        str,
+        typer.Option(
+            "--format", help="Reports to write: html, md, dot, graphml, mermaid (comma-separated)."
+        ),
+    ] = "html,md",
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the reports (default: beside ANALYSIS).")
+    ] = None,
 ) -> None:
-    """Render the analysis as an HTML report to open in the browser."""
-    not_yet_available("report", "the HTML report comes after the extractor")
+    """Write reports (report.html to open in a browser, report.md, graph files) from a saved analysis."""
+    from rich.console import Console
+
+    from analyzer.contract import read_analysis
+    from analyzer.errors import AnalyzerError
+    from analyzer.report import parse_formats, write_reports
+
+    try:
+        chosen = parse_formats(formats)
+        document = read_analysis(analysis)
+        written = write_reports(document, out or analysis.parent, chosen)
+    except AnalyzerError as exc:
+        typer.echo(f"figkit report: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    for path in written:
+        Console().print(f"wrote {path}")
 
 
 def _mount_plugins() -> None:

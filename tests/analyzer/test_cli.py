@@ -4,8 +4,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 FIGKIT = Path(sys.executable).with_name("figkit")
 
 
@@ -34,20 +32,21 @@ def test_version_is_the_installed_distribution_version():
     assert result.stdout.strip() == f"figkit {version('figkit')}"
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ("report", "analysis.json"),
-    ],
-)
-def test_commands_not_built_yet_say_so_and_fail(args, tmp_path):
-    result = subprocess.run(
-        [str(FIGKIT), *args], capture_output=True, text=True, timeout=60, cwd=tmp_path
+def test_report_writes_reports_from_a_saved_analysis(tmp_path):
+    fixture = Path(__file__).parent / "fixtures" / "twoclusters"
+    assert subprocess.run([str(FIGKIT), "analyze", str(fixture), "--out", str(tmp_path), "--format", "json"],
+                          capture_output=True, timeout=120).returncode == 0  # fmt: skip
+    result = subprocess.run([str(FIGKIT), "report", str(tmp_path / "analysis.json"), "--format", "html,md,dot"],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert all((tmp_path / n).stat().st_size for n in ("report.html", "report.md", "coupling.dot"))
+    missing = subprocess.run(
+        [str(FIGKIT), "report", str(tmp_path / "nope.json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
-    assert result.returncode == 1
-    assert "not yet available" in result.stderr
-    assert "Traceback" not in result.stderr
-    assert list(tmp_path.iterdir()) == [], "a stub must not write anything"
+    assert missing.returncode == 2 and "run `figkit analyze PATH` first" in missing.stderr
 
 
 def test_unknown_command_is_a_usage_error_without_traceback():
