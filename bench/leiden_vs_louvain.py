@@ -74,7 +74,11 @@ def main() -> None:
             started = time.perf_counter()
             leiden = leiden_best(coupling, granularity)
             leiden_s = time.perf_counter() - started
-            gaps[granularity].append(abs(leiden - louvain) / louvain if granularity == "app" else (leiden - louvain) / louvain)
+            gaps[granularity].append(
+                abs(leiden - louvain) / louvain
+                if granularity == "app"
+                else (leiden - louvain) / louvain
+            )
             rows.append(
                 f"| {name} | {granularity} | {louvain:.4f} | {leiden:.4f} | {(leiden - louvain) / louvain:+.1%} | {louvain_s:.2f} | {leiden_s:.2f} |"
             )
@@ -89,8 +93,8 @@ scored the same way; seconds for the whole search.
 |---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
-At app granularity, the default, Leiden differs by at most {max(gaps['app']):.1%}; at model
-granularity it is at most {max(gaps['model']):.1%} better. Not enough to add two compiled
+At app granularity, the default, Leiden differs by at most {max(gaps["app"]):.1%}; at model
+granularity it is at most {max(gaps["model"]):.1%} better. Not enough to add two compiled
 dependencies (igraph, leidenalg): figkit keeps networkx's Louvain.
 """
     print(section)

@@ -273,9 +273,15 @@ def match_cost() -> tuple[float, float]:
     from strangler_proxy.routing import Route, RouteTable
 
     def per_match(n: int) -> float:
-        table = RouteTable(Route(f"r{i}", f"/api/r{i}/<int:id>/", "service", "service") for i in range(n))
+        table = RouteTable(
+            Route(f"r{i}", f"/api/r{i}/<int:id>/", "service", "service") for i in range(n)
+        )
         path = f"/api/r{n // 2}/42/"
-        return min(timeit.repeat(lambda: table.match("GET", path), number=20_000, repeat=5)) / 20_000 * 1e6
+        return (
+            min(timeit.repeat(lambda: table.match("GET", path), number=20_000, repeat=5))
+            / 20_000
+            * 1e6
+        )
 
     return per_match(10), per_match(1000)
 
@@ -317,14 +323,14 @@ this machine's {os.cpu_count()} cores, which flatters nobody: read the ratios.
 
 Matching alone, timed in-process: {small_us:.2f} µs per request with 10 routes,
 {big_us:.2f} µs with 1,000 (a segment trie: the cost follows the path's depth, not the
-table's size), against about {1e6 / r['figkit 1w c32']['rps']:.0f} µs a request costs the worker in all.
+table's size), against about {1e6 / r["figkit 1w c32"]["rps"]:.0f} µs a request costs the worker in all.
 
 **On throughput.** A minimal ASGI proxy on the same stack (granian, uvloop, aiohttp's
 client; no routing, headers, logs or metrics: bench/minimal_proxy.py) served {floor:,.0f} req/s,
 {floor / nginx:.2f} of nginx: the stack alone, in one Python process, stays under the 0.25
 target on this machine, where nginx itself served {nginx:,.0f} req/s (the issue's own
 measurement had nginx at 35,000 and aiohttp at 8,300). figkit's proxy, doing all a proxy
-must, keeps {r['figkit 1w c32']['rps'] / floor:.0%} of that floor. Two workers serve
+must, keeps {r["figkit 1w c32"]["rps"] / floor:.0%} of that floor. Two workers serve
 {two:,.0f} req/s ({two / nginx:.2f} of nginx) on a machine whose two cores also run wrk and
 the upstream. Closing the rest would mean leaving aiohttp for a hand-written HTTP/1.1
 client on the upstream side, which the issue rules out for now.

@@ -10,12 +10,16 @@ def pytest_collection_modifyitems(config, items):
         return
     db = settings.DATABASES["default"]
     service = services.Service(
-        "PostgreSQL", f"postgresql://{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}", "DATABASE_URL"
+        "PostgreSQL",
+        f"postgresql://{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}",
+        "DATABASE_URL",
     )
     if service.reachable():
         return
     if services.under_ci():
-        pytest.exit(f"{service.missing_reason()} (CI=true: real-service tests may not skip)", returncode=1)
+        pytest.exit(
+            f"{service.missing_reason()} (CI=true: real-service tests may not skip)", returncode=1
+        )
     skip = pytest.mark.skip(reason=service.missing_reason())
     for item in items:
         item.add_marker(skip)

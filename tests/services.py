@@ -39,9 +39,7 @@ class Service:
 
     def missing_reason(self) -> str:
         host, port = self.address
-        return (
-            f"{self.name} is not reachable at {host}:{port}; start it or point {self.env_var} at one"
-        )
+        return f"{self.name} is not reachable at {host}:{port}; start it or point {self.env_var} at one"
 
 
 POSTGRES = Service(
@@ -49,7 +47,11 @@ POSTGRES = Service(
     os.environ.get("FIGKIT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/figkit"),
     "FIGKIT_TEST_POSTGRES_URL",
 )
-REDIS = Service("Redis", os.environ.get("FIGKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"), "FIGKIT_TEST_REDIS_URL")
+REDIS = Service(
+    "Redis",
+    os.environ.get("FIGKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+    "FIGKIT_TEST_REDIS_URL",
+)
 RABBITMQ = Service(
     "RabbitMQ",
     os.environ.get("FIGKIT_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//"),
@@ -62,5 +64,7 @@ def require(service: Service) -> str:
     if service.reachable():
         return service.url
     if under_ci():
-        pytest.fail(f"{service.missing_reason()} (CI=true: real-service tests may not skip)", pytrace=False)
+        pytest.fail(
+            f"{service.missing_reason()} (CI=true: real-service tests may not skip)", pytrace=False
+        )
     pytest.skip(service.missing_reason())

@@ -28,11 +28,15 @@ from django.contrib.auth import get_user_model
 def test_reads_the_database(db):
     assert get_user_model().objects.count() == 0
 """
-POSTGRES_REASON = "PostgreSQL is not reachable at 127.0.0.1:1; start it or point DATABASE_URL at one"
+POSTGRES_REASON = (
+    "PostgreSQL is not reachable at 127.0.0.1:1; start it or point DATABASE_URL at one"
+)
 NO_POSTGRES = "postgresql://postgres@127.0.0.1:1/x"
 
 
-def run_pytest(test_file: Path, *, ci: bool, database_url: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_pytest(
+    test_file: Path, *, ci: bool, database_url: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run pytest on one file as `make test` would (this repo's settings and tests/conftest.py)."""
     env = {k: v for k, v in os.environ.items() if k not in {"CI", "DATABASE_URL"}}
     env["FIGKIT_VAR_DIR"] = str(test_file.parent / "var")
@@ -42,10 +46,23 @@ def run_pytest(test_file: Path, *, ci: bool, database_url: str | None = None) ->
         env["DATABASE_URL"] = database_url
     return subprocess.run(
         [
-            sys.executable, "-m", "pytest", str(test_file),
-            "-c", str(REPO / "pyproject.toml"), "-p", "tests.conftest", "-p", "no:cacheprovider", "-rs",
+            sys.executable,
+            "-m",
+            "pytest",
+            str(test_file),
+            "-c",
+            str(REPO / "pyproject.toml"),
+            "-p",
+            "tests.conftest",
+            "-p",
+            "no:cacheprovider",
+            "-rs",
         ],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -92,4 +109,7 @@ def test_missing_postgres_stops_the_run_under_ci(needs_the_db):
 
     assert result.returncode != 0
     assert "passed" not in result.stdout and "skipped" not in result.stdout
-    assert f"{POSTGRES_REASON} (CI=true: real-service tests may not skip)" in result.stdout + result.stderr
+    assert (
+        f"{POSTGRES_REASON} (CI=true: real-service tests may not skip)"
+        in result.stdout + result.stderr
+    )

@@ -30,7 +30,7 @@ kinds = ["import"]
 @pytest.fixture
 def project(tmp_path) -> Path:
     root = tmp_path / "twoclusters"
-    shutil.copytree(FIXTURE, root)
+    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("__pycache__"))
     (root / "pyproject.toml").write_text(CONFIG)
     return root
 

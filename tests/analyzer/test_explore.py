@@ -34,7 +34,9 @@ def test_tables_line_up_with_the_contract(two):
     ) <= set(two.services.index)
     assert len(two.edges) == len(two.data["edges"])
     crossing = two.edges[two.edges["crosses_services"]]
-    assert crossing[["source", "target", "kind"]].values.tolist() == [["invoices.views", "catalog.pricing", "import"]]
+    assert crossing[["source", "target", "kind"]].values.tolist() == [
+        ["invoices.views", "catalog.pricing", "import"]
+    ]
     assert (
         list(two.metrics.columns) == ["suggested", "per_app"]
         and "cut:foreign_keys" in two.metrics.index

@@ -54,7 +54,7 @@ def git(root: Path, *args: str) -> None:
 
 def test_analyze_with_git_adds_cochange_edges_between_modules(tmp_path):
     root = tmp_path / "twoclusters"
-    shutil.copytree(FIXTURE, root)
+    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("__pycache__"))
     git(root, "init", "-q")
     git(root, "add", ".")
     git(root, "commit", "-qm", "start")
@@ -72,7 +72,7 @@ def test_analyze_with_git_adds_cochange_edges_between_modules(tmp_path):
 
 def test_git_on_a_folder_without_history_is_one_clear_line(tmp_path):
     root = tmp_path / "twoclusters"
-    shutil.copytree(FIXTURE, root)
+    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("__pycache__"))
     result = subprocess.run([str(FIGKIT), "analyze", str(root), "--out", str(tmp_path / "out"), "--git"],
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     assert result.returncode == 2 and "has no readable git history" in result.stderr

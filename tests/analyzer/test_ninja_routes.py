@@ -48,7 +48,7 @@ def test_routes_agree_with_djangos_resolver(tmp_path):
 
 def test_a_router_that_cannot_be_followed_is_a_warning(tmp_path):
     root = tmp_path / "ninjashop"
-    shutil.copytree(FIXTURE, root)
+    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("__pycache__"))
     api = root / "shop" / "api.py"
     api.write_text(api.read_text().replace('api.add_router("/orders/", orders_router)',
                                            'api.add_router("/orders/", orders_router)\napi.add_router("/ghost", "nowhere.api.router")'))  # fmt: skip

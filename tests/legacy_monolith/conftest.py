@@ -43,35 +43,59 @@ class Shop:
 @pytest.fixture
 def shop(db) -> Shop:
     customer = User.objects.create_user("ada", email="ada@example.com", password="correct-horse-1")
-    staff = User.objects.create_user("sam", email="sam@example.com", password="correct-horse-2", is_staff=True)
+    staff = User.objects.create_user(
+        "sam", email="sam@example.com", password="correct-horse-2", is_staff=True
+    )
     address = Address.objects.create(
-        user=customer, full_name="Ada Lovelace", line1="1 Analytical St", city="Berlin", postcode="10115",
+        user=customer,
+        full_name="Ada Lovelace",
+        line1="1 Analytical St",
+        city="Berlin",
+        postcode="10115",
         is_default=True,
     )
     kitchen = Category.objects.create(name="Kitchen", slug="kitchen")
     books = Category.objects.create(name="Books", slug="books")
     brand = Brand.objects.create(name="Steamwork", slug="steamwork")
     kettle_product = Product.objects.create(
-        name="Copper Kettle", slug="copper-kettle", category=kitchen, brand=brand, base_price=Decimal("40.00")
+        name="Copper Kettle",
+        slug="copper-kettle",
+        category=kitchen,
+        brand=brand,
+        base_price=Decimal("40.00"),
     )
     novel_product = Product.objects.create(
-        name="The Difference Engine", slug="the-difference-engine", category=books, base_price=Decimal("12.50")
+        name="The Difference Engine",
+        slug="the-difference-engine",
+        category=books,
+        base_price=Decimal("12.50"),
     )
-    kettle = ProductVariant.objects.create(product=kettle_product, sku="KET-CU-1", price=Decimal("40.00"), weight_grams=1200)
-    novel = ProductVariant.objects.create(product=novel_product, sku="BK-DE-1", price=Decimal("12.50"), weight_grams=400)
+    kettle = ProductVariant.objects.create(
+        product=kettle_product, sku="KET-CU-1", price=Decimal("40.00"), weight_grams=1200
+    )
+    novel = ProductVariant.objects.create(
+        product=novel_product, sku="BK-DE-1", price=Decimal("12.50"), weight_grams=400
+    )
     warehouse = Warehouse.objects.create(code="BER", name="Berlin", city="Berlin")
     StockItem.objects.create(variant=kettle, warehouse=warehouse, quantity=10)
     StockItem.objects.create(variant=novel, warehouse=warehouse, quantity=3)
     carrier = Carrier.objects.create(name="DHL", tracking_url="https://track.example/{number}")
-    standard = ShippingMethod.objects.create(carrier=carrier, name="Standard", code="dhl-standard", price=Decimal("4.90"))
+    standard = ShippingMethod.objects.create(
+        carrier=carrier, name="Standard", code="dhl-standard", price=Decimal("4.90")
+    )
     now = timezone.now()
     promo = Promotion.objects.create(
-        name="Spring", kind=Promotion.Kind.PERCENT, value=Decimal("10"), starts_at=now - timedelta(days=1),
+        name="Spring",
+        kind=Promotion.Kind.PERCENT,
+        value=Decimal("10"),
+        starts_at=now - timedelta(days=1),
         ends_at=now + timedelta(days=30),
     )
     coupon = Coupon.objects.create(code="SPRING10", promotion=promo, max_uses=2)
     EmailTemplate.objects.create(
-        key="order-confirmation", subject="Your order {{ order }}", body="Thank you! Total {{ total }}."
+        key="order-confirmation",
+        subject="Your order {{ order }}",
+        body="Thank you! Total {{ total }}.",
     )
     return Shop(customer, address, staff, books, kettle, novel, warehouse, standard, coupon)
 

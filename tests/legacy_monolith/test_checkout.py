@@ -71,21 +71,30 @@ def test_place_order_writes_order_stock_payment_invoice_coupon_and_marks_it_paid
     # 40.00 + 2 x 12.50 = 65.00; SPRING10 takes 10 %; 58.50 is under the free-shipping line and
     # 2 kg under the weight surcharge, so shipping is the method's 4.90.
     assert (order.subtotal, order.discount, order.shipping_cost, order.total) == (
-        Decimal("65.00"), Decimal("6.50"), Decimal("4.90"), Decimal("63.40"),
+        Decimal("65.00"),
+        Decimal("6.50"),
+        Decimal("4.90"),
+        Decimal("63.40"),
     )
     assert order.customer == shop.customer
     assert order.shipping_address == shop.address
     assert order.shipping_method == shop.standard
     assert order.coupon == shop.coupon
     assert order.number.startswith("ORD-")
-    assert sorted(order.lines.values_list("sku", "product_name", "quantity", "unit_price", "line_total")) == [
+    assert sorted(
+        order.lines.values_list("sku", "product_name", "quantity", "unit_price", "line_total")
+    ) == [
         ("BK-DE-1", "The Difference Engine", 2, Decimal("12.50"), Decimal("25.00")),
         ("KET-CU-1", "Copper Kettle", 1, Decimal("40.00"), Decimal("40.00")),
     ]
 
     assert shop.stock_of(shop.kettle) == 9
     assert shop.stock_of(shop.novel) == 1
-    assert sorted(StockMovement.objects.filter(order=order).values_list("stock_item__variant__sku", "delta", "reason")) == [
+    assert sorted(
+        StockMovement.objects.filter(order=order).values_list(
+            "stock_item__variant__sku", "delta", "reason"
+        )
+    ) == [
         ("BK-DE-1", -2, "sale"),
         ("KET-CU-1", -1, "sale"),
     ]
@@ -100,7 +109,11 @@ def test_place_order_writes_order_stock_payment_invoice_coupon_and_marks_it_paid
     assert invoice.number.startswith("INV-")
 
     redemption = CouponRedemption.objects.get(order=order)
-    assert (redemption.coupon, redemption.user, redemption.amount) == (shop.coupon, shop.customer, Decimal("6.50"))
+    assert (redemption.coupon, redemption.user, redemption.amount) == (
+        shop.coupon,
+        shop.customer,
+        Decimal("6.50"),
+    )
     assert Coupon.objects.get(pk=shop.coupon.pk).used_count == 1
 
     cart.refresh_from_db()
@@ -201,7 +214,9 @@ def test_anonymous_cart_is_refused(shop):
 
 def test_address_of_another_user_is_refused(shop):
     other = User.objects.create_user("eve", email="eve@example.com", password="correct-horse-3")
-    elsewhere = Address.objects.create(user=other, full_name="Eve", line1="2 Side St", city="Bonn", postcode="53111")
+    elsewhere = Address.objects.create(
+        user=other, full_name="Eve", line1="2 Side St", city="Bonn", postcode="53111"
+    )
     cart = shop.cart_with((shop.kettle, 1))
     before = footprint(shop)
 
@@ -226,7 +241,11 @@ def test_shipping_is_free_over_the_threshold(shop, settings):
     assert settings.SHOP_FREE_SHIPPING_OVER == "75.00"
     order = checkout(shop, shop.cart_with((shop.kettle, 2)))
 
-    assert (order.subtotal, order.shipping_cost, order.total) == (Decimal("80.00"), Decimal("0.00"), Decimal("80.00"))
+    assert (order.subtotal, order.shipping_cost, order.total) == (
+        Decimal("80.00"),
+        Decimal("0.00"),
+        Decimal("80.00"),
+    )
 
 
 def test_free_shipping_threshold_applies_after_the_coupon(shop):
@@ -234,7 +253,10 @@ def test_free_shipping_threshold_applies_after_the_coupon(shop):
     order = checkout(shop, shop.cart_with((shop.kettle, 2), coupon=shop.coupon))
 
     assert (order.subtotal, order.discount, order.shipping_cost, order.total) == (
-        Decimal("80.00"), Decimal("8.00"), Decimal("4.90"), Decimal("76.90"),
+        Decimal("80.00"),
+        Decimal("8.00"),
+        Decimal("4.90"),
+        Decimal("76.90"),
     )
 
 
@@ -245,7 +267,9 @@ def test_low_stock_signal_queues_and_sends_a_notification_to_staff(
     with django_capture_on_commit_callbacks(execute=True):
         checkout(shop, shop.cart_with((shop.kettle, 5)))
 
-    alerts = Notification.objects.filter(template__isnull=True, user__isnull=True).order_by("to_email")
+    alerts = Notification.objects.filter(template__isnull=True, user__isnull=True).order_by(
+        "to_email"
+    )
     assert [n.to_email for n in alerts] == sorted(STAFF_EMAILS)
     assert {tuple(sorted(n.payload.items())) for n in alerts} == {
         (("available", 5), ("sku", "KET-CU-1"), ("warehouse", "BER")),
@@ -256,7 +280,9 @@ def test_low_stock_signal_queues_and_sends_a_notification_to_staff(
     assert "sku: KET-CU-1" in staff_mail[0].body
 
 
-def test_low_stock_signal_stays_quiet_above_the_threshold(shop, eager_tasks, django_capture_on_commit_callbacks):
+def test_low_stock_signal_stays_quiet_above_the_threshold(
+    shop, eager_tasks, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         checkout(shop, shop.cart_with((shop.kettle, 4)))
 
@@ -282,8 +308,14 @@ def test_cancelling_a_paid_order_puts_the_stock_back(
         ("KET-CU-1", 2, "order cancelled"),
     ]
     event = order.events.get(to_status="cancelled")
-    assert (event.from_status, event.note, event.created_by) == ("paid", "customer asked", shop.staff)
-    cancelled_mail = Notification.objects.get(to_email="ada@example.com", payload__status="cancelled")
+    assert (event.from_status, event.note, event.created_by) == (
+        "paid",
+        "customer asked",
+        shop.staff,
+    )
+    cancelled_mail = Notification.objects.get(
+        to_email="ada@example.com", payload__status="cancelled"
+    )
     assert cancelled_mail.status == Notification.Status.SENT
     assert any(order.number in m.body for m in mailoutbox if m.to == ["ada@example.com"])
 
@@ -313,7 +345,9 @@ def test_invalid_status_transitions_raise_and_write_nothing(shop, path, refused)
 
 
 def test_pending_order_cannot_skip_payment(shop):
-    order = Order.objects.create(number="ORD-MANUAL-1", customer=shop.customer, placed_at=timezone.now())
+    order = Order.objects.create(
+        number="ORD-MANUAL-1", customer=shop.customer, placed_at=timezone.now()
+    )
 
     with pytest.raises(InvalidTransition):
         change_status(order, Order.Status.SHIPPED)

@@ -44,7 +44,11 @@ def test_demo_migrates_seeds_and_serves_the_shop_on_sqlite(tmp_path):
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "legacy_monolith.demo", "--port", str(port)],
-        cwd=REPO, env=demo_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=REPO,
+        env=demo_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         home = wait_for(f"http://127.0.0.1:{port}/", proc)
@@ -69,9 +73,15 @@ def test_demo_refuses_a_busy_port_with_one_line(tmp_path):
         port = busy.getsockname()[1]
         result = subprocess.run(
             [sys.executable, "-m", "legacy_monolith.demo", "--port", str(port)],
-            cwd=REPO, env=demo_env(tmp_path), capture_output=True, text=True, timeout=60,
+            cwd=REPO,
+            env=demo_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert result.returncode == 2
     assert "already in use" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "legacy_monolith.sqlite3").exists(), "nothing is written before the port check"
+    assert not (tmp_path / "legacy_monolith.sqlite3").exists(), (
+        "nothing is written before the port check"
+    )

@@ -20,7 +20,11 @@ def logged_in(client, shop):
 
 
 def checkout_body(shop, token="tok_visa"):
-    return {"address_id": shop.address.pk, "shipping_method_id": shop.standard.pk, "card_token": token}
+    return {
+        "address_id": shop.address.pk,
+        "shipping_method_id": shop.standard.pk,
+        "card_token": token,
+    }
 
 
 def test_product_list_filters_by_category_and_pages(client, shop):
@@ -64,8 +68,14 @@ def test_cart_add_and_remove_by_sku(client, shop):
 
 @pytest.mark.parametrize(
     ("body", "status"),
-    [("not json", 400), ("[1, 2]", 400), ('{"quantity": 1}', 400), ('{"sku": "NOPE"}', 404),
-     ('{"sku": "BK-DE-1", "quantity": 0}', 400), ('{"sku": "BK-DE-1", "quantity": "x"}', 400)],
+    [
+        ("not json", 400),
+        ("[1, 2]", 400),
+        ('{"quantity": 1}', 400),
+        ('{"sku": "NOPE"}', 404),
+        ('{"sku": "BK-DE-1", "quantity": 0}', 400),
+        ('{"sku": "BK-DE-1", "quantity": "x"}', 400),
+    ],
 )
 def test_cart_rejects_bad_input_with_a_json_4xx(client, shop, body, status):
     response = client.post("/api/cart/items/", data=body, content_type="application/json")
@@ -105,7 +115,9 @@ def test_out_of_stock_is_409(logged_in, shop):
 
 
 def test_checkout_with_missing_fields_or_bad_json_is_400(logged_in, shop):
-    assert post_json(logged_in, "/api/checkout/", {"address_id": shop.address.pk}).status_code == 400
+    assert (
+        post_json(logged_in, "/api/checkout/", {"address_id": shop.address.pk}).status_code == 400
+    )
     bad = logged_in.post("/api/checkout/", data="{", content_type="application/json")
     assert bad.status_code == 400 and "JSON" in bad.json()["error"]
 
@@ -128,7 +140,15 @@ def test_reports_are_staff_only_and_count_a_real_checkout(logged_in, shop):
     assert logged_in.get("/api/backoffice/reports/sales-by-category/").status_code == 403
     logged_in.force_login(shop.staff)
     rows = logged_in.get("/api/backoffice/reports/sales-by-category/").json()["rows"]
-    assert rows == [{"category_id": shop.books.pk, "category": "Books", "orders": 1, "units": 2, "revenue": "25.00"}]
+    assert rows == [
+        {
+            "category_id": shop.books.pk,
+            "category": "Books",
+            "orders": 1,
+            "units": 2,
+            "revenue": "25.00",
+        }
+    ]
     assert logged_in.get("/api/backoffice/reports/nonsense/").status_code == 404
     stock = logged_in.get("/api/backoffice/stock/BK-DE-1/").json()
     assert stock["warehouses"][0]["quantity"] == 1
@@ -141,9 +161,14 @@ def test_coupon_validation(client, shop):
 
 def test_shipping_quote_and_methods(client, shop):
     assert client.get("/api/shipping/methods/").json()["results"][0]["code"] == "dhl-standard"
-    quote = client.get("/api/shipping/quote/", {"method": "dhl-standard", "subtotal": "20", "weight": "7000"}).json()
+    quote = client.get(
+        "/api/shipping/quote/", {"method": "dhl-standard", "subtotal": "20", "weight": "7000"}
+    ).json()
     assert quote["price"] == "7.90"  # 4.90 + 2 kg over 5 kg at 1.50
-    assert client.get("/api/shipping/quote/", {"method": "dhl-standard", "subtotal": "x"}).status_code == 400
+    assert (
+        client.get("/api/shipping/quote/", {"method": "dhl-standard", "subtotal": "x"}).status_code
+        == 400
+    )
     assert client.get("/api/shipping/quote/", {"method": "pigeon"}).status_code == 404
 
 
@@ -158,7 +183,10 @@ def test_reviews_post_once_per_customer_and_update_the_product_rating(logged_in,
 
 def test_notification_preferences_update_validates_fields(logged_in, shop):
     url = "/api/notifications/preferences/"
-    assert post_json(logged_in, url, {"email_orders": False}, method="put").json()["email_orders"] is False
+    assert (
+        post_json(logged_in, url, {"email_orders": False}, method="put").json()["email_orders"]
+        is False
+    )
     assert post_json(logged_in, url, {"email_spam": True}, method="put").status_code == 400
     assert post_json(logged_in, url, {"email_orders": "no"}, method="put").status_code == 400
 

@@ -11,16 +11,30 @@ from legacy_monolith.shipping.models import Shipment
 def placed_order(client, shop):
     client.force_login(shop.customer)
     client.post(reverse("cart:add"), {"variant_id": shop.kettle.pk, "quantity": 1})
-    response = client.post(reverse("orders:checkout"), {
-        "address_id": shop.address.pk, "shipping_method_id": shop.standard.pk, "card_token": "tok_visa",
-    })
+    response = client.post(
+        reverse("orders:checkout"),
+        {
+            "address_id": shop.address.pk,
+            "shipping_method_id": shop.standard.pk,
+            "card_token": "tok_visa",
+        },
+    )
     order = Order.objects.get()
     assert response.status_code == 302 and response.url == order.get_absolute_url()
     return order
 
 
-PUBLIC = ["/", "/categories/", "/categories/kitchen/", "/products/copper-kettle/", "/search/?q=kettle",
-          "/cart/", "/promotions/", "/account/login/", "/account/register/"]
+PUBLIC = [
+    "/",
+    "/categories/",
+    "/categories/kitchen/",
+    "/products/copper-kettle/",
+    "/search/?q=kettle",
+    "/cart/",
+    "/promotions/",
+    "/account/login/",
+    "/account/register/",
+]
 
 
 @pytest.mark.parametrize("url", PUBLIC)
@@ -30,8 +44,16 @@ def test_public_pages_render(client, shop, url):
     assert b"Legacy Shop" in response.content
 
 
-@pytest.mark.parametrize("url", ["/account/", "/account/addresses/", "/orders/", "/checkout/",
-                                 "/account/notifications/preferences/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/account/",
+        "/account/addresses/",
+        "/orders/",
+        "/checkout/",
+        "/account/notifications/preferences/",
+    ],
+)
 def test_customer_pages_send_strangers_to_login(client, shop, url):
     response = client.get(url)
     assert response.status_code == 302
@@ -40,8 +62,15 @@ def test_customer_pages_send_strangers_to_login(client, shop, url):
 
 def test_customer_pages_render_after_an_order(client, shop, placed_order):
     number = placed_order.number
-    for url in ["/account/", "/account/addresses/", "/orders/", f"/orders/{number}/", f"/orders/{number}/invoice/",
-                "/checkout/", "/account/notifications/preferences/"]:
+    for url in [
+        "/account/",
+        "/account/addresses/",
+        "/orders/",
+        f"/orders/{number}/",
+        f"/orders/{number}/invoice/",
+        "/checkout/",
+        "/account/notifications/preferences/",
+    ]:
         response = client.get(url)
         assert response.status_code == 200, url
     assert number.encode() in client.get("/orders/").content
@@ -50,9 +79,15 @@ def test_customer_pages_render_after_an_order(client, shop, placed_order):
 def test_checkout_form_shows_the_decline_and_keeps_the_cart(client, shop):
     client.force_login(shop.customer)
     client.post(reverse("cart:add"), {"variant_id": shop.novel.pk})
-    response = client.post(reverse("orders:checkout"), {
-        "address_id": shop.address.pk, "shipping_method_id": shop.standard.pk, "card_token": "tok_declined",
-    }, follow=True)
+    response = client.post(
+        reverse("orders:checkout"),
+        {
+            "address_id": shop.address.pk,
+            "shipping_method_id": shop.standard.pk,
+            "card_token": "tok_declined",
+        },
+        follow=True,
+    )
     assert b"declined" in response.content
     assert not Order.objects.exists()
     assert b"BK-DE-1" in client.get("/cart/").content
@@ -67,9 +102,15 @@ def test_customer_can_cancel_a_paid_order_and_the_stock_returns(client, shop, pl
 
 
 def test_register_logs_the_new_customer_in_with_a_profile(client, db):
-    response = client.post("/account/register/", {
-        "username": "grace", "email": "grace@example.com", "password1": "navy-cobol-1906", "password2": "navy-cobol-1906",
-    })
+    response = client.post(
+        "/account/register/",
+        {
+            "username": "grace",
+            "email": "grace@example.com",
+            "password1": "navy-cobol-1906",
+            "password2": "navy-cobol-1906",
+        },
+    )
     assert response.status_code == 302
     page = client.get("/account/")
     assert b"grace@example.com" in page.content and b"0 loyalty points" in page.content
@@ -89,7 +130,9 @@ def test_tracking_page_shows_a_shipment(client, shop, placed_order):
 
 
 def test_back_office_is_for_staff(client, shop, placed_order):
-    assert client.get("/backoffice/reports/").status_code == 302  # a customer is sent to the admin login
+    assert (
+        client.get("/backoffice/reports/").status_code == 302
+    )  # a customer is sent to the admin login
     client.force_login(shop.staff)
     dashboard = client.get("/backoffice/reports/")
     assert dashboard.status_code == 200 and b"Kitchen" in dashboard.content

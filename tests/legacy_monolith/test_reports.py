@@ -43,7 +43,9 @@ def at(day: date, hour: int = 0, minute: int = 0) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
 
 
-def place(customer, placed_at, status, lines, *, discount="0.00", shipping="0.00", coupon=None) -> Order:
+def place(
+    customer, placed_at, status, lines, *, discount="0.00", shipping="0.00", coupon=None
+) -> Order:
     """An order as checkout would have left it, but at a chosen moment and in a chosen status."""
     subtotal = sum((variant.price * quantity for variant, quantity in lines), Decimal("0.00"))
     order = Order.objects.create(
@@ -59,11 +61,18 @@ def place(customer, placed_at, status, lines, *, discount="0.00", shipping="0.00
     )
     for variant, quantity in lines:
         OrderLine.objects.create(
-            order=order, variant=variant, product_name=variant.product.name, sku=variant.sku,
-            quantity=quantity, unit_price=variant.price, line_total=variant.price * quantity,
+            order=order,
+            variant=variant,
+            product_name=variant.product.name,
+            sku=variant.sku,
+            quantity=quantity,
+            unit_price=variant.price,
+            line_total=variant.price * quantity,
         )
     if coupon is not None:
-        CouponRedemption.objects.create(coupon=coupon, order=order, user=customer, amount=Decimal(discount))
+        CouponRedemption.objects.create(
+            coupon=coupon, order=order, user=customer, amount=Decimal(discount)
+        )
     return order
 
 
@@ -81,13 +90,19 @@ def march(shop) -> March:
     ada, kettle, novel, spring = shop.customer, shop.kettle, shop.novel, shop.coupon
     # Inside 10-11 March, sold:
     place(ada, at(MAR_10, 9), "paid", [(kettle, 1), (novel, 2)], shipping="4.90")  # 69.90
-    place(bob, at(MAR_11) - ONE_MICROSECOND, "shipped", [(novel, 1)], shipping="4.90")  # 17.40, last moment of the 10th
-    place(ada, at(MAR_11), "delivered", [(kettle, 2)], discount="8.00", coupon=spring)  # 72.00, first moment of the 11th
+    place(
+        bob, at(MAR_11) - ONE_MICROSECOND, "shipped", [(novel, 1)], shipping="4.90"
+    )  # 17.40, last moment of the 10th
+    place(
+        ada, at(MAR_11), "delivered", [(kettle, 2)], discount="8.00", coupon=spring
+    )  # 72.00, first moment of the 11th
     # Inside, but not sold:
     place(bob, at(MAR_11, 12), "cancelled", [(kettle, 3)])
     place(bob, at(MAR_11, 13), "pending", [(novel, 1)])
     # Sold, but just outside 10-11 March:
-    place(ada, at(MAR_12), "paid", [(kettle, 1)], discount="4.00", shipping="4.90", coupon=spring)  # 40.90
+    place(
+        ada, at(MAR_12), "paid", [(kettle, 1)], discount="4.00", shipping="4.90", coupon=spring
+    )  # 40.90
     place(bob, at(MAR_10) - ONE_MICROSECOND, "paid", [(novel, 1)], shipping="4.90")  # 17.40
     CustomerProfile.objects.filter(user=ada).update(loyalty_points=180)
     CustomerProfile.objects.filter(user=bob).update(loyalty_points=34)
@@ -115,7 +130,9 @@ def test_daily_sales_groups_by_day_and_excludes_the_moments_just_outside(march):
         DaySales("2025-03-10", orders=2, revenue=Decimal("87.30")),
         DaySales("2025-03-11", orders=1, revenue=Decimal("72.00")),
     ]
-    assert daily_sales(MAR_11, MAR_11) == [DaySales("2025-03-11", orders=1, revenue=Decimal("72.00"))]
+    assert daily_sales(MAR_11, MAR_11) == [
+        DaySales("2025-03-11", orders=1, revenue=Decimal("72.00"))
+    ]
     assert daily_sales(date(2025, 3, 9), date(2025, 3, 12)) == [
         DaySales("2025-03-09", orders=1, revenue=Decimal("17.40")),
         DaySales("2025-03-10", orders=2, revenue=Decimal("87.30")),
@@ -129,8 +146,12 @@ def test_top_customers_rank_by_sold_totals_of_all_time(march):
 
     # bob's cancelled and pending orders do not count.
     assert top_customers() == [
-        CustomerValue(ada.id, "ada@example.com", orders=3, spent=Decimal("182.80"), loyalty_points=180),
-        CustomerValue(bob.id, "bob@example.com", orders=2, spent=Decimal("34.80"), loyalty_points=34),
+        CustomerValue(
+            ada.id, "ada@example.com", orders=3, spent=Decimal("182.80"), loyalty_points=180
+        ),
+        CustomerValue(
+            bob.id, "bob@example.com", orders=2, spent=Decimal("34.80"), loyalty_points=34
+        ),
     ]
     assert [c.email for c in top_customers(limit=1)] == ["ada@example.com"]
 
@@ -141,19 +162,43 @@ def test_coupon_effectiveness_includes_coupons_never_redeemed(march):
     Coupon.objects.create(code="AUTUMN", promotion=spring.promotion)
 
     assert coupon_effectiveness() == [
-        CouponResult("SPRING10", "Spring", redemptions=2, discount_given=Decimal("12.00"), revenue=Decimal("112.90")),
-        CouponResult("AUTUMN", "Spring", redemptions=0, discount_given=Decimal("0.00"), revenue=Decimal("0.00")),
-        CouponResult("WINTER5", "Spring", redemptions=0, discount_given=Decimal("0.00"), revenue=Decimal("0.00")),
+        CouponResult(
+            "SPRING10",
+            "Spring",
+            redemptions=2,
+            discount_given=Decimal("12.00"),
+            revenue=Decimal("112.90"),
+        ),
+        CouponResult(
+            "AUTUMN",
+            "Spring",
+            redemptions=0,
+            discount_given=Decimal("0.00"),
+            revenue=Decimal("0.00"),
+        ),
+        CouponResult(
+            "WINTER5",
+            "Spring",
+            redemptions=0,
+            discount_given=Decimal("0.00"),
+            revenue=Decimal("0.00"),
+        ),
     ]
 
 
 def test_low_stock_lists_active_shelves_at_or_under_the_threshold_with_recent_sales(shop):
     now = timezone.now()
     StockItem.objects.filter(variant=shop.novel).update(quantity=3, reserved=1)  # 2 available
-    small_kettle = ProductVariant.objects.create(product=shop.kettle.product, sku="KET-CU-2", price=Decimal("30.00"))
-    StockItem.objects.create(variant=small_kettle, warehouse=shop.warehouse, quantity=5)  # exactly the threshold
+    small_kettle = ProductVariant.objects.create(
+        product=shop.kettle.product, sku="KET-CU-2", price=Decimal("30.00")
+    )
+    StockItem.objects.create(
+        variant=small_kettle, warehouse=shop.warehouse, quantity=5
+    )  # exactly the threshold
     closed = Warehouse.objects.create(code="HAM", name="Hamburg", city="Hamburg", is_active=False)
-    StockItem.objects.create(variant=shop.kettle, warehouse=closed, quantity=1)  # low, but not an active shelf
+    StockItem.objects.create(
+        variant=shop.kettle, warehouse=closed, quantity=1
+    )  # low, but not an active shelf
     place(shop.customer, now - timedelta(days=2), "paid", [(shop.novel, 2)])
     place(shop.customer, now - timedelta(days=3), "cancelled", [(shop.novel, 5)])  # not a sale
     place(shop.customer, now - timedelta(days=40), "delivered", [(shop.novel, 7)])  # too long ago
@@ -167,10 +212,14 @@ def test_low_stock_lists_active_shelves_at_or_under_the_threshold_with_recent_sa
 
 def test_best_reviewed_products_ranks_approved_ratings_of_products_with_enough_reviews(shop):
     def product(name: str) -> Product:
-        return Product.objects.create(name=name, slug=name.lower(), category=shop.books, base_price=Decimal("5.00"))
+        return Product.objects.create(
+            name=name, slug=name.lower(), category=shop.books, base_price=Decimal("5.00")
+        )
 
     reviewers = [
-        User.objects.create_user(f"reader{i}", email=f"reader{i}@example.com", password="correct-horse-5")
+        User.objects.create_user(
+            f"reader{i}", email=f"reader{i}@example.com", password="correct-horse-5"
+        )
         for i in range(4)
     ]
     novel, kettle = shop.novel.product, shop.kettle.product
@@ -183,15 +232,22 @@ def test_best_reviewed_products_ranks_approved_ratings_of_products_with_enough_r
     for item, stars in ratings.items():
         for reviewer, rating in zip(reviewers, stars, strict=False):
             Review.objects.create(product=item, author=reviewer, rating=rating, title="review")
-    Review.objects.create(product=novel, author=reviewers[3], rating=1, title="hidden", is_approved=False)
+    Review.objects.create(
+        product=novel, author=reviewers[3], rating=1, title="hidden", is_approved=False
+    )
 
     best = best_reviewed_products()
 
     assert [(p.name, p.review_count) for p in best] == [
-        ("The Difference Engine", 3), ("Copper Kettle", 3), ("Mug", 4),
+        ("The Difference Engine", 3),
+        ("Copper Kettle", 3),
+        ("Mug", 4),
     ]
     assert [float(p.avg_rating) for p in best] == pytest.approx([5.0, 13 / 3, 4.0])
-    assert [p.name for p in best_reviewed_products(min_reviews=2, limit=2)] == ["The Difference Engine", "Teapot"]
+    assert [p.name for p in best_reviewed_products(min_reviews=2, limit=2)] == [
+        "The Difference Engine",
+        "Teapot",
+    ]
 
 
 def test_daily_sales_snapshot_task_records_the_day(march):
@@ -215,8 +271,21 @@ def test_daily_sales_snapshot_task_overwrites_a_rerun_and_handles_an_empty_day(m
 
     assert DailySalesSnapshot.objects.filter(day=MAR_11).count() == 1
     snapshot = DailySalesSnapshot.objects.get(day=MAR_11)
-    assert (snapshot.orders_count, snapshot.revenue, snapshot.units_sold, snapshot.top_category) == (
-        1, Decimal("72.00"), 2, march.kitchen,
+    assert (
+        snapshot.orders_count,
+        snapshot.revenue,
+        snapshot.units_sold,
+        snapshot.top_category,
+    ) == (
+        1,
+        Decimal("72.00"),
+        2,
+        march.kitchen,
     )
     empty = DailySalesSnapshot.objects.get(day=date(2025, 3, 1))
-    assert (empty.orders_count, empty.revenue, empty.units_sold, empty.top_category) == (0, Decimal("0.00"), 0, None)
+    assert (empty.orders_count, empty.revenue, empty.units_sold, empty.top_category) == (
+        0,
+        Decimal("0.00"),
+        0,
+        None,
+    )

@@ -20,7 +20,9 @@ def test_foreign_keys_cross_app_boundaries_in_many_places():
         for a in shop_apps()
         for m in a.get_models()
         for f in m._meta.get_fields()
-        if f.is_relation and f.concrete and f.related_model is not None
+        if f.is_relation
+        and f.concrete
+        and f.related_model is not None
         and f.related_model._meta.app_label != m._meta.app_label
     }
     assert len(crossing) >= 15, crossing

@@ -130,12 +130,16 @@ def wait_for(what: str, read: Callable[[], object], expected: object) -> None:
     deadline = time.monotonic() + DEADLINE_S
     while (seen := read()) != expected:
         if time.monotonic() > deadline:
-            pytest.fail(f"{what}: expected {expected!r} within {DEADLINE_S:.0f} s, last saw {seen!r}")
+            pytest.fail(
+                f"{what}: expected {expected!r} within {DEADLINE_S:.0f} s, last saw {seen!r}"
+            )
         time.sleep(0.05)
 
 
 def queued_notification() -> Notification:
-    return Notification.objects.create(to_email="ada@example.com", payload={"order": "ORD-1", "status": "shipped"})
+    return Notification.objects.create(
+        to_email="ada@example.com", payload={"order": "ORD-1", "status": "shipped"}
+    )
 
 
 def wait_until_sent(notification: Notification) -> None:
@@ -171,7 +175,9 @@ def test_sync_supplier_stock_over_a_real_broker_applies_the_feed(
     broker, request, tmp_path, transactional_db, polls_without_locking, shop
 ):
     broker_url = request.getfixturevalue(broker)
-    small_kettle = ProductVariant.objects.create(product=shop.kettle.product, sku="KET-CU-2", price=Decimal("30.00"))
+    small_kettle = ProductVariant.objects.create(
+        product=shop.kettle.product, sku="KET-CU-2", price=Decimal("30.00")
+    )
     feed = tmp_path / "acme.csv"
     feed.write_text("sku,quantity\nKET-CU-1,25\nBK-DE-1,3\nKET-CU-2,7\nNO-SUCH-SKU,9\n")
     supplier = Supplier.objects.create(name="Acme", feed_path=str(feed), warehouse=shop.warehouse)
@@ -187,7 +193,9 @@ def test_sync_supplier_stock_over_a_real_broker_applies_the_feed(
     assert shop.stock_of(shop.kettle) == 25
     assert shop.stock_of(shop.novel) == 3  # already right: no movement
     assert shop.stock_of(small_kettle) == 7  # a shelf the warehouse did not have yet
-    assert sorted(StockMovement.objects.values_list("stock_item__variant__sku", "delta", "reason", "note")) == [
+    assert sorted(
+        StockMovement.objects.values_list("stock_item__variant__sku", "delta", "reason", "note")
+    ) == [
         ("KET-CU-1", 15, "restock", "feed Acme"),
         ("KET-CU-2", 7, "restock", "feed Acme"),
     ]
@@ -201,14 +209,20 @@ def test_filesystem_broker_the_embedded_default_delivers_to_a_worker(
     for folder in (queue, done, control):
         folder.mkdir()
     options = {
-        "data_folder_in": str(queue), "data_folder_out": str(queue), "processed_folder": str(done),
-        "control_folder": str(control), "store_processed": True, "polling_interval": 0.05,
+        "data_folder_in": str(queue),
+        "data_folder_out": str(queue),
+        "processed_folder": str(done),
+        "control_folder": str(control),
+        "store_processed": True,
+        "polling_interval": 0.05,
     }
     notification = queued_notification()
 
     with app_on_broker("filesystem://", options):
         send_notification.delay(notification.pk)
-        assert len(list(queue.iterdir())) == 1, "the message waits in the folder while no worker runs"
+        assert len(list(queue.iterdir())) == 1, (
+            "the message waits in the folder while no worker runs"
+        )
         with running_worker():
             wait_until_sent(notification)
 

@@ -72,6 +72,7 @@ def make_app(name: str):
                 chunk = piece[: min(n, len(piece))]
                 n -= len(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": n > 0})
+                await asyncio.sleep(0)  # uvicorn's send() may return at once: let the watcher run
             watcher.cancel()
             if int(query["n"][0]) == 0:
                 await send({"type": "http.response.body", "body": b""})
