@@ -121,7 +121,8 @@
             shape: "diamond", size: 8 + 2 * Math.sqrt(groupSize[prefix]),
             color: { background: colour[app.service] || "#ccc", border: "#222" }, font: { size: 13 } });
         } else {
-          nodes.push({ id, label: e.id.split(".").slice(-1)[0] + (e.type === "model" ? "" : ".py"),
+          const isPackage = e.type === "module" && e.id === (appInfo[e.app].name || "");
+          nodes.push({ id, label: isPackage ? "__init__.py" : e.id.split(".").slice(-1)[0] + (e.type === "model" ? "" : ".py"),
             title: e.id, shape: e.type === "model" ? "box" : "ellipse",
             color: { background: colour[e.service] || "#ccc", border: "#333" }, font: { size: 12 } });
         }
