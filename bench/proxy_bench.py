@@ -259,7 +259,12 @@ def main() -> None:
         print(
             f"{name:16} {r['rps']:>9,.0f} req/s  p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms  non-2xx {r['non_2xx']} {r['socket_errors']}"
         )
-    report = render(results, s, args.repeats)
+    chart = (
+        plot(results, Path(__file__).with_name("proxy_bench.png")) if not args.no_write else None
+    )
+    report = render(results, s, args.repeats) + (
+        f"\n![throughput and p99 at 32 connections]({chart.name})\n" if chart else ""
+    )
     print(report)
     if not args.no_write:
         write_section("## Strangler proxy", report)
@@ -284,6 +289,45 @@ def match_cost() -> tuple[float, float]:
         )
 
     return per_match(10), per_match(1000)
+
+
+def plot(r: dict, path: Path) -> Path:
+    """Throughput and p99 at 32 connections, side by side, for the runs that compare servers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [
+        "direct c32",
+        "nginx c32",
+        "minimal aiohttp proxy c32",
+        "figkit 1w c32",
+        "figkit 2w c32",
+        "figkit uvicorn 1w c32",
+    ]
+    labels = [
+        "upstream direct",
+        "nginx",
+        "minimal aiohttp proxy",
+        "figkit, 1 worker",
+        "figkit, 2 workers",
+        "figkit on uvicorn",
+    ]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
+    colours = ["#999", "#4e79a7", "#bab0ac", "#f28e2b", "#f28e2b", "#e15759"]
+    left.barh(labels, [r[n]["rps"] for n in names], color=colours)
+    left.set_xscale("log")
+    left.set_xlabel("requests per second (log scale), wrk -t1 -c32")
+    right.barh(labels, [r[n]["p99_ms"] for n in names], color=colours)
+    right.axvline(15, color="black", linestyle="--", linewidth=1)
+    right.set_xlabel("p99 latency, ms (dashed: the 15 ms target)")
+    right.set_yticklabels([])
+    for ax in (left, right):
+        ax.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
 
 
 def render(r: dict, seconds: int, repeats: int) -> str:
