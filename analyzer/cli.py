@@ -295,6 +295,14 @@ def check(
         Path, typer.Option(help="Facts cache shared with `figkit analyze`.")
     ] = Path("figkit-report/.cache"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the violations as JSON.")] = False,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(help="Known debt: fail only on couplings this file does not list."),
+    ] = None,
+    update_baseline: Annotated[
+        bool,
+        typer.Option("--update-baseline", help="Write today's couplings to --baseline and pass."),
+    ] = False,
 ) -> None:
     """Fail (exit 1) when code couples across the declared service boundaries, or services form a cycle."""
     import json
@@ -302,8 +310,8 @@ def check(
 
     from analyzer.decompose.config import find_config
     from analyzer.errors import AnalyzerError
+    from analyzer.fitness import against_baseline, read_baseline, rules_from, write_baseline
     from analyzer.fitness import check as run_check
-    from analyzer.fitness import rules_from
     from analyzer.pipeline import analyze as run_analysis
 
     try:
@@ -325,10 +333,24 @@ def check(
             )
         rules = rules_from(settings, where)
         document = run_analysis(path, cache_dir=cache_dir).to_json()
+        if update_baseline and baseline is None:
+            raise AnalyzerError("--update-baseline needs --baseline FILE")
+        known = read_baseline(baseline) if baseline is not None and not update_baseline else None
         result = run_check(document, rules)
+        if update_baseline:
+            count = write_baseline(baseline, result)  # type: ignore[arg-type]
+            typer.echo(
+                f"figkit check: wrote {count} known couplings to {baseline}; new ones will fail"
+            )
+            return
+        seen_known, fixed = 0, []
+        if known is not None:
+            result, seen_known, fixed = against_baseline(result, known)
     except AnalyzerError as exc:
         typer.echo(f"figkit check: {exc}", err=True)
         raise typer.Exit(code=2) from None
+    for entry in fixed:
+        typer.echo(f"fixed, drop it from the baseline (--update-baseline): {entry}", err=True)
     if as_json:
         typer.echo(json.dumps({
             "ok": result.ok,
@@ -345,9 +367,10 @@ def check(
             typer.echo(f"cycle: {' -> '.join([*cycle['services'], cycle['services'][0]])}; "
                        f"break it at {hop['from']} -> {hop['to']} ({len(hop['edges'])} edges, weight {hop['weight']:g})")  # fmt: skip
         places = sum(len(v.evidence) for v in result.violations)
+        known_note = f" ({seen_known} known ones in the baseline)" if baseline is not None else ""
         typer.echo(
             f"figkit check: {'ok' if result.ok else 'FAILED'}: {places} coupling places across boundaries, "
-            f"{len(result.cycles)} cycles, {len(rules.boundaries)} services declared",
+            f"{len(result.cycles)} cycles{known_note}, {len(rules.boundaries)} services declared",
             err=not result.ok,
         )
     if not result.ok:

@@ -17,8 +17,12 @@ between services are listed with the links that would break them.
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -174,3 +178,66 @@ def check(data: dict[str, Any], rules: Rules) -> Result:
         key=lambda v: (v.source_service, v.target_service, v.kind, v.source, v.target)
     )
     return result
+
+
+# --- a baseline: accept today's debt, fail on anything new --------------------------------
+def violation_key(v: Violation) -> str:
+    return f"{v.source_service} -> {v.target_service}: {v.kind} {v.source} -> {v.target}"
+
+
+def cycle_key(cycle: dict[str, Any]) -> str:
+    services = cycle["services"]
+    start = services.index(
+        min(services)
+    )  # one spelling per cycle, whichever service it was found from
+    turned = services[start:] + services[:start]
+    return "cycle: " + " -> ".join([*turned, turned[0]])
+
+
+def keys(result: Result) -> list[str]:
+    return sorted(
+        {violation_key(v) for v in result.violations} | {cycle_key(c) for c in result.cycles}
+    )
+
+
+def read_baseline(path: Path) -> set[str]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise AnalyzerError(
+            f"baseline {path} does not exist; write it with --update-baseline"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise AnalyzerError(
+            f"baseline {path} cannot be read ({exc}); write it again with --update-baseline"
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("known"), list):
+        raise AnalyzerError(
+            f"baseline {path} is not a figkit baseline; write it again with --update-baseline"
+        )
+    return set(map(str, data["known"]))
+
+
+def write_baseline(path: Path, result: Result) -> int:
+    known = keys(result)
+    text = json.dumps({"about": "figkit check: couplings across boundaries accepted as known debt",
+                       "known": known}, indent=2) + "\n"  # fmt: skip
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise AnalyzerError(f"cannot write the baseline {path} ({exc.strerror})") from None
+    return len(known)
+
+
+def against_baseline(result: Result, known: set[str]) -> tuple[Result, int, list[str]]:
+    """Only what is new; how many known ones were seen; the known ones that are gone (fixed)."""
+    new = Result(
+        [v for v in result.violations if violation_key(v) not in known],
+        [c for c in result.cycles if cycle_key(c) not in known],
+    )
+    seen = set(keys(result))
+    return new, len(seen & known), sorted(known - seen)

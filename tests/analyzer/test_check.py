@@ -148,3 +148,34 @@ def test_the_monolith_passes_its_own_boundary_and_fails_on_a_new_foreign_key(tmp
         result.returncode == 1
         and "fk catalog.Bestseller -> orders.Order is not allowed" in result.stdout
     )
+
+
+def test_a_baseline_accepts_todays_debt_and_fails_on_new_coupling(project, tmp_path):
+    (project / "pyproject.toml").write_text(
+        CONFIG.replace('kinds = ["import"]', 'kinds = ["orm_read"]')
+    )
+    baseline = tmp_path / "figkit-baseline.json"
+    missing = figkit_check(project, "--baseline", str(baseline))
+    assert missing.returncode == 2 and "write it with --update-baseline" in missing.stderr
+    written = figkit_check(project, "--baseline", str(baseline), "--update-baseline")
+    assert written.returncode == 0 and "wrote 1 known couplings" in written.stdout
+    passed = figkit_check(project, "--baseline", str(baseline))
+    assert passed.returncode == 0 and "(1 known ones in the baseline)" in passed.stdout
+    models = project / "stock" / "models.py"
+    clean = models.read_text()
+    models.write_text(
+        clean
+        + '\n\nclass Hold(models.Model):\n    account = models.ForeignKey("billing.Account", on_delete=models.CASCADE)\n'
+    )
+    failed = figkit_check(project, "--baseline", str(baseline))
+    assert failed.returncode == 1 and "fk stock.Hold -> billing.Account" in failed.stdout
+    assert "invoices/views.py:5" not in failed.stdout  # the known import is not reported again
+    models.write_text(clean)
+    views = project / "invoices" / "views.py"
+    views.write_text(
+        views.read_text()
+        .replace("from catalog.pricing import round_price\n", "")
+        .replace("round_price(", "int(")
+    )
+    fixed = figkit_check(project, "--baseline", str(baseline))
+    assert fixed.returncode == 0 and "fixed, drop it from the baseline" in fixed.stderr
