@@ -24,6 +24,31 @@ app = typer.Typer(
 )
 
 
+# Options that `figkit analyze` and `figkit plan` share.
+GranularityOption = Annotated[
+    str | None,
+    typer.Option(
+        "--granularity", help="What a service is made of: app (default), module or model."
+    ),
+]
+ServicesOption = Annotated[
+    int | None,
+    typer.Option(
+        "--services", min=1, help="How many services to aim for (default: the best split found)."
+    ),
+]
+SeedOption = Annotated[
+    int | None, typer.Option("--seed", help="Seed of the community detection (default 42).")
+]
+FormatsOption = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="Reports to write: html, md, json, dot, graphml, mermaid (comma-separated).",
+    ),
+]
+
+
 def _version_callback(value: bool) -> None:
     if value:
         typer.echo(f"figkit {version('figkit')}")
@@ -69,13 +94,7 @@ def analyze(
     exclude: Annotated[
         list[str], typer.Option(help="Glob of files to skip, relative to PATH. Repeatable.")
     ] = [],  # noqa: B006
-    formats: Annotated[
-        str,
-        typer.Option(
-            "--format",
-            help="Reports to write: html, md, json, dot, graphml, mermaid (comma-separated).",
-        ),
-    ] = "html,json",
+    formats: FormatsOption = "html,json",
     git: Annotated[
         bool, typer.Option("--git", help="Add co-change coupling from the project's git history.")
     ] = False,
@@ -85,17 +104,9 @@ def analyze(
             help="Add runtime coupling from the JSON lines of analyzer.middleware.CouplingRecorder."
         ),
     ] = None,
-    granularity: Annotated[
-        str | None,
-        typer.Option(help="What a service is made of: app (default), module or model."),
-    ] = None,
-    services: Annotated[
-        int | None,
-        typer.Option(min=1, help="How many services to aim for (default: the best split found)."),
-    ] = None,
-    seed: Annotated[
-        int | None, typer.Option(help="Seed of the community detection (default 42).")
-    ] = None,
+    granularity: GranularityOption = None,
+    services: ServicesOption = None,
+    seed: SeedOption = None,
     verify: Annotated[
         bool,
         typer.Option(
@@ -200,22 +211,13 @@ def _verify(analysis, out: Path) -> None:
 
 def _decompose_options(root: Path | None, config: Path | None, granularity, services, seed):
     """The project's [tool.figkit] (or --config), with the command line's options on top."""
-    import tomllib
     from dataclasses import replace
 
-    from analyzer.decompose.config import find_config, options_from
+    from analyzer.decompose.config import load_settings, options_from
     from analyzer.errors import AnalyzerError
 
-    if config is not None:
-        try:
-            data = tomllib.loads(config.read_text())
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise AnalyzerError(f"cannot read {config} as TOML: {exc}") from None
-        data = data.get("tool", {}).get("figkit", data) if config.name == "pyproject.toml" else data
-        options = options_from(data, str(config))
-    else:
-        found = find_config(root) if root is not None and root.is_dir() else None
-        options = options_from(found[1], str(found[0])) if found else options_from({})
+    settings, where = load_settings(config, root)
+    options = options_from(settings, where)
     if granularity is not None:
         if granularity not in ("app", "module", "model"):
             raise AnalyzerError(f"--granularity must be app, module or model, not {granularity!r}")
@@ -230,15 +232,9 @@ def _decompose_options(root: Path | None, config: Path | None, granularity, serv
 @app.command()
 def plan(
     analysis: Annotated[Path, typer.Argument(help="An analysis.json written by `figkit analyze`.")],
-    granularity: Annotated[
-        str | None, typer.Option(help="What a service is made of: app (default), module or model.")
-    ] = None,
-    services: Annotated[
-        int | None, typer.Option(min=1, help="How many services to aim for.")
-    ] = None,
-    seed: Annotated[
-        int | None, typer.Option(help="Seed of the community detection (default 42).")
-    ] = None,
+    granularity: GranularityOption = None,
+    services: ServicesOption = None,
+    seed: SeedOption = None,
     config: Annotated[
         Path | None,
         typer.Option(help="figkit.toml or pyproject.toml (default: the analysed project's)."),
@@ -247,10 +243,7 @@ def plan(
         Path | None,
         typer.Option(help="Where to write analysis.json and routes/ (default: beside ANALYSIS)."),
     ] = None,
-    formats: Annotated[
-        str,
-        typer.Option("--format", help="Reports to write: html, md, json, dot, graphml, mermaid."),
-    ] = "html,json",
+    formats: FormatsOption = "html,json",
 ) -> None:
     """Suggest service boundaries, price each cut and order the extraction, from a saved analysis."""
     from rich.console import Console
@@ -306,31 +299,15 @@ def check(
 ) -> None:
     """Fail (exit 1) when code couples across the declared service boundaries, or services form a cycle."""
     import json
-    import tomllib
 
-    from analyzer.decompose.config import find_config
+    from analyzer.decompose.config import load_settings
     from analyzer.errors import AnalyzerError
     from analyzer.fitness import against_baseline, read_baseline, rules_from, write_baseline
     from analyzer.fitness import check as run_check
     from analyzer.pipeline import analyze as run_analysis
 
     try:
-        if config is not None:
-            try:
-                raw = tomllib.loads(config.read_text())
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-                raise AnalyzerError(f"cannot read {config} as TOML: {exc}") from None
-            settings = (
-                raw.get("tool", {}).get("figkit", {}) if config.name == "pyproject.toml" else raw
-            )
-            where = str(config)
-        else:
-            found = find_config(path) if path.is_dir() else None
-            settings, where = (
-                (found[1], str(found[0]))
-                if found
-                else ({}, f"{path} (no figkit.toml or [tool.figkit])")
-            )
+        settings, where = load_settings(config, path)
         rules = rules_from(settings, where)
         document = run_analysis(path, cache_dir=cache_dir).to_json()
         if update_baseline and baseline is None:

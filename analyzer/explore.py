@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from analyzer.decompose import Options, decompose
-from analyzer.decompose.coupling import from_analysis
+from analyzer.decompose.coupling import app_services, from_analysis
 from analyzer.errors import AnalyzerError
 
 if TYPE_CHECKING:
@@ -66,16 +66,7 @@ class Exploration:
 
     def service_of_app(self) -> dict[str, str]:
         """Each app's service: the one holding most of its elements."""
-        from collections import Counter
-
-        votes: dict[str, Counter] = {}
-        for element, service in self.assignment.items():
-            app = (
-                self._coupling.elements[element].app if element in self._coupling.elements else None
-            )
-            if app:
-                votes.setdefault(app, Counter())[service] += 1
-        return {app: c.most_common(1)[0][0] for app, c in votes.items()}
+        return app_services(self._coupling, self.assignment)
 
     # --- graph and tables ------------------------------------------------------------------
     @cached_property
@@ -190,13 +181,8 @@ class Exploration:
         pd = _pandas()
         apps = sorted(self._coupling.apps)
         matrix = pd.DataFrame(0.0, index=apps, columns=apps)
-        for e in self._coupling.edges:
-            a, b = (
-                self._coupling.elements[e["source"]].app,
-                self._coupling.elements[e["target"]].app,
-            )
-            if a != b:
-                matrix.loc[a, b] += self._coupling.edge_weight(e)
+        for (a, b), link in self._coupling.app_links().items():
+            matrix.loc[a, b] = link["cost"]
         return matrix
 
     def worst_couplings(self, n: int = 10) -> pd.DataFrame:

@@ -137,8 +137,8 @@ def upstream_headers(
 
 def response_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """The upstream's response headers minus hop-by-hop ones; duplicates (Set-Cookie) kept."""
-    raw = list(raw)
+    lowered = [(name.lower(), value) for name, value in raw]
     drop = HOP_BY_HOP
-    if any(n.lower() == b"connection" for n, _ in raw):
-        drop = HOP_BY_HOP | _connection_tokens([(n.lower(), v) for n, v in raw])
-    return [(n.lower(), v) for n, v in raw if n.lower() not in drop]
+    if any(name == b"connection" for name, _ in lowered):
+        drop = HOP_BY_HOP | _connection_tokens(lowered)
+    return [(name, value) for name, value in lowered if name not in drop]

@@ -54,6 +54,23 @@ def find_config(root: Path) -> tuple[Path, dict[str, Any]] | None:
     return None
 
 
+def load_settings(config: Path | None, root: Path | None) -> tuple[dict[str, Any], str]:
+    """The figkit settings and where they came from: --config if given (a figkit.toml, or a
+    pyproject.toml's [tool.figkit]), else the project's own, else none."""
+    if config is not None:
+        try:
+            data = tomllib.loads(config.read_text())
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise AnalyzerError(f"cannot read {config} as TOML: {exc}") from None
+        return (
+            data.get("tool", {}).get("figkit", {}) if config.name == "pyproject.toml" else data
+        ), str(config)
+    found = find_config(root) if root is not None and root.is_dir() else None
+    if found:
+        return found[1], str(found[0])
+    return {}, f"{root} (no figkit.toml or [tool.figkit])"
+
+
 def options_from(data: dict[str, Any], where: str = "the figkit config") -> Options:
     unknown = set(data) - KEYS
     if unknown:

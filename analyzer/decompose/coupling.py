@@ -104,6 +104,17 @@ class Coupling:
             cached = self.__dict__["_pairs"] = (pairs, degree, sum(w for _, _, w in pairs))
         return cached
 
+    def app_links(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """Coupling from one app to another: its cost (summed edge weights) and places per kind."""
+        links: dict[tuple[str, str], dict[str, Any]] = {}
+        for edge in self.edges:
+            a, b = self.elements[edge["source"]].app, self.elements[edge["target"]].app
+            if a != b:
+                link = links.setdefault((a, b), {"cost": 0.0, "kinds": defaultdict(int)})
+                link["cost"] += self.edge_weight(edge)
+                link["kinds"][edge["kind"]] += int(edge["weight"])
+        return links
+
     def group_graph(
         self, granularity: Granularity, merge: dict[str, str] | None = None
     ) -> nx.Graph:
@@ -176,3 +187,13 @@ def cross_counts(coupling: Coupling, assignment: dict[str, str]) -> dict[str, in
         if assignment[edge["source"]] != assignment[edge["target"]]:
             counts[edge["kind"]] += int(edge["weight"])
     return dict(counts)
+
+
+def app_services(coupling: Coupling, assignment: dict[str, str]) -> dict[str, str]:
+    """Each app's service: the one that holds most of its elements (the first such on a tie)."""
+    votes: dict[str, dict[str, int]] = {}
+    for element, service in assignment.items():
+        if element in coupling.elements:
+            app_votes = votes.setdefault(coupling.elements[element].app, {})
+            app_votes[service] = app_votes.get(service, 0) + 1
+    return {app: max(counts, key=counts.get) for app, counts in votes.items()}  # type: ignore[arg-type]

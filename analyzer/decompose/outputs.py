@@ -24,6 +24,13 @@ METRICS = (
 )
 
 
+def better_of(suggested: float, per_app: float, better: str | None) -> str:
+    """Which split does better on a metric: "suggested", "per app", or "" (equal, or no direction)."""
+    if not better or suggested == per_app:
+        return ""
+    return "suggested" if (suggested > per_app) == (better == "higher") else "per app"
+
+
 def write_route_files(data: dict[str, Any], out_dir: Path) -> list[Path]:
     """DIR/routes/NN-service.json for each step, as `figkit routes import` reads them; atomic writes."""
     folder = out_dir / "routes"
@@ -59,10 +66,7 @@ def print_decomposition(data: dict[str, Any], console: Console) -> None:
         table.add_column(column, justify="left" if column == "metric" else "right")
     for key, label, better in METRICS:
         s, b = metrics["suggested"][key], metrics["per_app"][key]
-        mark = ""
-        if better and s != b:
-            mark = "suggested" if (s > b) == (better == "higher") else "per app"
-        table.add_row(label, f"{s:g}", f"{b:g}", mark)
+        table.add_row(label, f"{s:g}", f"{b:g}", better_of(s, b, better))
     for key, value in metrics["suggested"]["cut"].items():
         base = metrics["per_app"]["cut"][key]
         table.add_row(

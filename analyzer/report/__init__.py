@@ -15,7 +15,6 @@ from typing import Any
 from analyzer.errors import AnalyzerError, OutputError
 
 FORMATS = ("html", "md", "json", "dot", "graphml", "mermaid")
-DEFAULT_FORMATS = ("html", "json")
 
 
 def parse_formats(text: str) -> tuple[str, ...]:

@@ -16,16 +16,7 @@ _MERMAID_ID = re.compile(r"[^A-Za-z0-9_]")
 
 def app_links(data: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     """Weighted coupling between apps, with the places per kind."""
-    coupling = from_analysis(data)
-    links: dict[tuple[str, str], dict[str, Any]] = defaultdict(
-        lambda: {"cost": 0.0, "kinds": defaultdict(int)}
-    )
-    for edge in coupling.edges:
-        a, b = coupling.elements[edge["source"]].app, coupling.elements[edge["target"]].app
-        if a != b:
-            links[(a, b)]["cost"] += coupling.edge_weight(edge)
-            links[(a, b)]["kinds"][edge["kind"]] += int(edge["weight"])
-    return dict(links)
+    return from_analysis(data).app_links()
 
 
 def _dot_id(text: str) -> str:

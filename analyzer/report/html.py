@@ -20,7 +20,8 @@ from typing import Any
 
 import networkx as nx
 
-from analyzer.decompose.coupling import from_analysis
+from analyzer.decompose.coupling import app_services, from_analysis
+from analyzer.decompose.outputs import METRICS
 
 MAX_CYCLES = 50
 
@@ -40,14 +41,10 @@ def page_data(data: dict[str, Any]) -> dict[str, Any]:
         for s in data.get("services", [])
         for e in [*s["models"], *s.get("modules", [])]
     }
-    app_service: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for element, service in service_of.items():
-        if element in coupling.elements:
-            app_service[coupling.elements[element].app][service] += 1
+    service_of_app = app_services(coupling, service_of)
     apps = []
     for label, app in sorted(coupling.apps.items()):
-        votes = app_service.get(label, {})
-        apps.append({"label": label, "name": app.get("name"), "service": max(votes, key=votes.get) if votes else None,
+        apps.append({"label": label, "name": app.get("name"), "service": service_of_app.get(label),
                      "models": len(app.get("models", [])), "modules": len(app.get("modules", []))})  # fmt: skip
     elements = [
         {"id": e.id, "app": e.app, "type": e.kind, "service": service_of.get(e.id)}
@@ -73,6 +70,7 @@ def page_data(data: dict[str, Any]) -> dict[str, Any]:
         "edges": edges,
         "services": data.get("services", []),
         "metrics": data.get("metrics", {}),
+        "metric_labels": [list(m) for m in METRICS],
         "plan": data.get("plan", []),
         "cycles": app_cycles(coupling),
         "warnings": data.get("warnings", [])[:500],

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import Any
 
-from analyzer.decompose.outputs import METRICS
+from analyzer.decompose.outputs import METRICS, better_of
 from analyzer.report.graph_formats import mermaid
 
 MAX_ITEMS = 25  # per list in a step; the rest is counted
@@ -68,10 +68,7 @@ def render(data: dict[str, Any]) -> str:
     ]
     s, b = metrics["suggested"], metrics["per_app"]
     for key, label, better in METRICS:
-        mark = ""
-        if better and s[key] != b[key]:
-            mark = "suggested" if (s[key] > b[key]) == (better == "higher") else "per app"
-        out.append(f"| {label} | {s[key]:g} | {b[key]:g} | {mark} |")
+        out.append(f"| {label} | {s[key]:g} | {b[key]:g} | {better_of(s[key], b[key], better)} |")
     for key in s["cut"]:
         out.append(f"| cut: {key.replace('_', ' ')} | {s['cut'][key]} | {b['cut'][key]} | |")
     out += [

@@ -228,9 +228,7 @@
         el("td", {}, el("details", {}, el("summary", {}, String(s.routes.length)), el("ul", {}, s.routes.map((r) => el("li", {}, "/" + r)))))))));
 
   const m = data.metrics || {};
-  const METRICS = [["services", "services", null], ["modularity", "modularity", "higher"], ["sm", "structural modularity SM", "higher"],
-    ["icp", "inter-call percentage ICP", "lower"], ["ifn", "interface number IFN", "lower"],
-    ["ned", "non-extreme distribution NED", "lower"], ["bcp", "business context purity BCP", "lower"]];
+  const METRICS = data.metric_labels;  // [key, label, "higher" | "lower" | null], from analyzer/decompose/outputs.py
   if (m.suggested && m.suggested.services !== undefined) {
     const rows = METRICS.map(([key, label, better]) => {
       const s = m.suggested[key], b = m.per_app[key];
