@@ -40,6 +40,15 @@ ServicesOption = Annotated[
 SeedOption = Annotated[
     int | None, typer.Option("--seed", help="Seed of the community detection (default 42).")
 ]
+SitePackagesOption = Annotated[
+    list[Path],
+    typer.Option(
+        "--site-packages",
+        help="site-packages folder of an environment with the project's requirements: fields "
+        "of libraries' abstract models (taggit, mptt ...) are read from it. Repeatable; also "
+        "[tool.figkit] site_packages.",
+    ),
+]
 FormatsOption = Annotated[
     str,
     typer.Option(
@@ -115,6 +124,7 @@ def analyze(
             "static models, tables, relations and routes against it.",
         ),
     ] = False,
+    site_packages: SitePackagesOption = [],  # noqa: B006
 ) -> None:
     """Map how modules, apps and tables are coupled; write DIR/analysis.json."""
     from rich.console import Console
@@ -156,6 +166,7 @@ def analyze(
                 progress=progress,
                 git=git,
                 runtime=runtime,
+                site_packages=_site_packages(path, None, site_packages),
             )
         document = decompose(analysis.to_json(), options)
         written = write_analysis(document, out)
@@ -217,7 +228,7 @@ def _decompose_options(root: Path | None, config: Path | None, granularity, serv
     from analyzer.errors import AnalyzerError
 
     settings, where = load_settings(config, root)
-    options = options_from(settings, where)
+    options = options_from({k: v for k, v in settings.items() if k != "site_packages"}, where)
     if granularity is not None:
         if granularity not in ("app", "module", "model"):
             raise AnalyzerError(f"--granularity must be app, module or model, not {granularity!r}")
@@ -227,6 +238,23 @@ def _decompose_options(root: Path | None, config: Path | None, granularity, serv
     if seed is not None:
         options = replace(options, seed=seed)
     return options
+
+
+def _site_packages(root: Path | None, config: Path | None, given: list[Path]) -> tuple[Path, ...]:
+    """--site-packages, else [tool.figkit] site_packages (a folder or a list, relative to the
+    config file)."""
+    from analyzer.decompose.config import load_settings
+    from analyzer.errors import AnalyzerError
+
+    if given:
+        return tuple(given)
+    settings, where = load_settings(config, root)
+    value = settings.get("site_packages", [])
+    folders = [value] if isinstance(value, str) else value
+    if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
+        raise AnalyzerError(f"{where}: site_packages is a folder or a list of folders")
+    base = Path(where).parent if Path(where).is_file() else Path(".")
+    return tuple(base / f for f in folders)
 
 
 @app.command()
@@ -292,6 +320,7 @@ def check(
         Path | None,
         typer.Option(help="Known debt: fail only on couplings this file does not list."),
     ] = None,
+    site_packages: SitePackagesOption = [],  # noqa: B006
     update_baseline: Annotated[
         bool,
         typer.Option("--update-baseline", help="Write today's couplings to --baseline and pass."),
@@ -309,7 +338,9 @@ def check(
     try:
         settings, where = load_settings(config, path)
         rules = rules_from(settings, where)
-        document = run_analysis(path, cache_dir=cache_dir).to_json()
+        document = run_analysis(
+            path, cache_dir=cache_dir, site_packages=_site_packages(path, config, site_packages)
+        ).to_json()
         if update_baseline and baseline is None:
             raise AnalyzerError("--update-baseline needs --baseline FILE")
         known = read_baseline(baseline) if baseline is not None and not update_baseline else None

@@ -17,6 +17,7 @@ from pathlib import Path
 from analyzer.analysis import Analysis, Edge
 from analyzer.cache import FactCache, extractor_version, file_key
 from analyzer.discover import SourceFile, discover
+from analyzer.errors import AnalyzerError
 from analyzer.extract import extract
 from analyzer.facts import FileFacts, Warning_
 from analyzer.link import link
@@ -47,9 +48,20 @@ def analyze(
     progress: Progress | None = None,
     git: bool = False,
     runtime: Path | None = None,
+    site_packages: tuple[Path, ...] = (),
 ) -> Analysis:
-    """Analyse the Django project at ``path``; raises ProjectNotFound for a wrong path."""
+    """Analyse the Django project at ``path``; raises ProjectNotFound for a wrong path.
+
+    ``site_packages``: folders of an environment with the project's requirements, where the
+    abstract models of libraries (their fields) are read from.
+    """
     started = time.perf_counter()
+    for folder in site_packages:
+        if not folder.is_dir():
+            raise AnalyzerError(
+                f"--site-packages {folder} is not a folder; pass the site-packages folder of "
+                "an environment that has the project's requirements installed"
+            )
     project = discover(path, include=include, exclude=exclude)
     jobs = jobs or min(os.cpu_count() or 1, 8)
     cache = FactCache(cache_dir / "facts.sqlite") if cache_dir is not None else None
