@@ -289,7 +289,19 @@ class Comparison:
     suggestion: Score
     baseline: Score
     expert_services: int
+    kernel_expert: tuple[str, ...] = ()
+    kernel_suggestion: tuple[str, ...] = ()
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def kernel_jaccard(self) -> float | None:
+        """How far the two sides agree on which apps are library: |both| / |either|.
+
+        F1 and ARI see the kernel only as one more group, whatever it is called; this says
+        whether the suggestion calls it a library. None when neither side has a kernel.
+        """
+        expert, suggestion = set(self.kernel_expert), set(self.kernel_suggestion)
+        return _ratio(len(expert & suggestion), len(expert | suggestion))
 
     def verdict(self) -> str:
         """One line saying which of the two agrees more with the expert, F1 first."""
@@ -316,6 +328,11 @@ class Comparison:
             "suggestion": self.suggestion.as_dict(),
             "per_app_baseline": self.baseline.as_dict(),
             "verdict": self.verdict(),
+            "shared_kernel": {
+                "expert": list(self.kernel_expert),
+                "suggestion": list(self.kernel_suggestion),
+                "jaccard": self.kernel_jaccard,
+            },
             "warnings": list(self.warnings),
         }
 
@@ -337,5 +354,7 @@ def compare(expert: ExpertSplit, analysis: Mapping[str, Any]) -> Comparison:
         suggestion=score(truth_common, {app: suggested[app] for app in common}),
         baseline=score(truth_common, per_app_partition(common)),
         expert_services=len(set(truth_common.values())),
+        kernel_expert=tuple(a for a in common if truth[a] == SHARED_BLOCK),
+        kernel_suggestion=tuple(a for a in common if suggested[a] == SHARED_BLOCK),
         warnings=warnings,
     )

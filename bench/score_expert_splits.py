@@ -48,6 +48,12 @@ def render(title: str, result: Comparison) -> str:
         _row("suggestion", result.suggestion),
         _row("per-app baseline", result.baseline),
     ]
+    lines.append(
+        f"shared kernel: expert {len(result.kernel_expert)} apps, suggestion"
+        f" {len(result.kernel_suggestion)}, in both"
+        f" {len(set(result.kernel_expert) & set(result.kernel_suggestion))}"
+        f" (Jaccard {_cell(result.kernel_jaccard)})"
+    )
     if result.only_expert:
         lines.append(f"only in the expert split (not scored): {', '.join(result.only_expert)}")
     if result.only_suggestion:

@@ -327,3 +327,21 @@ def test_cli_turns_bad_input_into_one_line_and_exit_code_2(tmp_path):
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "not valid JSON" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_kernel_agreement_tells_a_library_from_a_service_that_groups_the_same_apps():
+    as_service = analysis(
+        svc("shop", "orders", "payments"),
+        svc("catalog", "products"),
+        svc("common", "core", "utils"),
+    )
+    result = compare(EXPERT, as_service)
+    assert result.suggestion.ari == 1.0  # the grouping is the same...
+    assert result.kernel_jaccard == 0.0  # ...but the suggestion calls it a service
+    half = analysis(
+        svc("shop", "orders", "payments"),
+        svc("catalog", "products", "utils"),
+        svc("common", "core", kind="shared_kernel"),
+    )
+    assert compare(EXPERT, half).kernel_jaccard == 0.5
+    assert compare(EXPERT, analysis(svc("a", "orders"))).kernel_jaccard is None
