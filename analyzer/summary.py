@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from analyzer.analysis import Analysis
-from analyzer.link.edges import EDGE_KINDS
+from analyzer.edge_kinds import KIND_NAMES as EDGE_KINDS
 
 
 def print_summary(

@@ -15,24 +15,12 @@ from typing import Any, Literal
 
 import networkx as nx
 
+from analyzer.edge_kinds import default_weights
+
 Granularity = Literal["app", "module", "model"]
 
-# Default weight of one kind of coupling: what it costs to cut it (docs/analyzer.md#weights).
-DEFAULT_WEIGHTS: dict[str, float] = {
-    "import": 1.0,  # code moves or is copied; the cheapest to cut
-    "task": 2.0,  # already asynchronous: becomes a message
-    "cochange": 2.0,  # history says they change together
-    "orm_read": 3.0,  # a read of another's table: becomes an API call or a replica
-    "signal": 3.0,  # an in-process event: becomes a published event
-    "runtime": 3.0,  # seen together at run time
-    "fk": 5.0,  # a foreign key: becomes an id plus an API or event
-    "o2o": 5.0,
-    "m2m": 5.0,
-    "orm_write": 6.0,  # writing another's table: ownership must move
-    "join": 6.0,  # a SQL join: becomes API composition
-    "raw_sql": 6.0,  # SQL by hand against another's table
-    "atomic": 8.0,  # one transaction across the cut: becomes a saga
-}
+# Default weight of one kind of coupling: what it costs to cut it (analyzer/edge_kinds.py).
+DEFAULT_WEIGHTS: dict[str, float] = default_weights()
 
 
 @dataclass(frozen=True)

@@ -14,16 +14,10 @@ from itertools import combinations
 from typing import Any
 
 from analyzer.decompose.coupling import Coupling, cross_counts, route_element
+from analyzer.edge_kinds import cut_buckets
 
 NED_BOUNDS = (5, 20)  # Mono2Micro: a partition of 5 to 20 classes is "non-extreme"
-CUT_KINDS = {
-    "foreign_keys": ("fk", "o2o", "m2m"),
-    "atomic_blocks": ("atomic",),
-    "joins": ("join",),
-    "raw_sql": ("raw_sql",),
-    "writes": ("orm_write",),
-    "reads": ("orm_read",),
-}
+CUT_KINDS = cut_buckets()  # bucket -> kinds, from analyzer/edge_kinds.py
 
 
 def _services(assignment: dict[str, str]) -> dict[str, set[str]]:

@@ -16,6 +16,9 @@ from collections import defaultdict
 from typing import Any
 
 from analyzer.decompose.coupling import Coupling, route_element
+from analyzer.edge_kinds import EDGE_KINDS, plan_lists
+
+PLAN_LISTS = plan_lists()  # key -> (checklist title, what each becomes)
 
 _REGEX_CHARS = re.compile(r"[\^$()\[\]?*+\\{}|]")
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -113,25 +116,20 @@ def make_plan(
             for e, s in assignment.items()
             if s == service and coupling.elements[e].kind == "model"
         )
-        cut_relations, joins, raw_sql, writes, reads = [], [], [], [], []
+        cut: dict[str, list[dict[str, Any]]] = {key: [] for key in PLAN_LISTS}
         for edge in coupling.edges:
             a, b, kind = edge["source"], edge["target"], edge["kind"]
-            if kind == "atomic" or not crosses(a, b):
+            edge_kind = EDGE_KINDS.get(kind)
+            # Atomic blocks are regrouped below; a kind with no plan list is not a cut to plan.
+            if edge_kind is None or edge_kind.plan_key in (None, "atomic_to_saga"):
+                continue
+            if not crosses(a, b):
                 continue
             other = assignment[b] if assignment[a] == service else assignment[a]
             item = {"source": a, "target": b, "other_service": other, "evidence": edge["evidence"]}
-            if kind in ("fk", "o2o", "m2m"):
-                cut_relations.append(
-                    {**item, "kind": kind, "becomes": "an id column plus an API call or an event"}
-                )
-            elif kind == "join":
-                joins.append({**item, "becomes": "API composition: two queries, joined in code"})
-            elif kind == "raw_sql":
-                raw_sql.append({**item, "becomes": "a call to the owner's API"})
-            elif kind == "orm_write":
-                writes.append({**item, "becomes": "a command to the owning service"})
-            elif kind == "orm_read":
-                reads.append({**item, "becomes": "an API read, or a replica fed by events"})
+            if edge_kind.plan_key == "cut_relations":
+                item["kind"] = kind
+            cut[edge_kind.plan_key].append({**item, "becomes": edge_kind.becomes})
         sagas = []
         for key, block in sorted(blocks.items()):
             if key in handled_blocks:
@@ -146,7 +144,7 @@ def make_plan(
                         "writes": sorted(block["writes"]),
                         "services": sorted(involved),
                         "evidence": block["evidence"],
-                        "becomes": "a saga: one local transaction per service, a compensation for each",
+                        "becomes": EDGE_KINDS["atomic"].becomes,
                     }
                 )
         steps.append(
@@ -159,12 +157,8 @@ def make_plan(
                 "route_file": {"routes": [r["proxy_route"] for r in routes]},
                 "models": models,
                 "tables": sorted({t for m in models if (t := coupling.models[m].get("table"))}),
-                "cut_relations": cut_relations,
+                **{key: items for key, items in cut.items() if key != "atomic_to_saga"},
                 "atomic_to_saga": sagas,
-                "joins_to_compose": joins,
-                "raw_sql": raw_sql,
-                "writes_across": writes,
-                "reads_across": reads,
             }
         )
         done.add(service)

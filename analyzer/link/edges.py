@@ -12,10 +12,6 @@ from analyzer.link.apps import AppLocator
 from analyzer.link.index import CodeIndex
 from analyzer.link.models import Model, ModelRegistry
 
-EDGE_KINDS = (
-    "import", "fk", "o2o", "m2m", "orm_read", "orm_write", "join", "signal", "atomic",
-    "raw_sql", "task", "cochange", "runtime",
-)  # fmt: skip
 ATOMIC = {"django.db.transaction.atomic"}
 _TASK_CALLS = ("delay", "apply_async", "s", "si", "signature", "map", "starmap", "chunks")
 _INSTANCE_METHODS = {"save", "delete", "asave", "adelete", "refresh_from_db", "arefresh_from_db"}

@@ -10,6 +10,7 @@ from collections import defaultdict
 from typing import Any
 
 from analyzer.decompose.coupling import from_analysis
+from analyzer.edge_kinds import STRONG_KINDS
 
 _MERMAID_ID = re.compile(r"[^A-Za-z0-9_]")
 
@@ -95,7 +96,7 @@ def mermaid(data: dict[str, Any]) -> str:
         strong = {
             k: n
             for k, n in kinds.items()
-            if k in ("fk", "o2o", "m2m", "atomic", "join", "raw_sql", "orm_write")
+            if k in STRONG_KINDS
         }
         label = (
             ", ".join(f"{k} {n}" for k, n in sorted(strong.items()))

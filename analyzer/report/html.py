@@ -22,6 +22,7 @@ import networkx as nx
 
 from analyzer.decompose.coupling import app_services, from_analysis
 from analyzer.decompose.outputs import METRICS
+from analyzer.edge_kinds import for_page as edge_kinds_for_page
 
 MAX_CYCLES = 50
 
@@ -71,6 +72,7 @@ def page_data(data: dict[str, Any]) -> dict[str, Any]:
         "services": data.get("services", []),
         "metrics": data.get("metrics", {}),
         "metric_labels": [list(m) for m in METRICS],
+        "edge_kinds": edge_kinds_for_page(),
         "plan": data.get("plan", []),
         "cycles": app_cycles(coupling),
         "warnings": data.get("warnings", [])[:500],

@@ -11,6 +11,7 @@ from pathlib import PurePath
 from typing import Any
 
 from analyzer.decompose.outputs import METRICS, better_of
+from analyzer.decompose.plan import PLAN_LISTS
 from analyzer.report.graph_formats import mermaid
 
 MAX_ITEMS = 25  # per list in a step; the rest is counted
@@ -32,6 +33,21 @@ def where(evidence: list[dict[str, Any]] | dict[str, Any]) -> str:
     places = [f"{esc(e['file'])}:{e.get('line') or 0}" for e in items[:3]]
     more = f" (+{len(items) - 3})" if len(items) > 3 else ""
     return ", ".join(places) + more
+
+
+def _describe_edge(item: dict[str, Any]) -> str:
+    kind = f" ({esc(item['kind'])})" if item.get("kind") else ""
+    return f"{code(item['source'])} → {code(item['target'])}{kind}"
+
+
+# How one item of a plan list reads; the lists and their titles come from analyzer/edge_kinds.py.
+_DESCRIBE = {
+    "atomic_to_saga": lambda i: (
+        f"{code(i.get('function') or i['module'])} writes "
+        + ", ".join(code(m) for m in i["writes"])
+    ),
+    "joins_to_compose": lambda i: f"{code(i['source'])} ⋈ {code(i['target'])}",
+}
 
 
 def render(data: dict[str, Any]) -> str:
@@ -100,17 +116,8 @@ def render(data: dict[str, Any]) -> str:
         if step["tables"]:
             out.append(f"- [ ] Move {len(step['tables'])} tables to the service's database: "
                        + ", ".join(code(t) for t in step["tables"]))  # fmt: skip
-        for title, key, describe in (
-            ("Replace a foreign key by an id plus an API call or event", "cut_relations",
-             lambda i: f"{code(i['source'])} → {code(i['target'])} ({esc(i['kind'])})"),
-            ("Turn a transaction into a saga", "atomic_to_saga",
-             lambda i: f"{code(i.get('function') or i['module'])} writes {', '.join(code(m) for m in i['writes'])}"),
-            ("Compose with API calls instead of a join", "joins_to_compose",
-             lambda i: f"{code(i['source'])} ⋈ {code(i['target'])}"),
-            ("Call the owner's API instead of raw SQL", "raw_sql", lambda i: f"{code(i['source'])} → {code(i['target'])}"),
-            ("Send a command instead of writing another's table", "writes_across",
-             lambda i: f"{code(i['source'])} → {code(i['target'])}"),
-        ):  # fmt: skip
+        for key, (title, _) in PLAN_LISTS.items():
+            describe = _DESCRIBE.get(key, _describe_edge)
             items = step.get(key, [])
             for item in items[:MAX_ITEMS]:
                 out.append(f"- [ ] {title}: {describe(item)} at {where(item['evidence'])}")

@@ -2,7 +2,7 @@
 (function () {
   "use strict";
   const data = JSON.parse(document.getElementById("figkit-data").textContent);
-  const KINDS = ["import", "fk", "o2o", "m2m", "orm_read", "orm_write", "join", "signal", "atomic", "raw_sql", "task", "cochange", "runtime"];
+  const KINDS = data.edge_kinds.map((k) => k.name); // analyzer/edge_kinds.py
   const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
                    "#9c755f", "#bab0ac", "#86bcb6", "#d37295", "#a0cbe8", "#ffbe7d", "#8cd17d", "#b6992d"];
 
