@@ -128,6 +128,7 @@ class RawSql:
     function: str | None
     parsed: bool  # False when the SQL parser failed and a tolerant scan found the tables
     blocks: tuple[int, ...] = ()
+    written: tuple[str, ...] = ()  # tables an INSERT, UPDATE, DELETE, MERGE or TRUNCATE changes
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import ast
 
 import libcst as cst
 
+from analyzer.extract.beat import BeatSchedule
 from analyzer.extract.calls import Calls
 from analyzer.extract.context import Context
 from analyzer.extract.definitions import Definitions
@@ -23,7 +24,7 @@ from analyzer.extract.urls import Urls
 from analyzer.extract.walk import Walker
 from analyzer.facts import FileFacts, Warning_
 
-LISTENERS = (ScopeTracker, Definitions, Calls, Orm, RawSqlReader, Urls)
+LISTENERS = (ScopeTracker, Definitions, Calls, Orm, RawSqlReader, Urls, BeatSchedule)
 
 
 def extract(source: bytes, path: str, module: str, is_package: bool) -> FileFacts:

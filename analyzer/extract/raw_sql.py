@@ -25,6 +25,11 @@ _TOLERANT = re.compile(
     r"\b(?:from|join|update|into|table)\s+(?:only\s+)?[\"`\[]?([A-Za-z_][\w.]*)", re.IGNORECASE
 )
 _SQL_METHODS = ("execute", "executemany", "raw", "extra")
+_TOLERANT_WRITE = re.compile(
+    r"\b(?:update|insert\s+into|delete\s+from|truncate(?:\s+table)?|merge\s+into)\s+"
+    r"(?:only\s+)?[\"`\[]?([A-Za-z_][\w.]*)",
+    re.IGNORECASE,
+)
 
 
 @lru_cache(maxsize=4096)
@@ -52,6 +57,33 @@ def tables_in(sql: str) -> tuple[tuple[str, ...], bool]:
     except (SqlglotError, RecursionError, ValueError):
         found = {m.group(1).rsplit(".", 1)[-1].lower() for m in _TOLERANT.finditer(sql)}
         return tuple(sorted(n for n in found if n not in ("select", "_x"))), False
+
+
+@lru_cache(maxsize=4096)
+def written_tables(sql: str) -> tuple[str, ...]:
+    """Tables a SQL text changes (INSERT, UPDATE, DELETE, MERGE, TRUNCATE targets), lower case."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    text = _PLACEHOLDER.sub("0", sql)
+    try:
+        names: set[str] = set()
+        for statement in sqlglot.parse(text, read="postgres"):
+            if statement is None:
+                continue
+            for change in statement.find_all(exp.Insert, exp.Update, exp.Delete, exp.Merge):
+                target = change.this
+                table = target if isinstance(target, exp.Table) else target.find(exp.Table)
+                if table is not None and table.name:
+                    names.add(table.name.lower())
+            for truncate in statement.find_all(exp.TruncateTable):
+                names.update(t.name.lower() for t in truncate.expressions if t.name)
+        return tuple(sorted(names))
+    except (SqlglotError, RecursionError, ValueError):
+        return tuple(
+            sorted({m.group(1).rsplit(".", 1)[-1].lower() for m in _TOLERANT_WRITE.finditer(sql)})
+        )
 
 
 def sql_arguments(ctx: Context, call: cst.Call) -> tuple[tuple[int, tuple[str, ...], bool], ...]:
@@ -95,4 +127,6 @@ class RawSqlReader:
         if sql is None or not _LOOKS_LIKE_SQL.match(sql):
             return
         tables, parsed = tables_in(sql)
-        ctx.facts.raw_sql.append(RawSql(tables, ctx.line, ctx.function, parsed, tuple(ctx.blocks)))
+        ctx.facts.raw_sql.append(
+            RawSql(tables, ctx.line, ctx.function, parsed, tuple(ctx.blocks), written_tables(sql))
+        )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
+from analyzer.extract.beat import BEAT_SEND
 from analyzer.extract.orm import WRITES
 from analyzer.facts import FileFacts, OrmCall
 from analyzer.link.apps import AppLocator
@@ -17,6 +18,12 @@ _TASK_CALLS = ("delay", "apply_async", "s", "si", "signature", "map", "starmap",
 _INSTANCE_METHODS = {"save", "delete", "asave", "adelete", "refresh_from_db", "arefresh_from_db"}
 _RELATED_ONLY = {"add", "remove", "clear", "set"}
 _MAX_CALL_DEPTH = 4
+# Signals every model sends: a receiver connected with no sender hears all of them.
+_MODEL_SIGNALS = {
+    f"django.db.models.signals.{name}"
+    for name in ("pre_init", "post_init", "pre_save", "post_save", "pre_delete", "post_delete",
+                 "m2m_changed")
+}  # fmt: skip
 
 
 class EdgeSet:
@@ -133,6 +140,13 @@ class EdgeBuilder:
     def _raw_sql(self, facts: FileFacts) -> None:
         tables = self._tables()
         found = [(s.tables, s.line, s.function) for s in facts.raw_sql]
+        for statement in facts.raw_sql:  # SQL that changes a table is a write of its function
+            if statement.function:
+                for table in statement.written:
+                    if (label := tables.get(table)) is not None:
+                        self._writes_by_function[statement.function].append(
+                            (label, facts.path, statement.line)
+                        )
         for call in facts.calls:  # SQL handed to a helper that executes it
             if call.sql:
                 callee = self.index.resolve(call.target[2:])
@@ -176,13 +190,25 @@ class EdgeBuilder:
                         target = self.models.concrete_label(sender.label)
                 if target is None and signal in signal_modules:
                     target = signal_modules[signal]
-                if target is None:
-                    continue
                 source = facts.module
                 if receiver.receiver:
                     source = self.index.module_of(receiver.receiver) or facts.module
-                self.edges.add(source, target, "signal", facts.path, receiver.line,
-                               signal=signal, receiver=receiver.receiver)  # fmt: skip
+                if target is not None:
+                    self.edges.add(source, target, "signal", facts.path, receiver.line,
+                                   signal=signal, receiver=receiver.receiver)  # fmt: skip
+                elif receiver.sender is None and signal in _MODEL_SIGNALS:
+                    # No sender: it runs on every model's save or delete, each one a coupling.
+                    for model in self._own_models():
+                        self.edges.add(source, model, "signal", facts.path, receiver.line,
+                                       signal=signal, receiver=receiver.receiver, sender="*")  # fmt: skip
+
+    def _own_models(self) -> list[str]:
+        if not hasattr(self, "_own"):
+            self._own = sorted(
+                m.label for m in self.models.by_label.values()
+                if not (m.external or m.abstract or m.proxy)
+            )  # fmt: skip
+        return self._own
 
     def _tasks(self, facts: FileFacts) -> None:
         for call in facts.calls:
@@ -194,8 +220,9 @@ class EdgeBuilder:
             elif method == "send_task" and call.args and call.args[0] in self.task_names:
                 task = self.task_names[call.args[0]]
             if task is not None:
+                scheduled = True if call.target == BEAT_SEND else None
                 self.edges.add(facts.module, self.tasks[task], "task", facts.path, call.line,
-                               task=task)  # fmt: skip
+                               task=task, scheduled=scheduled)  # fmt: skip
             if call.function:
                 self._calls_by_function[call.function].append(target)
 
@@ -245,6 +272,11 @@ class EdgeBuilder:
                     found = self.orm_target(call)
                     if found is not None and found[1]:
                         written.add(self.models.concrete_label(found[0].label))
+            for statement in facts.raw_sql:  # SQL that changes a table inside the block
+                if block.id in statement.blocks:
+                    written.update(
+                        label for t in statement.written if (label := self._tables().get(t))
+                    )
             for call in facts.calls:
                 if block.id in call.blocks:
                     callee = self.index.resolve(call.target[2:])
