@@ -6,8 +6,11 @@ page as JSON in a `<script type="application/json">` block with every `<` escape
 page's script writes all of it with textContent, so no name from the analysed code can turn
 into markup or script.
 
-The graph opens at app level (saleor's 4,000 modules would be unreadable at once); a click
-on an app opens it into its models and modules, and a click on anything shows its evidence.
+The graph opens at service level (saleor's 4,000 modules, or 40 apps with 2,000 edges, would be
+unreadable at once): one node per suggested service, one edge per pair whose width is its
+coupling cost. A click opens a service into its apps and an app into its models and modules;
+a click on anything shows its evidence. A coupling matrix (DSM) of apps ordered by service
+marks the cells a service boundary cuts. Counts come from analyzer/counts.py, as in every output.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from typing import Any
 
 import networkx as nx
 
+from analyzer.counts import count
 from analyzer.decompose.coupling import app_services, from_analysis
 from analyzer.decompose.outputs import METRICS
 from analyzer.edge_kinds import for_page as edge_kinds_for_page
 
 MAX_CYCLES = 50
+EDGES_WHAT = "coupling edges, one per source, target and kind (an import, a foreign key, a read...)"
 
 
 def vis_network_js() -> str:
@@ -53,19 +58,23 @@ def page_data(data: dict[str, Any]) -> dict[str, Any]:
     ]
     edges = [
         {"source": e["source"], "target": e["target"], "kind": e["kind"], "weight": e["weight"],
+         "cost": round(coupling.edge_weight(e), 2),
          "evidence": e["evidence"][:20], "more": max(0, len(e["evidence"]) - 20)}
         for e in coupling.edges
     ]  # fmt: skip
+    counts = count(data)
     return {
         "project": data.get("project", {}),
         "tool": data.get("tool", {}),
         "counts": {
-            "apps": len(coupling.apps),
-            "models": len(data["models"]),
-            "routes": len(data["routes"]),
+            **{name: c.n for name, c in counts.items()},
             "edges": len(data["edges"]),
             "elements": len(coupling.elements),
-        },  # fmt: skip
+        },
+        "counted": {
+            **{name: {"what": c.what, "aside": c.aside()} for name, c in counts.items()},
+            "edges": {"what": EDGES_WHAT, "aside": ""},
+        },
         "apps": apps,
         "elements": elements,
         "edges": edges,

@@ -2,9 +2,9 @@
 (function () {
   "use strict";
   const data = JSON.parse(document.getElementById("figkit-data").textContent);
-  const KINDS = data.edge_kinds.map((k) => k.name); // analyzer/edge_kinds.py
-  const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
-                   "#9c755f", "#bab0ac", "#86bcb6", "#d37295", "#a0cbe8", "#ffbe7d", "#8cd17d", "#b6992d"];
+  const KINDS = data.edge_kinds; // analyzer/edge_kinds.py: name, doc, strong, shown, color
+  const kindOf = Object.fromEntries(KINDS.map((k) => [k.name, k]));
+  const NO_SERVICE = "#cccccc";
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -21,27 +21,75 @@
     return node;
   }
   const where = (evidence) => (evidence || []).map((e) => `${e.file}:${e.line || 0}`).join(", ");
+  const round = (x) => (x >= 1000 ? (x / 1000).toFixed(1) + "k" : String(Math.round(x)));
+  const byKey = (list, key) => Object.fromEntries(list.map((x) => [x[key], x]));
 
-  const services = [...new Set(data.services.map((s) => s.name))];
-  const colour = Object.fromEntries(services.map((s, i) => [s, PALETTE[i % PALETTE.length]]));
-  const appOf = Object.fromEntries(data.elements.map((e) => [e.id, e.app]));
+  // ---- colours: a distinct one per service, however many -----------------------------------
+  function hslToHex(h, s, l) {
+    const a = s * Math.min(l, 1 - l);
+    const f = (n) => {
+      const k = (n + h / 30) % 12;
+      return Math.round(255 * (l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1)))).toString(16).padStart(2, "0");
+    };
+    return "#" + f(0) + f(8) + f(4);
+  }
+  const gcd = (a, b) => (b ? gcd(b, a % b) : a);
+
+  // Evenly spaced hues, handed out with a stride so that services next to each other in the
+  // legend are far apart on the wheel; neighbouring hues differ in lightness too.
+  function distinctColours(count) {
+    const n = Math.max(count, 1);
+    let stride = Math.max(1, Math.round(n * 0.38));
+    while (gcd(stride, n) !== 1) stride += 1;
+    return Array.from({ length: count }, (_, i) => {
+      const slot = (i * stride) % n;
+      return hslToHex((slot * 360) / n, 0.68, [0.46, 0.68, 0.33][slot % 3]);
+    });
+  }
+
+  const services = data.services.map((s) => s.name);
+  const serviceInfo = byKey(data.services, "name");
+  const isShared = (name) => (serviceInfo[name] || {}).kind === "shared_kernel";
+  const colour = {};
+  const own = services.filter((s) => !isShared(s));
+  distinctColours(own.length).forEach((c, i) => { colour[own[i]] = c; });
+  services.filter(isShared).forEach((s, i) => { colour[s] = hslToHex(0, 0, 0.62 - 0.08 * i); });
+  const colourOf = (service) => colour[service] || NO_SERVICE;
+  const swatch = (service) => el("span", { class: "swatch", style: `background:${colourOf(service)}` });
+
+  // ---- indexes --------------------------------------------------------------------------
+  const appInfo = byKey(data.apps, "label");
+  const byId = byKey(data.elements, "id");
   const elementsOf = {};
   for (const e of data.elements) (elementsOf[e.app] = elementsOf[e.app] || []).push(e);
+  const appsOf = {};
+  for (const a of data.apps) if (a.service) (appsOf[a.service] = appsOf[a.service] || []).push(a.label);
 
   // ---- page -------------------------------------------------------------------------------
   const root = (data.project.root || "project").split("/").filter(Boolean).pop();
-  const c = data.counts;
-  document.body.append(
-    el("header", {},
-      el("h1", {}, "Coupling report: ", root),
-      el("p", { class: "summary" },
-        `${c.apps} apps, ${c.models} models, ${c.routes} routes, ${c.edges} edges. `,
-        `figkit ${data.tool.version || ""}; ${data.services.length} suggested services (${(data.metrics || {}).granularity || "app"} granularity).`)),
-  );
+  document.body.append(el("header", {}, el("h1", {}, "Coupling report: ", root), countsLine(), countsLegend()));
+
+  function countsLine() {
+    const c = data.counts, counted = data.counted || {};
+    const parts = ["apps", "models", "routes", "services", "edges"].map((name) => {
+      const aside = (counted[name] || {}).aside;
+      return el("span", { class: "count", title: (counted[name] || {}).what || "" },
+        `${c[name] ?? 0} ${name}`, aside ? ` (${aside.replace("shared kernel", "shared library")})` : "");
+    });
+    const m = data.metrics || {};
+    return el("p", { class: "summary" }, parts.flatMap((p, i) => (i ? [" · ", p] : [p])),
+      `. figkit ${data.tool.version || ""}, ${m.granularity || "app"} granularity.`);
+  }
+  function countsLegend() {
+    const counted = data.counted || {};
+    return el("details", { class: "counted" }, el("summary", {}, "what is counted"),
+      el("ul", {}, Object.entries(counted).map(([name, c]) => el("li", {}, el("b", {}, name), ": ", c.what))));
+  }
+
   const sections = {};
   const nav = el("nav", {});
   document.body.append(nav);
-  for (const name of ["Graph", "Services", "Metrics", "Plan", "Cycles", "Warnings"]) {
+  for (const name of ["Graph", "Matrix", "Services", "Metrics", "Plan", "Cycles", "Warnings"]) {
     const section = el("section", { id: "section-" + name.toLowerCase() });
     sections[name] = section;
     nav.append(el("a", { href: "#" + name.toLowerCase(), onclick: (ev) => { ev.preventDefault(); show(name); } }, name));
@@ -51,31 +99,61 @@
     for (const [key, section] of Object.entries(sections)) section.hidden = key !== name;
     for (const a of nav.children) a.classList.toggle("active", a.textContent === name);
     if (name === "Graph" && network) network.redraw();
+    if (name === "Matrix") drawMatrix();
   }
 
-  // ---- graph ------------------------------------------------------------------------------
-  const expanded = new Set();
+  // ---- graph state and controls ------------------------------------------------------------
+  const openServices = new Set(); // services shown as their apps
+  const expanded = new Set(); // apps, and subpackages of big apps, shown as what they hold
   const hiddenApps = new Set();
-  const hiddenKinds = new Set(["import", "cochange"].filter(() => data.counts.elements > 1500));
-  const details = el("aside", { id: "details" }, el("p", { class: "hint" }, "Click an app to open it into its models and modules; click anything to see its evidence."));
+  const hiddenKinds = new Set(KINDS.filter((k) => !k.shown).map((k) => k.name));
+  let threshold = 0;
+
+  const details = el("aside", { id: "details" },
+    el("p", { class: "hint" }, "Click a service to open it into its apps, an app into its models and modules; click anything to see its evidence."));
   const canvas = el("div", { id: "network" });
-  const kindBoxes = el("fieldset", {}, el("legend", {}, "edge kinds"),
-    KINDS.filter((k) => data.edges.some((e) => e.kind === k)).map((k) =>
-      el("label", {}, el("input", { type: "checkbox", checked: !hiddenKinds.has(k), "data-kind": k,
-        onchange: (ev) => { ev.target.checked ? hiddenKinds.delete(k) : hiddenKinds.add(k); draw(); } }), " ", k)));
-  const appBoxes = el("fieldset", { class: "apps" }, el("legend", {}, "apps"),
-    data.apps.map((a) => el("label", {}, el("input", { type: "checkbox", checked: true, "data-app": a.label,
-      onchange: (ev) => { ev.target.checked ? hiddenApps.delete(a.label) : hiddenApps.add(a.label); draw(); } }), " ", a.label)));
+  const thresholdNumber = el("input", { type: "number", min: 0, step: "any", value: 0, "data-threshold": "number",
+    oninput: (ev) => setThreshold(Number(ev.target.value) || 0) });
+  const thresholdSlider = el("input", { type: "range", min: 0, max: 1000, value: 0, "data-threshold": "slider",
+    oninput: (ev) => setThreshold(Math.round(maxWeight * (Number(ev.target.value) / 1000) ** 2)) });
+  let maxWeight = 1;
+
+  function setThreshold(value) {
+    threshold = value;
+    if (document.activeElement !== thresholdNumber) thresholdNumber.value = value;
+    if (document.activeElement !== thresholdSlider) thresholdSlider.value = Math.round(1000 * Math.sqrt(Math.min(1, value / maxWeight)));
+    draw();
+  }
+
+  function kindBox(k) {
+    return el("label", { title: k.doc }, el("input", { type: "checkbox", checked: !hiddenKinds.has(k.name), "data-kind": k.name,
+      onchange: (ev) => { ev.target.checked ? hiddenKinds.delete(k.name) : hiddenKinds.add(k.name); draw(); } }),
+    " ", el("span", { class: "line", style: `background:${k.color}` }), " ", k.name);
+  }
+  function appBox(a) {
+    return el("label", {}, el("input", { type: "checkbox", checked: true, "data-app": a.label,
+      onchange: (ev) => { ev.target.checked ? hiddenApps.delete(a.label) : hiddenApps.add(a.label); draw(); } }), " ", a.label);
+  }
+  function legendItem(s) {
+    return el("button", { class: "legend-item" + (isShared(s.name) ? " shared" : ""), "data-service": s.name, title: s.note || "",
+      onclick: () => (openServices.has(s.name) ? closeService(s.name) : openService(s.name)) },
+    swatch(s.name), " ", s.name, isShared(s.name) ? " (shared library)" : "", el("span", { class: "n" }, ` ${s.apps.length}`));
+  }
+
+  const present = new Set(data.edges.map((e) => e.kind));
   sections.Graph.append(
-    el("div", { class: "toolbar" }, kindBoxes, appBoxes,
-      el("button", { onclick: () => { expanded.clear(); draw(); } }, "close all apps")),
+    el("div", { class: "toolbar" },
+      el("fieldset", {}, el("legend", {}, "edge kinds"), KINDS.filter((k) => present.has(k.name)).map(kindBox)),
+      el("fieldset", { class: "threshold" }, el("legend", {}, "hide edges lighter than"), thresholdSlider, " ", thresholdNumber),
+      el("fieldset", { class: "apps" }, el("legend", {}, "apps"), data.apps.map(appBox)),
+      el("button", { onclick: closeAll }, "close all")),
+    el("div", { id: "legend", class: "legend" }, el("span", { class: "legend-title" }, "services (click to open):"), data.services.map(legendItem)),
     el("div", { class: "graph-row" }, canvas, details),
   );
 
+  // ---- what each element is drawn as -----------------------------------------------------
   // An app of more than BIG elements opens into its subpackages first (saleor's graphql has 700 modules).
   const BIG = 40;
-  const appInfo = Object.fromEntries(data.apps.map((a) => [a.label, a]));
-  const byId = Object.fromEntries(data.elements.map((e) => [e.id, e]));
   function pathOf(e) {
     const base = appInfo[e.app].name || e.app;
     if (e.type === "model") return ["models", e.id.split(".").pop()];
@@ -87,83 +165,175 @@
     let prefix = e.app;
     for (const part of pathOf(e).slice(0, -1)) { prefix += "/" + part; groupSize[prefix] = (groupSize[prefix] || 0) + 1; }
   }
+
   function nodeFor(element) {
     const e = byId[element];
     if (!e || hiddenApps.has(e.app)) return null;
+    const service = appInfo[e.app].service;
+    if (service && !openServices.has(service)) return "svc:" + service;
     if (!expanded.has(e.app)) return "app:" + e.app;
-    if ((elementsOf[e.app] || []).length <= BIG) return "el:" + element;
+    return insideApp(e);
+  }
+  function insideApp(e) {
+    if ((elementsOf[e.app] || []).length <= BIG) return "el:" + e.id;
     let prefix = e.app;
     for (const part of pathOf(e).slice(0, -1)) {
       prefix += "/" + part;
       if (!expanded.has(prefix) && groupSize[prefix] > 1) return "grp:" + prefix;
     }
-    return "el:" + element;
+    return "el:" + e.id;
   }
-  let links = new Map();
-  function model() {
-    const nodes = [];
-    const seen = new Set();
+  const splitId = (id) => [id.slice(0, id.indexOf(":")), id.slice(id.indexOf(":") + 1)];
+
+  function nodeIds() {
+    const ids = new Set();
     for (const app of data.apps) {
       if (hiddenApps.has(app.label)) continue;
-      if (!expanded.has(app.label) || !(elementsOf[app.label] || []).length) {
-        nodes.push({ id: "app:" + app.label, label: app.label, title: `${app.label}: ${app.models} models, ${app.modules} modules`,
-          shape: "dot", size: 12 + 2 * Math.sqrt(app.models + app.modules),
-          color: { background: colour[app.service] || "#ccc", border: "#222" }, font: { size: 16 } });
-        continue;
-      }
-      for (const e of elementsOf[app.label]) {
-        const id = nodeFor(e.id);
-        if (seen.has(id)) continue;
-        seen.add(id);
-        if (id.startsWith("grp:")) {
-          const prefix = id.slice(4);
-          nodes.push({ id, label: `${prefix.slice(app.label.length + 1)}/ (${groupSize[prefix]})`, title: `${prefix}: ${groupSize[prefix]} elements; click to open`,
-            shape: "diamond", size: 8 + 2 * Math.sqrt(groupSize[prefix]),
-            color: { background: colour[app.service] || "#ccc", border: "#222" }, font: { size: 13 } });
-        } else {
-          const isPackage = e.type === "module" && e.id === (appInfo[e.app].name || "");
-          nodes.push({ id, label: isPackage ? "__init__.py" : e.id.split(".").slice(-1)[0] + (e.type === "model" ? "" : ".py"),
-            title: e.id, shape: e.type === "model" ? "box" : "ellipse",
-            color: { background: colour[e.service] || "#ccc", border: "#333" }, font: { size: 12 } });
-        }
-      }
+      const elements = elementsOf[app.label] || [];
+      if (app.service && !openServices.has(app.service)) ids.add("svc:" + app.service);
+      else if (!expanded.has(app.label) || !elements.length) ids.add("app:" + app.label);
+      else for (const e of elements) ids.add(insideApp(e));
     }
-    links = new Map();
+    return [...ids];
+  }
+
+  const NODE = {
+    svc: (id, name) => {
+      const size = (appsOf[name] || []).reduce((n, a) => n + (elementsOf[a] || []).length, 0);
+      return { id, label: isShared(name) ? `${name}\n(shared library)` : name, shape: isShared(name) ? "square" : "dot",
+        title: `${name}: ${(appsOf[name] || []).length} apps, ${size} models and modules; click to open`,
+        size: 14 + 2.5 * Math.sqrt(size), color: { background: colourOf(name), border: "#222" }, borderWidth: 2,
+        font: { size: 18, strokeWidth: 4, strokeColor: "#ffffff" } };
+    },
+    app: (id, label) => {
+      const a = appInfo[label];
+      return { id, label, title: `${label}: ${a.models} models, ${a.modules} modules`, shape: "dot",
+        size: 12 + 2 * Math.sqrt(a.models + a.modules), color: { background: colourOf(a.service), border: "#222" },
+        font: { size: 16, strokeWidth: 3, strokeColor: "#ffffff" } };
+    },
+    grp: (id, prefix) => {
+      const app = prefix.slice(0, prefix.indexOf("/"));
+      return { id, label: `${prefix.slice(app.length + 1)}/ (${groupSize[prefix]})`, title: `${prefix}: ${groupSize[prefix]} elements; click to open`,
+        shape: "diamond", size: 8 + 2 * Math.sqrt(groupSize[prefix]),
+        color: { background: colourOf(appInfo[app].service), border: "#222" }, font: { size: 13 } };
+    },
+    el: (id, element) => {
+      const e = byId[element];
+      const isPackage = e.type === "module" && e.id === (appInfo[e.app].name || "");
+      return { id, label: isPackage ? "__init__.py" : e.id.split(".").slice(-1)[0] + (e.type === "model" ? "" : ".py"),
+        title: e.id, shape: e.type === "model" ? "box" : "ellipse",
+        color: { background: colourOf(e.service), border: "#333" }, font: { size: 12 } };
+    },
+  };
+  const visNode = (id) => { const [type, key] = splitId(id); return NODE[type](id, key); };
+
+  // ---- edges: one per pair of drawn nodes, summed over the edges between what they hold --------
+  function aggregate() {
+    const links = new Map();
     data.edges.forEach((e, index) => {
       if (hiddenKinds.has(e.kind)) return;
-      const from = nodeFor(e.source), to = nodeFor(e.target);
-      if (!from || !to || from === to) return;
-      const key = from + "\u0000" + to;
-      const link = links.get(key) || { from, to, weight: 0, kinds: {}, edges: [] };
-      link.weight += e.weight; link.kinds[e.kind] = (link.kinds[e.kind] || 0) + e.weight; link.edges.push(index);
-      links.set(key, link);
+      const a = nodeFor(e.source), b = nodeFor(e.target);
+      if (!a || !b || a === b) return;
+      const key = a < b ? a + "\u0000" + b : b + "\u0000" + a;
+      let link = links.get(key);
+      if (!link) links.set(key, (link = { from: a < b ? a : b, to: a < b ? b : a, weight: 0, there: 0, back: 0, kinds: {}, edges: [] }));
+      link.weight += e.cost;
+      if (a < b) link.there += e.cost; else link.back += e.cost;
+      link.kinds[e.kind] = (link.kinds[e.kind] || 0) + e.cost;
+      link.edges.push(index);
     });
-    const edges = [...links.entries()].map(([key, l]) => ({ id: key, from: l.from, to: l.to, arrows: "to",
-      width: Math.min(8, 0.5 + Math.log1p(l.weight)), title: Object.entries(l.kinds).map(([k, n]) => `${k} ${n}`).join(", "),
-      color: { color: l.kinds.atomic || l.kinds.fk || l.kinds.join ? "#c0392b" : "#999", opacity: 0.6 } }));
-    return { nodes, edges };
+    return links;
+  }
+  const nameOf = (id) => splitId(id)[1];
+  const kindsText = (kinds) => Object.entries(kinds).sort((x, y) => y[1] - x[1]).map(([k, w]) => `${k} ${round(w)}`).join(", ");
+  function linkTitle(l) {
+    const a = nameOf(l.from), b = nameOf(l.to);
+    return [l.there ? `${a} → ${b}: ${round(l.there)}` : null, l.back ? `${b} → ${a}: ${round(l.back)}` : null,
+      kindsText(l.kinds)].filter(Boolean).join("\n");
+  }
+  function visEdge(key, l) {
+    const main = Object.entries(l.kinds).sort((x, y) => y[1] - x[1])[0][0];
+    return { id: key, from: l.from, to: l.to, arrows: { to: { enabled: l.there > 0, scaleFactor: 0.6 }, from: { enabled: l.back > 0, scaleFactor: 0.6 } },
+      width: 1 + 11 * Math.sqrt(l.weight / maxWeight), title: linkTitle(l), color: { color: kindOf[main].color, opacity: 0.75 } };
   }
 
-  let network = null;
+  // ---- drawing ----------------------------------------------------------------------------
+  let network = null, nodeSet = null, edgeSet = null, drawnIds = [], links = new Map();
   function draw() {
-    const { nodes, edges } = model();
-    const payload = { nodes: new vis.DataSet(nodes), edges: new vis.DataSet(edges) };
-    if (!network) {
-      network = new vis.Network(canvas, payload, {
-        physics: { solver: "forceAtlas2Based", stabilization: { iterations: 150 }, forceAtlas2Based: { gravitationalConstant: -60 } },
-        interaction: { hover: true, tooltipDelay: 150, hideEdgesOnDrag: true },
-        edges: { smooth: false }, layout: { improvedLayout: nodes.length < 150 },
-      });
-      network.on("stabilizationIterationsDone", () => network.setOptions({ physics: { enabled: false } }));
-      network.on("click", onClick);
+    const ids = nodeIds();
+    links = aggregate();
+    maxWeight = Math.max(1, ...[...links.values()].map((l) => l.weight));
+    const edges = [...links.entries()].filter(([, l]) => l.weight >= threshold).map(([key, l]) => visEdge(key, l));
+    if (!network) create(ids.map(visNode), edges);
+    else if (ids.length === drawnIds.length && ids.every((id, i) => id === drawnIds[i])) {
+      edgeSet.clear(); // same nodes: leave them where they are
+      edgeSet.add(edges);
     } else {
+      nodeSet = new vis.DataSet(ids.map(visNode));
+      edgeSet = new vis.DataSet(edges);
       network.setOptions({ physics: { enabled: true } });
-      network.setData(payload);
+      network.setData({ nodes: nodeSet, edges: edgeSet });
     }
-    window.figkit.nodes = nodes.length;
+    drawnIds = ids;
+    window.figkit.nodes = ids.length;
     window.figkit.edges = edges.length;
+    thresholdSlider.value = Math.round(1000 * Math.sqrt(Math.min(1, threshold / maxWeight)));
+  }
+  function create(nodes, edges) {
+    nodeSet = new vis.DataSet(nodes);
+    edgeSet = new vis.DataSet(edges);
+    network = new vis.Network(canvas, { nodes: nodeSet, edges: edgeSet }, {
+      physics: { solver: "forceAtlas2Based", stabilization: { iterations: 200 },
+        forceAtlas2Based: { gravitationalConstant: -90, springLength: 120, avoidOverlap: 0.4 } },
+      interaction: { hover: true, tooltipDelay: 150, hideEdgesOnDrag: true },
+      edges: { smooth: false }, layout: { improvedLayout: nodes.length < 150 },
+    });
+    network.on("stabilizationIterationsDone", () => network.setOptions({ physics: { enabled: false } }));
+    network.on("click", onClick);
   }
 
+  // ---- opening and closing --------------------------------------------------------------------
+  function forgetInside(key) {
+    for (const p of [...expanded]) if (p === key || p.startsWith(key + "/")) expanded.delete(p);
+  }
+  function openService(name) {
+    openServices.add(name);
+    draw();
+    const s = serviceInfo[name];
+    details.replaceChildren(el("h3", {}, swatch(name), " ", name, isShared(name) ? " (shared library)" : ""),
+      s.note ? el("p", { class: "note" }, s.note) : null,
+      el("p", {}, `${s.apps.length} apps, ${s.models.length} models, ${s.routes.length} routes (opened).`),
+      el("p", {}, "apps: ", s.apps.join(", ")),
+      el("button", { onclick: () => closeService(name) }, "close " + name));
+  }
+  function closeService(name) {
+    openServices.delete(name);
+    for (const app of appsOf[name] || []) forgetInside(app);
+    draw();
+  }
+  function openApp(app) {
+    const info = appInfo[app];
+    if (info.service) openServices.add(info.service);
+    forgetInside(app);
+    expanded.add(app);
+    draw();
+    details.replaceChildren(el("h3", {}, app),
+      el("p", {}, `service ${info.service || "-"}; ${info.models} models, ${info.modules} modules (opened).`),
+      el("button", { onclick: () => { forgetInside(app); draw(); } }, "close " + app));
+  }
+  function openGroup(prefix) {
+    expanded.add(prefix);
+    draw();
+    details.replaceChildren(el("h3", {}, prefix), el("p", {}, `${groupSize[prefix]} elements (opened).`),
+      el("button", { onclick: () => { forgetInside(prefix); draw(); } }, "close " + prefix));
+  }
+  function closeAll() {
+    openServices.clear();
+    expanded.clear();
+    draw();
+  }
+
+  // ---- evidence ------------------------------------------------------------------------------
   function evidenceList(indices) {
     const list = el("ul", { class: "evidence" });
     for (const index of indices.slice(0, 200)) {
@@ -177,51 +347,115 @@
     if (indices.length > 200) list.append(el("li", {}, `… and ${indices.length - 200} more edges`));
     return list;
   }
-
+  function showElement(element) {
+    const touching = [];
+    data.edges.forEach((e, i) => { if (e.source === element || e.target === element) touching.push(i); });
+    const app = byId[element].app;
+    details.replaceChildren(el("h3", {}, element),
+      el("p", {}, `app ${app}; service ${byId[element].service || "-"}; ${touching.length} edges.`),
+      el("button", { onclick: () => { forgetInside(app); draw(); } }, "close " + app),
+      evidenceList(touching));
+  }
+  function showLink(key) {
+    const link = links.get(key);
+    if (!link) return;
+    details.replaceChildren(el("h3", {}, nameOf(link.from), " — ", nameOf(link.to)),
+      el("p", { class: "pre" }, linkTitle(link)), evidenceList(link.edges));
+  }
   function onClick(params) {
-    details.replaceChildren();
     if (params.nodes.length) {
-      const id = params.nodes[0];
-      if (id.startsWith("grp:")) {
-        const prefix = id.slice(4);
-        expanded.add(prefix);
-        draw();
-        details.append(el("h3", {}, prefix), el("p", {}, `${groupSize[prefix]} elements (opened).`),
-          el("button", { onclick: () => { for (const p of [...expanded]) if (p === prefix || p.startsWith(prefix + "/")) expanded.delete(p); draw(); } }, "close " + prefix));
-        return;
-      }
-      if (id.startsWith("app:")) {
-        const app = id.slice(4);
-        const info = data.apps.find((a) => a.label === app);
-        expanded.add(app);
-        for (const p of [...expanded]) if (p.startsWith(app + "/")) expanded.delete(p);
-        draw();
-        details.append(el("h3", {}, app), el("p", {}, `service ${info.service || "-"}; ${info.models} models, ${info.modules} modules (opened).`),
-          el("button", { onclick: () => { expanded.delete(app); draw(); } }, "close " + app));
-        return;
-      }
-      const element = id.slice(3);
-      const touching = [];
-      data.edges.forEach((e, i) => { if (e.source === element || e.target === element) touching.push(i); });
-      const app = appOf[element];
-      details.append(el("h3", {}, element),
-        el("p", {}, `app ${app}; service ${(data.elements.find((e) => e.id === element) || {}).service || "-"}; ${touching.length} edges.`),
-        el("button", { onclick: () => { expanded.delete(app); draw(); } }, "close " + app),
-        evidenceList(touching));
-    } else if (params.edges.length) {
-      const link = links.get(params.edges[0]);
-      if (!link) return;
-      details.append(el("h3", {}, link.from.slice(link.from.indexOf(":") + 1), " → ", link.to.slice(link.to.indexOf(":") + 1)),
-        el("p", {}, Object.entries(link.kinds).map(([k, n]) => `${k} ${n}`).join(", ")), evidenceList(link.edges));
+      const [type, key] = splitId(params.nodes[0]);
+      ({ svc: openService, app: openApp, grp: openGroup, el: showElement })[type](key);
+    } else if (params.edges.length) showLink(params.edges[0]);
+  }
+
+  // ---- coupling matrix (DSM): apps ordered by service, cut cells marked ------------------------
+  const matrixDetails = el("aside", { id: "matrix-details" }, el("p", { class: "hint" }, "Click a cell to list its evidence."));
+  const matrixHolder = el("div", { class: "matrix" });
+  sections.Matrix.append(el("h2", {}, "Coupling matrix"),
+    el("p", {}, "Row app depends on column app; a cell is the summed coupling weight of the edge kinds ticked on the Graph tab. ",
+      "Apps are ordered by service and each service's block is outlined; red cells cross a service boundary (the cut), blue ones stay inside."),
+    el("div", { class: "matrix-row" }, matrixHolder, matrixDetails));
+
+  function matrixOrder() {
+    const rank = Object.fromEntries(services.map((s, i) => [s, i]));
+    return data.apps.filter((a) => (elementsOf[a.label] || []).length)
+      .sort((a, b) => (rank[a.service] ?? 1e9) - (rank[b.service] ?? 1e9) || a.label.localeCompare(b.label));
+  }
+  function matrixCells(order) {
+    const index = Object.fromEntries(order.map((a, i) => [a.label, i]));
+    const cells = new Map();
+    data.edges.forEach((e, k) => {
+      if (hiddenKinds.has(e.kind)) return;
+      const i = index[byId[e.source].app], j = index[byId[e.target].app];
+      if (i === undefined || j === undefined || i === j) return;
+      const cell = cells.get(i + "," + j) || { weight: 0, kinds: {}, edges: [] };
+      cell.weight += e.cost;
+      cell.kinds[e.kind] = (cell.kinds[e.kind] || 0) + e.cost;
+      cell.edges.push(k);
+      cells.set(i + "," + j, cell);
+    });
+    return cells;
+  }
+  // Block borders: a line where the service changes, a heavy outline round each service's own block.
+  function blockClasses(order, i, j) {
+    const starts = (k) => k === 0 || order[k - 1].service !== order[k].service;
+    const ends = (k) => k === order.length - 1 || order[k + 1].service !== order[k].service;
+    const out = [];
+    if (starts(i)) out.push("bt");
+    if (starts(j)) out.push("bl");
+    if (order[i].service === order[j].service) {
+      if (starts(i)) out.push("ot");
+      if (ends(i)) out.push("ob");
+      if (starts(j)) out.push("ol");
+      if (ends(j)) out.push("or");
     }
+    return out;
+  }
+  function matrixCell(order, i, j, cell, max) {
+    const a = order[i], b = order[j];
+    const cut = a.service !== b.service;
+    const classes = ["cell", ...blockClasses(order, i, j)];
+    if (i === j) classes.push("diag");
+    if (cell) classes.push(cut ? "cut" : "inside");
+    const td = el("td", { class: classes.join(" "), "data-from": a.label, "data-to": b.label,
+      title: cell ? `${a.label} → ${b.label}: ${round(cell.weight)} (${kindsText(cell.kinds)})` : `${a.label} → ${b.label}` },
+    cell ? round(cell.weight) : "");
+    if (cell) {
+      td.style.setProperty("--level", (0.15 + 0.85 * Math.sqrt(cell.weight / max)).toFixed(2));
+      td.addEventListener("click", () => showCell(a, b, cell));
+    }
+    return td;
+  }
+  function matrixRow(order, i, cells, max) {
+    const a = order[i];
+    const head = el("th", { class: "row " + blockClasses(order, i, i).filter((c) => c === "bt").join(" ") },
+      swatch(a.service), ` ${i + 1}. ${a.label}`);
+    return el("tr", {}, head, order.map((_, j) => matrixCell(order, i, j, cells.get(i + "," + j), max)));
+  }
+  function drawMatrix() {
+    const order = matrixOrder();
+    const cells = matrixCells(order);
+    const max = Math.max(1, ...[...cells.values()].map((c) => c.weight));
+    const head = el("tr", {}, el("th", {}, ""), order.map((a, j) =>
+      el("th", { class: "col " + blockClasses(order, 0, j).filter((c) => c === "bl").join(" "), title: `${a.label} (${a.service || "no service"})` }, String(j + 1))));
+    matrixHolder.replaceChildren(el("table", { class: "dsm" }, head, order.map((_, i) => matrixRow(order, i, cells, max))));
+    window.figkit.cells = cells.size;
+  }
+  function showCell(a, b, cell) {
+    const cut = a.service !== b.service;
+    matrixDetails.replaceChildren(el("h3", {}, a.label, " → ", b.label),
+      el("p", {}, cut ? `Cut: from service ${a.service || "-"} to service ${b.service || "-"}.` : `Inside service ${a.service || "-"}.`),
+      el("p", {}, `weight ${round(cell.weight)}: ${kindsText(cell.kinds)}`), evidenceList(cell.edges));
   }
 
   // ---- services, metrics, plan, cycles, warnings -------------------------------------------
   sections.Services.append(el("h2", {}, "Suggested services"),
     (data.metrics || {}).note ? el("p", { class: "note" }, data.metrics.note) : null,
     el("table", {}, el("tr", {}, ["service", "apps", "models", "tables", "routes"].map((h) => el("th", {}, h))),
-      data.services.map((s) => el("tr", {},
-        el("td", {}, el("span", { class: "swatch", style: `background:${colour[s.name]}` }), " ", s.name, s.extracted ? " (extracted)" : ""),
+      data.services.map((s) => el("tr", { class: isShared(s.name) ? "shared" : "" },
+        el("td", {}, swatch(s.name), " ", s.name, s.extracted ? " (extracted)" : "", isShared(s.name) ? " (shared library, not a service)" : "",
+          s.note ? el("div", { class: "hint" }, s.note) : null),
         el("td", {}, s.apps.join(", ")),
         el("td", {}, el("details", {}, el("summary", {}, String(s.models.length)), el("ul", {}, s.models.map((m) => el("li", {}, m))))),
         el("td", {}, el("details", {}, el("summary", {}, String(s.tables.length)), el("ul", {}, s.tables.map((t) => el("li", {}, t))))),
@@ -272,7 +506,8 @@
   sections.Warnings.append(el("h2", {}, `Warnings (${data.warnings.length})`),
     el("ul", {}, data.warnings.map((w) => el("li", {}, el("span", { class: "where" }, `${w.file || "project"}${w.line ? ":" + w.line : ""}`), " ", w.message))));
 
-  window.figkit = { data, expand: (key) => { expanded.add(key); draw(); }, get network() { return network; } };
+  window.figkit = { data, expand: (key) => (appInfo[key] ? openApp(key) : openGroup(key)), openService, closeAll,
+    colours: () => ({ ...colour }), get network() { return network; } };
   show("Graph");
   draw();
 })();
