@@ -168,7 +168,7 @@ def analyze(
                 runtime=runtime,
                 site_packages=_site_packages(path, None, site_packages),
             )
-        document = decompose(analysis.to_json(), options)
+        document = _with_counts(decompose(analysis.to_json(), options))
         written = write_analysis(document, out)
         write_route_files(document, out)
         reports = write_reports(document, out, chosen)
@@ -178,7 +178,7 @@ def analyze(
     for warning in analysis.warnings:
         where = f"{warning.file}:{warning.line}" if warning.line else (warning.file or str(path))
         typer.echo(f"warning: {where}: {warning.message}", err=True)
-    print_summary(analysis, str(written), Console())
+    print_summary(analysis, document, str(written), Console())
     print_decomposition(document, Console())
     for report in reports:
         Console().print(f"wrote {report}")
@@ -218,6 +218,13 @@ def _verify(analysis, out: Path) -> None:
     report = out / "verify.json"
     report.write_text(json.dumps({s.name: s.as_json() for s in scores}, indent=1) + "\n")
     console.print(f"wrote {report}")
+
+
+def _with_counts(document: dict) -> dict:
+    """analysis.json with its `counts` (analyzer/counts.py), as the terminal and reports show them."""
+    from analyzer.counts import count
+
+    return {**document, "counts": count(document).as_json()}
 
 
 def _decompose_options(root: Path | None, config: Path | None, granularity, services, seed):
@@ -269,11 +276,28 @@ def plan(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="Where to write analysis.json and routes/ (default: beside ANALYSIS)."),
+        typer.Option(
+            help="New folder for analysis.json, routes/ and reports (default: the next free "
+            "plan-N beside ANALYSIS). It must be new or empty unless --force."
+        ),
     ] = None,
+    in_place: Annotated[
+        bool,
+        typer.Option(
+            "--in-place",
+            help="Overwrite ANALYSIS and replace the route files and reports beside it.",
+        ),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Write into a non-empty --out, replacing analysis.json, routes/ there."
+        ),
+    ] = False,
     formats: FormatsOption = "html,json",
 ) -> None:
-    """Suggest service boundaries, price each cut and order the extraction, from a saved analysis."""
+    """Suggest service boundaries, price each cut and order the extraction, from a saved
+    analysis; written to a new folder (ANALYSIS is left alone unless --in-place)."""
     from rich.console import Console
 
     from analyzer.contract import read_analysis, write_analysis
@@ -283,24 +307,65 @@ def plan(
     from analyzer.report import parse_formats, write_reports
 
     try:
+        if in_place and out is not None:
+            raise AnalyzerError(
+                "--in-place writes beside ANALYSIS; leave out --out, or drop --in-place"
+            )
+        if out is not None and not force and _holds_files(out):
+            raise AnalyzerError(
+                f"{out} is not empty; pass a new --out, or --force to replace what figkit wrote there"
+            )
+        chosen = parse_formats(formats)
         document = read_analysis(analysis)
         root = Path(str(document.get("project", {}).get("root", "")))
         options = _decompose_options(
             root if root.is_absolute() else None, config, granularity, services, seed
         )
-        document = decompose(document, options)
-        target = out or analysis.parent
+        document = _with_counts(decompose(document, options))
+        target = analysis.parent if in_place else (out or _new_plan_folder(analysis.parent))
+        replaced = len(list((target / "routes").glob("*.json")))
+        existed = (target / "analysis.json").exists()
         written = write_analysis(document, target)
         files = write_route_files(document, target)
-        reports = write_reports(document, target, parse_formats(formats))
+        reports = write_reports(document, target, chosen)
     except AnalyzerError as exc:
         typer.echo(f"figkit plan: {exc}", err=True)
         raise typer.Exit(code=2) from None
     console = Console()
     print_decomposition(document, console)
-    console.print(f"wrote {written} and {len(files)} route files under {target / 'routes'}")
+    console.print(f"{'replaced' if existed else 'wrote'} {written}", highlight=False)
+    gone = f" (removed the {replaced} that were there)" if replaced else ""
+    console.print(
+        f"wrote {len(files)} route files under {target / 'routes'}{gone}", highlight=False
+    )
     for report in reports:
-        console.print(f"wrote {report}")
+        console.print(f"wrote {report}", highlight=False)
+
+
+def _holds_files(folder: Path) -> bool:
+    from analyzer.errors import AnalyzerError
+
+    if folder.exists() and not folder.is_dir():
+        raise AnalyzerError(f"--out {folder} is a file; pass a folder")
+    return folder.is_dir() and any(folder.iterdir())
+
+
+def _new_plan_folder(parent: Path) -> Path:
+    """parent/plan-N for the first N that is free, created here so two runs never share one."""
+    from analyzer.errors import OutputError
+
+    n = 1
+    while True:
+        folder = parent / f"plan-{n}"
+        try:
+            folder.mkdir(parents=True)
+            return folder
+        except FileExistsError:
+            n += 1
+        except OSError as exc:
+            raise OutputError(
+                f"cannot create {folder} ({exc.strerror}); pass --out to a writable folder"
+            ) from None
 
 
 @app.command()
@@ -325,6 +390,14 @@ def check(
         bool,
         typer.Option("--update-baseline", help="Write today's couplings to --baseline and pass."),
     ] = False,
+    init: Annotated[
+        bool,
+        typer.Option(
+            "--init",
+            help="Write the suggested split as the boundaries into the project's config "
+            "([tool.figkit] in pyproject.toml if there is one, else figkit.toml), then check.",
+        ),
+    ] = False,
 ) -> None:
     """Fail (exit 1) when code couples across the declared service boundaries, or services form a cycle."""
     import json
@@ -336,11 +409,30 @@ def check(
     from analyzer.pipeline import analyze as run_analysis
 
     try:
+        if not path.is_dir():
+            raise AnalyzerError(f"{path} is not a folder; pass the Django project's root")
         settings, where = load_settings(config, path)
-        rules = rules_from(settings, where)
+        if not init and not settings.get("boundaries"):
+            raise AnalyzerError(
+                f"{where} declares no [tool.figkit.boundaries]; `figkit check {path} --init` "
+                "writes the suggested split there as a starting point"
+            )
+        if init and ("boundaries" in settings or "allow" in settings):
+            raise AnalyzerError(
+                f"{where} declares boundaries already; edit them there, or remove them to "
+                "write the suggested split again"
+            )
         document = run_analysis(
             path, cache_dir=cache_dir, site_packages=_site_packages(path, config, site_packages)
         ).to_json()
+        if init:
+            written_to, declared = _init_boundaries(path, config, document)
+            typer.echo(
+                f"figkit check: wrote the suggested split ({declared} services) as boundaries "
+                f"to {written_to}; edit it to the split you mean"
+            )
+            settings, where = load_settings(config, path)
+        rules = rules_from(settings, where)
         if update_baseline and baseline is None:
             raise AnalyzerError("--update-baseline needs --baseline FILE")
         known = read_baseline(baseline) if baseline is not None and not update_baseline else None
@@ -381,8 +473,43 @@ def check(
             f"{len(result.cycles)} cycles{known_note}, {len(rules.boundaries)} services declared",
             err=not result.ok,
         )
+        if init and not result.ok:
+            typer.echo(
+                "figkit check: these couplings cross the suggested split today; accept them as "
+                f"known debt with `figkit check {path} --baseline figkit-baseline.json "
+                "--update-baseline`, and only new ones will fail",
+                err=True,
+            )
     if not result.ok:
         raise typer.Exit(code=1)
+
+
+def _init_boundaries(path: Path, config: Path | None, document: dict) -> tuple[Path, int]:
+    """Decompose at app granularity and append the split as boundaries to the project's config:
+    --config, else the config figkit reads today, else pyproject.toml if present, else figkit.toml."""
+    from analyzer.decompose import decompose
+    from analyzer.decompose.config import find_config, load_settings
+    from analyzer.errors import AnalyzerError
+    from analyzer.fitness import init_config, suggested_rules
+
+    rules = suggested_rules(
+        decompose(document, _decompose_options(path, config, "app", None, None))
+    )
+    if not rules.boundaries:
+        raise AnalyzerError(f"{path} has no models or modules of its own apps: nothing to split")
+    found = find_config(path)
+    if config is not None:
+        target = config
+    elif found is not None:
+        target = found[0]
+    elif (path / "pyproject.toml").is_file():
+        target = path / "pyproject.toml"
+    else:
+        target = path / "figkit.toml"
+    init_config(target, rules)
+    if not load_settings(config, path)[0].get("boundaries"):
+        raise AnalyzerError(f"wrote boundaries to {target}, but figkit reads another config first")
+    return target, len(rules.boundaries)
 
 
 @app.command()

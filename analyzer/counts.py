@@ -24,27 +24,34 @@ from dataclasses import dataclass, field
 from typing import Any
 
 WHAT = {
-    "apps": "the project's own installed apps",
-    "models": "own concrete models, one per table (no abstract bases, no proxies)",
-    "routes": "URL patterns of the project's own urlconf, one per pattern whatever its methods",
-    "services": "suggested services (a shared kernel is a library, not a service)",
+    "apps": "the project's own installed apps (third-party apps apart)",
+    "models": "own concrete models, one per table (abstract bases and proxies apart)",
+    "routes": "own URL patterns, one each whatever its HTTP methods (third-party includes apart)",
+    "services": "suggested services (a shared kernel is a library, apart)",
 }
 
 
 @dataclass(frozen=True)
 class Count:
-    """One number, what it counts, and the things left out of it by name (e.g. external: 3)."""
+    """One number, what it counts, how many of them are of a note-worthy sort (`among`, e.g.
+    conditional: 2) and what was seen but left out of it (`apart`, e.g. external: 3)."""
 
     n: int
     what: str
+    among: dict[str, int] = field(default_factory=dict)
     apart: dict[str, int] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        return {"count": self.n, "what": self.what, **self.apart}
+        return {"count": self.n, "what": self.what, **self.among, **self.apart}
 
     def aside(self) -> str:
-        """'3 external, 2 conditional' for the non-zero things counted apart, or ''."""
-        return ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in self.apart.items() if n)
+        """'3 conditional; 2 external not counted' for the non-zero sorts, or ''."""
+
+        def listed(sorts: dict[str, int]) -> str:
+            return ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in sorts.items() if n)
+
+        among, apart = listed(self.among), listed(self.apart)
+        return "; ".join([among] * bool(among) + [f"{apart} not counted"] * bool(apart))
 
 
 @dataclass(frozen=True)
@@ -62,17 +69,16 @@ class Counts:
         return {name: c.as_json() for name, c in self.items()}
 
     def line(self) -> str:
-        """'12 apps, 59 models, 140 routes (7 external, 2 conditional), 5 services'."""
+        """'12 apps (3 external not counted), 59 models, 140 routes (2 conditional), 5 services'."""
         parts = []
         for name, c in self.items():
             aside = c.aside()
-            parts.append(
-                f"{c.n} {name if c.n != 1 else name[:-1]}" + (f" ({aside})" if aside else "")
-            )
+            noun = name if c.n != 1 else name[:-1]
+            parts.append(f"{c.n} {noun}" + (f" ({aside})" if aside else ""))
         return ", ".join(parts)
 
     def legend(self) -> list[str]:
-        """One line per count saying what it counts: 'routes: URL patterns of ...'."""
+        """One line per count saying what it counts: 'routes: own URL patterns, ...'."""
         return [f"{name}: {c.what}" for name, c in self.items()]
 
 
@@ -105,12 +111,12 @@ def count(data: Mapping[str, Any]) -> Counts:
         apps=Count(
             sum(1 for a in apps if not a.get("external")),
             WHAT["apps"],
-            {"external": sum(1 for a in apps if a.get("external"))},
+            apart={"external": sum(1 for a in apps if a.get("external"))},
         ),
         models=Count(
             sum(1 for m in models if is_counted_model(m)),
             WHAT["models"],
-            {
+            apart={
                 "abstract": sum(1 for m in models if not m.get("external") and m.get("abstract")),
                 "proxy": sum(1 for m in models if not m.get("external") and m.get("proxy")),
             },
@@ -118,9 +124,10 @@ def count(data: Mapping[str, Any]) -> Counts:
         routes=Count(
             len(own_routes),
             WHAT["routes"],
-            {"external": len(external_routes), "conditional": sum(own_routes.values())},
+            among={"conditional": sum(own_routes.values())},
+            apart={"external": len(external_routes)},
         ),
         services=Count(
-            len(services) - len(kernel), WHAT["services"], {"shared_kernel": len(kernel)}
+            len(services) - len(kernel), WHAT["services"], apart={"shared_kernel": len(kernel)}
         ),
     )

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,8 @@ def rules_from(config: dict[str, Any], where: str = "the figkit config") -> Rule
     boundaries = config.get("boundaries")
     if not boundaries:
         raise AnalyzerError(
-            f"{where} declares no [tool.figkit.boundaries]: name each service and its apps, "
-            'e.g. catalog = ["catalog", "inventory"]'
+            f"{where} declares no [tool.figkit.boundaries]; `figkit check PATH --init` writes the "
+            "suggested split there as a starting point"
         )
     if not isinstance(boundaries, dict) or not all(
         isinstance(v, list) and v and all(isinstance(x, str) for x in v)
@@ -241,3 +242,93 @@ def against_baseline(result: Result, known: set[str]) -> tuple[Result, int, list
     )
     seen = set(keys(result))
     return new, len(seen & known), sorted(known - seen)
+
+
+# --- `figkit check --init`: the suggested split as a starting point ------------------------
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def suggested_rules(data: dict[str, Any]) -> Rules:
+    """The suggested split of a decomposed analysis as boundaries: each app in the service that
+    holds most of its elements. A shared kernel is a boundary every service may use."""
+    coupling = from_analysis(data)
+    votes: dict[str, Counter[str]] = defaultdict(Counter)
+    for service in data.get("services", []):
+        for element in [*service["models"], *service.get("modules", [])]:
+            if element in coupling.elements:
+                votes[coupling.elements[element].app][service["name"]] += 1
+    boundaries: dict[str, list[str]] = defaultdict(list)
+    for app in sorted(votes):
+        boundaries[votes[app].most_common(1)[0][0]].append(app)
+    kernels = [
+        s["name"]
+        for s in data.get("services", [])
+        if s.get("kind") == "shared_kernel" and s["name"] in boundaries
+    ]
+    allow = tuple(Allow(s, k) for k in kernels for s in sorted(boundaries) if s != k)
+    return Rules({k: tuple(v) for k, v in sorted(boundaries.items())}, allow)
+
+
+def rules_toml(rules: Rules, in_pyproject: bool) -> str:
+    """The rules as TOML tables to append to a config: [tool.figkit.boundaries] in a
+    pyproject.toml, [boundaries] in a figkit.toml."""
+    prefix = "tool.figkit." if in_pyproject else ""
+
+    def key(name: str) -> str:
+        return name if _BARE_KEY.fullmatch(name) else json.dumps(name)
+
+    lines = [
+        "# Written by `figkit check --init` from the suggested split: a starting point, edit it.",
+        f"[{prefix}boundaries]",
+        *(f"{key(name)} = {json.dumps(list(apps))}" for name, apps in rules.boundaries.items()),
+    ]
+    for rule in rules.allow:
+        lines += ["", f"[[{prefix}allow]]", f"from = {json.dumps(rule.source)}",
+                  f"to = {json.dumps(rule.target)}"]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def init_config(target: Path, rules: Rules) -> None:
+    """Append the rules to TARGET (created if missing) without touching what is there; refuse
+    when it declares boundaries already or the appended tables would not read back."""
+    import tomllib
+
+    in_pyproject = target.name == "pyproject.toml"
+    try:
+        old = target.read_text() if target.exists() else ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AnalyzerError(f"cannot read {target} ({exc})") from None
+    try:
+        parsed = tomllib.loads(old)
+    except tomllib.TOMLDecodeError as exc:
+        raise AnalyzerError(f"{target} cannot be read as TOML ({exc}); fix it first") from None
+    section = parsed.get("tool", {}).get("figkit", {}) if in_pyproject else parsed
+    if "boundaries" in section or "allow" in section:
+        raise AnalyzerError(
+            f"{target} declares boundaries already; edit them there, or remove them to write "
+            "the suggested split again"
+        )
+    text = rules_toml(rules, in_pyproject)
+    new = old + ("\n" if old and not old.endswith("\n") else "") + ("\n" if old else "") + text
+    try:
+        back = tomllib.loads(new)
+        back = back.get("tool", {}).get("figkit", {}) if in_pyproject else back
+        fits = back.get("boundaries") == {k: list(v) for k, v in rules.boundaries.items()}
+    except tomllib.TOMLDecodeError:
+        fits = False
+    if not fits:
+        raise AnalyzerError(
+            f"cannot add [{'tool.figkit.' if in_pyproject else ''}boundaries] to {target} "
+            "without rewriting it (an inline figkit table?); add the boundaries by hand"
+        )
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-", suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(new)
+        if target.exists():
+            os.chmod(tmp, target.stat().st_mode & 0o777)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise AnalyzerError(
+            f"cannot write {target} ({exc.strerror}); nothing was changed"
+        ) from None

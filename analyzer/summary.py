@@ -3,29 +3,40 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from analyzer.analysis import Analysis
+from analyzer.counts import count
 from analyzer.edge_kinds import KIND_NAMES as EDGE_KINDS
 
 
 def print_summary(
-    analysis: Analysis, written: str, console: Console, max_warnings: int = 8
+    analysis: Analysis,
+    document: dict[str, Any],
+    written: str,
+    console: Console,
+    max_warnings: int = 8,
 ) -> None:
+    """The counts (from analyzer/counts.py, as report.md and report.html show them, each saying
+    what it counts), the edges by kind, the first warnings. `document` is the decomposed
+    analysis.json, for the services."""
     stats = analysis.stats
-    apps = [a for a in analysis.apps if not a.external]
-    models = [m for m in analysis.models if not m.external and not m.abstract]
     seconds = stats.get("seconds", {})
     total = sum(seconds.values()) if isinstance(seconds, dict) else 0
+    counts = count(document)
     console.print(
         f"[bold]{analysis.project.get('settings_module') or 'no settings'}[/]: "
-        f"{len(apps)} apps, {len(models)} models, {len(analysis.routes)} routes, "
+        f"{counts.line()}; "
         f"{stats.get('files', 0)} files ({stats.get('lines', 0):,} lines; "
         f"{stats.get('files_read', 0)} read, {stats.get('files_cached', 0)} from cache) "
-        f"in {total:.1f} s"
+        f"in {total:.1f} s",
+        highlight=False,
+        soft_wrap=True,  # one line, so that scripts and tests can read it whatever the width
     )
+    console.print("; ".join(counts.legend()), style="dim", markup=False, highlight=False)
     counts = analysis.edge_counts()
     cross = Counter(
         e.kind

@@ -13,14 +13,26 @@ from rich.table import Table
 
 from analyzer.errors import OutputError
 
-METRICS = (
-    ("services", "services", None),
-    ("modularity", "modularity", "higher"),
-    ("sm", "structural modularity SM", "higher"),
-    ("icp", "inter-call percentage ICP", "lower"),
-    ("ifn", "interface number IFN", "lower"),
-    ("ned", "non-extreme distribution NED", "lower"),
-    ("bcp", "business context purity BCP", "lower"),
+_ARROW = {"higher": "↑", "lower": "↓"}
+DIRECTIONS = "↑ higher is better, ↓ lower is better"
+ENTANGLEMENT = (
+    "entanglement: the weighted coupling that crosses a service's boundary (each edge in or out "
+    "at its kind's weight); lower is easier to cut out"
+)
+
+# key, label (with its direction), "higher" | "lower" | None: the terminal, report.md and
+# report.html all label the metrics from here.
+METRICS = tuple(
+    (key, f"{name} {_ARROW[better]}" if better else name, better)
+    for key, name, better in (
+        ("services", "services", None),
+        ("modularity", "modularity", "higher"),
+        ("sm", "structural modularity SM", "higher"),
+        ("icp", "inter-call percentage ICP", "lower"),
+        ("ifn", "interface number IFN", "lower"),
+        ("ned", "non-extreme distribution NED", "lower"),
+        ("bcp", "business context purity BCP", "lower"),
+    )
 )
 
 
@@ -29,6 +41,47 @@ def better_of(suggested: float, per_app: float, better: str | None) -> str:
     if not better or suggested == per_app:
         return ""
     return "suggested" if (suggested > per_app) == (better == "higher") else "per app"
+
+
+def score(metrics: dict[str, Any]) -> tuple[list[str], list[str], int]:
+    """The quality metrics (those with a direction) the suggestion wins and loses against one
+    service per app, by label, and how many there are."""
+    s, b = metrics["suggested"], metrics["per_app"]
+    scored = [
+        (label, better_of(s[key], b[key], better)) for key, label, better in METRICS if better
+    ]
+    wins = [label for label, who in scored if who == "suggested"]
+    losses = [label for label, who in scored if who == "per app"]
+    return wins, losses, len(scored)
+
+
+def loses_most(metrics: dict[str, Any]) -> bool:
+    if not metrics.get("suggested") or not metrics.get("per_app"):
+        return False
+    _, losses, total = score(metrics)
+    return len(losses) > total / 2
+
+
+def verdict(metrics: dict[str, Any]) -> str:
+    """The score first: how many quality metrics the suggestion wins and loses against one
+    service per app, leading with the loss when it loses most of them; '' without a split."""
+    if not metrics.get("suggested") or not metrics.get("per_app"):
+        return ""
+    wins, losses, total = score(metrics)
+
+    def listed(labels: list[str]) -> str:
+        return f" ({', '.join(labels)})" if labels else ""
+
+    offered = "" if metrics.get("offered", True) else " It is shown for comparison, not offered."
+    if loses_most(metrics):
+        return (
+            f"The suggested split loses {len(losses)} of {total} quality metrics to one service "
+            f"per app{listed(losses)} and wins {len(wins)}{listed(wins)}.{offered}"
+        )
+    return (
+        f"The suggested split wins {len(wins)} of {total} quality metrics against one service "
+        f"per app{listed(wins)} and loses {len(losses)}{listed(losses)}.{offered}"
+    )
 
 
 def write_route_files(data: dict[str, Any], out_dir: Path) -> list[Path]:
@@ -53,13 +106,20 @@ def write_route_files(data: dict[str, Any], out_dir: Path) -> list[Path]:
 
 
 def print_decomposition(data: dict[str, Any], console: Console) -> None:
+    """The verdict on the metrics first (and why), then the metrics table, then the plan."""
     metrics = data["metrics"]
     if not metrics.get("suggested"):
         console.print(metrics.get("note", "no split suggested"), markup=False, highlight=False)
         return
+    style = "bold yellow" if loses_most(metrics) else "bold"
+    console.print(verdict(metrics), style=style, markup=False, highlight=False)
+    if metrics.get("note"):
+        console.print(metrics["note"], markup=False, highlight=False)
     table = Table(
         title=f"suggested split ({metrics['granularity']} granularity) against one service per app",
         title_justify="left",
+        caption=DIRECTIONS,
+        caption_justify="left",
         box=None,
     )
     for column in ("metric", "suggested", "per app", "better"):
@@ -70,15 +130,19 @@ def print_decomposition(data: dict[str, Any], console: Console) -> None:
     for key, value in metrics["suggested"]["cut"].items():
         base = metrics["per_app"]["cut"][key]
         table.add_row(
-            f"cut: {key.replace('_', ' ')}",
+            f"cut: {key.replace('_', ' ')} ↓",
             str(value),
             str(base),
             "" if value == base else ("suggested" if value < base else "per app"),
         )
     console.print(table)
-    if metrics.get("note"):
-        console.print(metrics["note"], markup=False, highlight=False)
-    plan = Table(title="extraction plan, least entangled first", title_justify="left", box=None)
+    plan = Table(
+        title="extraction plan, least entangled first",
+        title_justify="left",
+        caption=ENTANGLEMENT,
+        caption_justify="left",
+        box=None,
+    )
     for column in (
         "step",
         "service",

@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import Any
 
-from analyzer.decompose.outputs import METRICS, better_of
+from analyzer.counts import count, counted_models
+from analyzer.decompose.outputs import DIRECTIONS, ENTANGLEMENT, METRICS, better_of, verdict
 from analyzer.decompose.plan import PLAN_LISTS
 from analyzer.report.graph_formats import mermaid
 
@@ -54,30 +55,39 @@ def render(data: dict[str, Any]) -> str:
     project = data.get("project", {})
     name = PurePath(str(project.get("root") or "project")).name
     metrics = data.get("metrics", {})
+    counts = count(data)
     out = [
         f"# Coupling report: {esc(name)}",
         "",
-        f"{len([a for a in data['apps'] if not a.get('external')])} apps, {len(data['models'])} models, "
-        f"{len(data['routes'])} routes, {len(data['edges'])} edges; written by figkit "
+        f"{esc(counts.line())}, {len(data['edges'])} edges; written by figkit "
         f"{esc(data.get('tool', {}).get('version', ''))}. Granularity {esc(metrics.get('granularity', 'app'))}, "
         f"seed {metrics.get('seed', 42)}.",
+        "",
+        *(f"- {esc(line)}" for line in counts.legend()),
         "",
         "## Suggested services",
         "",
     ]
-    if metrics.get("note"):
-        out += [f"> {esc(metrics['note'])}", ""]
+    # The verdict on the metrics first, then the trade-off behind it.
+    lead = [f"**{esc(v)}**" for v in [verdict(metrics)] if v]
+    lead += [esc(n) for n in [metrics.get("note")] if n]
+    if lead:
+        out += ["\n>\n".join(f"> {line}" for line in lead), ""]
     if not data.get("services"):
         return "\n".join(out + ["No split: the project has no models or modules of its own.", ""])
     out += ["| service | apps | models | tables | routes |", "|---|---|---|---|---|"]
     for s in data["services"]:
         flag = " (extracted)" if s.get("extracted") else ""
+        if s.get("kind") == "shared_kernel":
+            flag += " (shared kernel: a library, not a service)"
         out.append(
-            f"| {esc(s['name'])}{flag} | {esc(', '.join(s['apps']))} | {len(s['models'])} | {len(s['tables'])} | {len(s['routes'])} |"
+            f"| {esc(s['name'])}{flag} | {esc(', '.join(s['apps']))} | {counted_models(s['models'], data)} | {len(s['tables'])} | {len(set(s['routes']))} |"
         )
     out += ["", "```mermaid", mermaid(data).rstrip(), "```", ""]
     out += [
         "## Metrics: suggested against one service per app",
+        "",
+        f"{DIRECTIONS}.",
         "",
         "| metric | suggested | per app | better |",
         "|---|---|---|---|",
@@ -86,12 +96,17 @@ def render(data: dict[str, Any]) -> str:
     for key, label, better in METRICS:
         out.append(f"| {label} | {s[key]:g} | {b[key]:g} | {better_of(s[key], b[key], better)} |")
     for key in s["cut"]:
-        out.append(f"| cut: {key.replace('_', ' ')} | {s['cut'][key]} | {b['cut'][key]} | |")
+        better = better_of(s["cut"][key], b["cut"][key], "lower")
+        out.append(
+            f"| cut: {key.replace('_', ' ')} ↓ | {s['cut'][key]} | {b['cut'][key]} | {better} |"
+        )
     out += [
         "",
         "Definitions and sources: figkit's docs/analyzer.md#metrics.",
         "",
         "## Extraction plan",
+        "",
+        f"Least entangled first. {esc(ENTANGLEMENT[0].upper() + ENTANGLEMENT[1:])}.",
         "",
     ]
     for step in data["plan"]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
+from analyzer.counts import count
 from analyzer.decompose import decompose
 from analyzer.errors import AnalyzerError
 from analyzer.report import graph_formats, markdown, parse_formats
@@ -54,7 +55,7 @@ def test_markdown_has_services_a_mermaid_diagram_metrics_and_the_plan(shop):
     assert "```mermaid\ngraph LR" in text
     for service in shop["services"]:
         assert f"| {service['name']} |" in text
-    assert "| modularity |" in text and "## Extraction plan" in text
+    assert "| modularity ↑ |" in text and "## Extraction plan" in text
     assert text.count("- [ ] ") >= len(shop["plan"])
 
 
@@ -90,7 +91,7 @@ def test_the_html_page_is_one_file_with_no_fetch_and_no_raw_markup_from_the_code
     )
     data_block = page.split('id="figkit-data">', 1)[1].split("</script>", 1)[0]
     assert "<" not in data_block and EVIL not in page.split("<script", 2)[1]
-    assert json.loads(data_block)["counts"]["models"] == len(poisoned(shop)["models"])
+    assert json.loads(data_block)["counts"]["models"] == count(poisoned(shop)).models.n
 
 
 def test_format_lists_are_checked():
