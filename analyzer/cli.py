@@ -187,37 +187,17 @@ def analyze(
 
 
 def _verify(analysis, out: Path) -> None:
-    import json
-
     from rich.console import Console
-    from rich.table import Table
 
-    from analyzer.verify import VerifyError, probe, score
+    from analyzer.verify import VerifyError, print_verification, run
 
     try:
-        scores = score(analysis, probe(analysis))
+        result = run(analysis, out)
     except VerifyError as exc:
         typer.echo(f"figkit analyze --verify: {exc}", err=True)
         raise typer.Exit(code=2) from None
-    table = Table(
-        title="static analysis against Django's own registry and resolver",
-        title_justify="left",
-        box=None,
-    )
-    for column in ("", "Django", "static", "found", "recall", "precision"):
-        table.add_column(column, justify="left" if not column else "right")
-    for s in scores:
-        table.add_row(s.name, str(len(s.django)), str(len(s.static)), str(len(s.found)),
-                      f"{s.recall:.1%}", f"{s.precision:.1%}")  # fmt: skip
-    console = Console()
-    console.print(table)
-    for s in scores:
-        for label, items in (("missed", s.django - s.static), ("extra", s.static - s.django)):
-            for item in sorted(map(str, items))[:10]:
-                console.print(f"  {s.name} {label}: {item}", markup=False, highlight=False)
-    report = out / "verify.json"
-    report.write_text(json.dumps({s.name: s.as_json() for s in scores}, indent=1) + "\n")
-    console.print(f"wrote {report}")
+    print_verification(result, Console())
+    Console().print(f"wrote {out / 'verify.json'}")
 
 
 def _with_counts(document: dict) -> dict:

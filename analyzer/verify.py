@@ -4,7 +4,10 @@ For a project whose requirements are installed in the current environment, a sub
 the project's Django registry and URL resolver (analyzer/verify_probe.py) and the static
 models, tables, relations and routes are scored against it: recall (share of Django's that the
 analysis found) and precision (share of the analysis's that Django has), with every miss listed.
-Only what is defined inside the analysed tree counts; third-party apps are out of scope for both.
+Only what is defined inside the analysed tree counts for recall; third-party apps are out of
+scope. Routes are compared in one canonical form (``route_key``) in which the trailing slash is
+significant, and each route's proxy route is tried on a concrete path built from Django's
+own pattern (``check_proxy_routes``).
 """
 
 from __future__ import annotations
@@ -14,14 +17,13 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from analyzer.analysis import Analysis
 from analyzer.errors import AnalyzerError
-from analyzer.link.routes import normalise_pattern
-
-# DRF's format_suffix_patterns repeat every route as `name.<format>`; one route to the analyzer.
-_DRF_SUFFIX = re.compile(r"(\\?\.\(\?P<format>[^)]*\)(/\?)?\$?|\.?<(\w+:)?format>/?)$")
 
 
 class VerifyError(AnalyzerError):
@@ -30,13 +32,25 @@ class VerifyError(AnalyzerError):
 
 @dataclass
 class Score:
+    """``django`` is what recall is counted on; precision is counted against ``known`` (all
+    that Django has, the project's own or not) when given, else against ``django``."""
+
     name: str
     django: set = field(default_factory=set)
     static: set = field(default_factory=set)
+    known: set | None = None
 
     @property
     def found(self) -> set:
         return self.django & self.static
+
+    @property
+    def missed(self) -> set:
+        return self.django - self.static
+
+    @property
+    def wrong(self) -> set:
+        return self.static - (self.django if self.known is None else self.known)
 
     @property
     def recall(self) -> float:
@@ -44,14 +58,13 @@ class Score:
 
     @property
     def precision(self) -> float:
-        return len(self.found) / len(self.static) if self.static else 1.0
+        return 1 - len(self.wrong) / len(self.static) if self.static else 1.0
 
     def as_json(self) -> dict[str, object]:
         return {
             "django": len(self.django), "static": len(self.static), "found": len(self.found),
             "recall": round(self.recall, 4), "precision": round(self.precision, 4),
-            "missed": sorted(map(str, self.django - self.static)),
-            "extra": sorted(map(str, self.static - self.django)),
+            "missed": sorted(map(str, self.missed)), "extra": sorted(map(str, self.wrong)),
         }  # fmt: skip
 
 
@@ -80,8 +93,115 @@ def probe(analysis: Analysis, timeout: float = 300) -> dict:
     return json.loads(result.stdout)
 
 
-def _route_key(pattern: str) -> str:
-    return normalise_pattern(_DRF_SUFFIX.sub("", pattern)).rstrip("/")
+# -- routes in one canonical form -------------------------------------------------------------
+
+_GROUP_NAME = re.compile(r"\?P<\w+>")
+_CONVERTER = re.compile(r"<(?:(\w+):)?\w+>")
+# DRF's format_suffix_patterns repeat a route as `name.<format>` (regex or path converter).
+_FORMAT_SUFFIX = re.compile(r"(\\?\.\(\?P<format>[^)]*\)(/\?)?(\$|\\Z)?|\.<(\w+:)?format>/?)$")
+
+
+def _class_end(text: str, start: int) -> int:
+    """Index just past the `]` that closes the character class opened at ``start``."""
+    i = start + 1
+    i += text.startswith("^", i)
+    i += text.startswith("]", i)  # a `]` first in the class is a literal
+    while i < len(text) and text[i] != "]":
+        i += 2 if text[i] == "\\" else 1
+    return min(i + 1, len(text))
+
+
+def _group_end(text: str, start: int) -> int:
+    """Index just past the `)` that closes the group opened at ``start``."""
+    depth, i = 0, start
+    while i < len(text):
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            i = _class_end(text, i)
+            continue
+        depth += (c == "(") - (c == ")")
+        i += 1
+        if depth == 0:
+            return i
+    return len(text)
+
+
+def route_key(pattern: str, typed: bool = False) -> str:
+    """A route as clients see it, to compare patterns by. Regex anchors (`^`, `$`, `\\A`,
+    `\\Z`) go; every capture, a named regex group or a path converter, becomes `<>` (names
+    and types are not in the path a client sends); escaped punctuation becomes the character;
+    the trailing slash stays: `^api/(?P<pk>[0-9]+)\\.json/$` and `api/<int:id>.json/` are both
+    `api/<>.json/`, and `api/<>` is another route. ``typed`` keeps a converter's type and a
+    group's regex (`api/<int>.json/`), to tell apart routes that differ only there."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            if nxt not in "AZ":
+                out.append(pattern[i : i + 2] if nxt.isalnum() else nxt)
+            i += 2
+        elif c in "^$":
+            i += 1
+        elif c == "[":
+            end = _class_end(pattern, i)
+            out.append(pattern[i:end])
+            i = end
+        elif c == "(":
+            end = _group_end(pattern, i)
+            inner = pattern[i + 1 : end - 1]
+            if _GROUP_NAME.match(inner) or not inner.startswith("?"):
+                out.append(f"<{_GROUP_NAME.sub('', inner, count=1)}>" if typed else "<>")
+            elif inner.startswith("?:"):
+                out.append("(?:" + route_key(inner[2:], typed) + ")")
+            else:
+                out.append(pattern[i:end])  # look-around or inline flags: kept as written
+            i = end
+        elif c == "<" and (m := _CONVERTER.match(pattern, i)):
+            out.append(f"<{m.group(1) or 'str'}>" if typed else "<>")
+            i = m.end()
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def format_suffix_base(pattern: str) -> str | None:
+    """For a DRF `.<format>` copy of a route, the key of the route it copies without its
+    trailing slash; None for any other route."""
+    if not _FORMAT_SUFFIX.search(pattern):
+        return None
+    return route_key(_FORMAT_SUFFIX.sub("", pattern)).rstrip("/")
+
+
+def _route_scores(analysis: Analysis, seen: list[dict]) -> tuple[Score, Score]:
+    """Own routes (a view defined in the tree, Django's admin left out) without their
+    `.<format>` copies, and the copies apart: a route that marks ``format_suffix`` stands
+    for its copy."""
+    own = [r for r in seen if r.get("view_local", r.get("local"))]
+    routes = Score(
+        "routes",
+        {route_key(r["pattern"]) for r in own if not format_suffix_base(r["pattern"])},
+        {route_key(r.pattern) for r in analysis.routes if not format_suffix_base(r.pattern)},
+        {route_key(r["pattern"]) for r in seen},
+    )
+    static_copies = {format_suffix_base(r.pattern) for r in analysis.routes} - {None}
+    static_copies |= {
+        route_key(r.pattern).rstrip("/")
+        for r in analysis.routes
+        if getattr(r, "format_suffix", False)
+    }
+    suffixes = Score(
+        "format suffixes",
+        {format_suffix_base(r["pattern"]) for r in own} - {None},
+        static_copies,
+        {format_suffix_base(r["pattern"]) for r in seen} - {None},
+    )
+    return routes, suffixes
 
 
 def score(analysis: Analysis, seen: dict) -> list[Score]:
@@ -100,6 +220,202 @@ def score(analysis: Analysis, seen: dict) -> list[Score]:
                     )
     relations = Score("relations", {(r["model"], r["field"], r["kind"], r["target"]) for r in seen["relations"]},
                       static_relations)  # fmt: skip
-    routes = Score("routes", {_route_key(r["pattern"]) for r in seen["routes"] if r["local"]},
-                   {_route_key(r.pattern) for r in analysis.routes})  # fmt: skip
-    return [models, tables, relations, routes]
+    routes, suffixes = _route_scores(analysis, seen["routes"])
+    return [models, tables, relations, routes, *([suffixes] if suffixes.django else [])]
+
+
+# -- proxy routes against concrete paths ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProxyCheck:
+    """One own route of Django's: the path built from its pattern, the proxy route the plan
+    made for the matching analysis route, and what the proxy's matcher did with both."""
+
+    pattern: str  # Django's
+    view: str
+    sample: str | None
+    proxy_match: str | None
+    status: str  # ok | no route | no match | slash | bad proxy route | no sample
+    detail: str = ""
+
+    def as_json(self) -> dict[str, object]:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
+
+
+PROXY_STATUSES = {
+    "ok": "the proxy route matches the path and, where Django would not serve it, not the "
+    "path with its trailing slash toggled",
+    "no route": "the analysis has no route of this pattern",
+    "no match": "the proxy route does not match the path built from Django's pattern",
+    "slash": "the proxy route also matches the path with its trailing slash toggled, which "
+    "Django does not resolve to this route",
+    "bad proxy route": "the proxy refuses the generated route",
+    "no sample": "no path could be built from Django's pattern",
+}
+
+
+def _proxy_matchers(document: dict | None) -> Callable[[str], str]:
+    """The proxy match the plan wrote for each analysis route pattern; patterns not in a plan
+    step go through the plan's own conversion."""
+    from analyzer.decompose.plan import proxy_match
+
+    planned = {
+        entry["pattern"]: entry["proxy_route"]["match"]
+        for step in (document or {}).get("plan", [])
+        for entry in step.get("routes", [])
+        if entry.get("proxy_route")
+    }
+    return lambda pattern: planned.get(pattern) or proxy_match(pattern)[0]
+
+
+def check_proxy_routes(
+    seen: Iterable[dict], static_patterns: Iterable[str], match_for: Callable[[str], str]
+) -> list[ProxyCheck]:
+    """For each own route of Django's (not a `.<format>` copy), try the proxy route made from
+    the analysis route of the same key on the route's concrete path, and on that path with
+    its trailing slash toggled when Django would not resolve that one to the route."""
+    # The analyzer does not import the proxy otherwise: only --verify needs its matcher.
+    from strangler_proxy.errors import RouteError
+    from strangler_proxy.routing import Route, RouteTable
+
+    by_key: dict[str, list[str]] = {}
+    for pattern in static_patterns:
+        by_key.setdefault(route_key(pattern), []).append(pattern)
+    tables: dict[str, RouteTable | str] = {}
+
+    def table_for(match: str) -> RouteTable | str:
+        if match not in tables:
+            try:
+                tables[match] = RouteTable([Route(name="route", match=match, target="service")])
+            except RouteError as exc:
+                tables[match] = str(exc)
+        return tables[match]
+
+    out = []
+    for r in seen:
+        if not r.get("view_local", r.get("local")) or format_suffix_base(r["pattern"]):
+            continue
+        candidates = by_key.get(route_key(r["pattern"]), [])
+        # Routes that differ only in a converter's type share a key: the best one counts.
+        typed = route_key(r["pattern"], typed=True)
+        candidates.sort(key=lambda p: route_key(p, typed=True) != typed)
+        checks = [_check_one(r, match_for(p), table_for(match_for(p))) for p in candidates]
+        if checks and route_key(candidates[0], typed=True) == typed:
+            checks = checks[:1]  # the analysis has this very route: judge that one
+        checks.sort(key=lambda c: _STATUS_ORDER.index(c.status))
+        out.append(checks[0] if checks else ProxyCheck(r["pattern"], r.get("view", ""),
+                                                       r.get("sample"), None, "no route"))  # fmt: skip
+    return out
+
+
+_STATUS_ORDER = ("ok", "slash", "no match", "bad proxy route", "no sample", "no route")
+
+
+def _check_one(r: dict, match: str, table) -> ProxyCheck:
+    pattern, view, sample = r["pattern"], r.get("view", ""), r.get("sample")
+    if isinstance(table, str):
+        return ProxyCheck(pattern, view, sample, match, "bad proxy route", table)
+    if sample is None:
+        return ProxyCheck(pattern, view, None, match, "no sample", r.get("skipped", ""))
+    if table.match("GET", sample) is None:
+        return ProxyCheck(pattern, view, sample, match, "no match")
+    toggled = r.get("toggled")
+    if toggled and not r.get("toggled_resolves") and table.match("GET", toggled) is not None:
+        return ProxyCheck(pattern, view, sample, match, "slash", toggled)
+    return ProxyCheck(pattern, view, sample, match, "ok")
+
+
+# -- the whole check, and what it prints ------------------------------------------------------
+
+
+@dataclass
+class Verification:
+    scores: list[Score]
+    proxy: list[ProxyCheck]
+    missed_routes: list[dict[str, Any]]  # Django's own routes the analysis lacks
+    wrong_routes: list[dict[str, Any]]  # analysis routes Django does not have
+
+    @property
+    def proxy_ok(self) -> int:
+        return sum(c.status == "ok" for c in self.proxy)
+
+    def as_json(self) -> dict[str, object]:
+        """One entry per score; the routes' carries each miss with its view and urlconf, each
+        wrong route with its evidence, and the proxy check."""
+        out: dict[str, dict[str, object]] = {s.name: s.as_json() for s in self.scores}
+        out["routes"]["missed_routes"] = self.missed_routes
+        out["routes"]["wrong_routes"] = self.wrong_routes
+        out["routes"]["proxy"] = {
+            "routes": len(self.proxy), "matching": self.proxy_ok,
+            "statuses": PROXY_STATUSES,
+            "failed": [c.as_json() for c in self.proxy if c.status != "ok"],
+        }  # fmt: skip
+        return dict(out)
+
+
+def verify(analysis: Analysis, seen: dict, document: dict | None = None) -> Verification:
+    """Score the analysis against what the probe saw; ``document`` is the written analysis
+    (with its plan), whose proxy routes are checked."""
+    scores = score(analysis, seen)
+    routes = next(s for s in scores if s.name == "routes")
+    missed = [
+        {k: r.get(k) for k in ("pattern", "view", "declared_in")}
+        for r in seen["routes"]
+        if r.get("view_local", r.get("local")) and route_key(r["pattern"]) in routes.missed
+        and not format_suffix_base(r["pattern"])
+    ]  # fmt: skip
+    wrong = [
+        {"pattern": r.pattern, "view": r.view, "evidence": f"{r.file}:{r.line}"}
+        for r in analysis.routes
+        if route_key(r.pattern) in routes.wrong and not format_suffix_base(r.pattern)
+    ]
+    proxy = check_proxy_routes(
+        seen["routes"], [r.pattern for r in analysis.routes], _proxy_matchers(document)
+    )
+    return Verification(scores, proxy, missed, wrong)
+
+
+def run(analysis: Analysis, out: Path) -> Verification:
+    """Probe Django, score, and write DIR/verify.json beside DIR/analysis.json."""
+    written = out / "analysis.json"
+    document = json.loads(written.read_text()) if written.exists() else None
+    result = verify(analysis, probe(analysis), document)
+    (out / "verify.json").write_text(json.dumps(result.as_json(), indent=1) + "\n")
+    return result
+
+
+def print_verification(result: Verification, console, shown: int = 10) -> None:
+    from rich.table import Table
+
+    table = Table(title="static analysis against Django's own registry and resolver",
+                  title_justify="left", box=None)  # fmt: skip
+    for column in ("", "Django", "static", "found", "recall", "precision"):
+        table.add_column(column, justify="left" if not column else "right")
+    for s in result.scores:
+        table.add_row(s.name, str(len(s.django)), str(len(s.static)), str(len(s.found)),
+                      f"{s.recall:.1%}", f"{s.precision:.1%}")  # fmt: skip
+    console.print(table)
+    total = len(result.proxy)
+    share = result.proxy_ok / total if total else 1.0
+    console.print(f"proxy routes matching a path built from Django's pattern: "
+                  f"{result.proxy_ok} of {total} own routes ({share:.1%})")  # fmt: skip
+
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False)
+
+    for s in result.scores:
+        if s.name in ("routes", "format suffixes"):
+            continue
+        for label, items in (("missed", s.missed), ("extra", s.wrong)):
+            for item in sorted(map(str, items))[:shown]:
+                say(f"  {s.name} {label}: {item}")
+    for r in result.missed_routes[:shown]:
+        say(f"  route missed: {r['pattern']}  ({r['view']}, in {r['declared_in']})")
+    for r in result.wrong_routes[:shown]:
+        say(f"  route not in Django: {r['pattern']}  ({r['view']}, {r['evidence']})")
+    for c in [c for c in result.proxy if c.status not in ("ok", "no route")][:shown]:
+        say(f"  proxy {c.status}: {c.proxy_match} for {c.sample or c.pattern} {c.detail}".rstrip())
+    more = len(result.missed_routes) + len(result.wrong_routes) > 2 * shown
+    if more:
+        say("  (the full lists are in verify.json)")

@@ -3,14 +3,23 @@ Django registry and URL resolver and print, as JSON, what Django itself sees.
 
     DJANGO_SETTINGS_MODULE=... python -m analyzer.verify_probe SOURCE_ROOT
 
-Stdlib and Django only, so it runs wherever the project runs.
+Stdlib and Django only, so it runs wherever the project runs (Python 3.10 and up).
+For every route it also builds a concrete path from the route's own regex (``sample``) and
+asks Django's resolver whether that path, and the path with its trailing slash toggled,
+resolve to that route: verify checks the proxy's route against both.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
+
+try:  # the stdlib's regex parser; private, so fall back to its pre-3.11 name
+    from re import _parser as _sre  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_parse as _sre  # type: ignore[no-redef]
 
 
 def _module_file(module_name: str) -> str | None:
@@ -58,28 +67,180 @@ def _models(root: str) -> tuple[list[dict], list[dict]]:
     return models, relations
 
 
+# -- a concrete path for a regex --------------------------------------------------------------
+# A few lines over the stdlib's parse tree cover what urlconfs use: literals, classes, ranges,
+# categories, repeats, alternations, groups. Back-references, conditionals and look-arounds
+# are not generated (a look-around is skipped, then the whole path is checked against the
+# regex, so a sample that a look-around rejects is reported, never used).
+
+
+class NoSample(ValueError):
+    """The regex uses something the sample generator does not produce."""
+
+
+_CANDIDATES = "a1bA-_x0.~"
+_CATEGORY_SAMPLE = {"DIGIT": "1", "NOT_DIGIT": "a", "WORD": "a", "NOT_WORD": "-",
+                    "SPACE": " ", "NOT_SPACE": "a"}  # fmt: skip
+_CATEGORY_TEST = {"DIGIT": r"\d", "NOT_DIGIT": r"\D", "WORD": r"\w", "NOT_WORD": r"\W",
+                  "SPACE": r"\s", "NOT_SPACE": r"\S"}  # fmt: skip
+
+
+def _category(av: object) -> str:
+    return str(av).removeprefix("CATEGORY_").removeprefix("UNI_").removeprefix("LOC_")
+
+
+def _in_set(char: str, items: list) -> bool:
+    negate, hit = False, False
+    for op, av in items:
+        name = str(op)
+        if name == "NEGATE":
+            negate = True
+        elif name.startswith("LITERAL"):
+            hit = hit or ord(char) == av
+        elif name.startswith("RANGE"):
+            hit = hit or av[0] <= ord(char) <= av[1]
+        elif name == "CATEGORY":
+            test = _CATEGORY_TEST.get(_category(av))
+            hit = hit or bool(test and re.fullmatch(test, char))
+        else:
+            raise NoSample(f"character set item {name}")
+    return hit != negate
+
+
+def _sample_items(items, out: list[str]) -> None:
+    for op, av in items:
+        name = str(op)
+        if name.startswith("LITERAL"):
+            out.append(chr(av))
+        elif name.startswith("NOT_LITERAL"):
+            out.append("a" if av != ord("a") else "b")
+        elif name == "ANY":
+            out.append("a")
+        elif name.startswith("IN"):
+            out.append(next((c for c in _CANDIDATES if _in_set(c, av)), None) or _no(name))
+        elif name == "CATEGORY":
+            out.append(_CATEGORY_SAMPLE.get(_category(av)) or _no(str(av)))
+        elif name.endswith("_REPEAT"):
+            low, high, sub = av
+            count = 0 if (low, high) == (0, 1) else max(low, 1)  # `x?` absent, `x*` once
+            for _ in range(count):
+                _sample_items(sub, out)
+        elif name == "SUBPATTERN":
+            _sample_items(av[-1], out)
+        elif name == "ATOMIC_GROUP":
+            _sample_items(av, out)
+        elif name == "BRANCH":
+            _sample_items(av[1][0], out)
+        elif name in ("AT", "ASSERT", "ASSERT_NOT"):
+            continue
+        else:
+            _no(name)
+
+
+def _no(what: str) -> str:
+    raise NoSample(f"regex construct {what} is not generated")
+
+
+def sample_path(regex: str) -> str:
+    """A path the regex matches from its start: '^api/(?P<pk>[0-9]+)/$' -> 'api/1/'."""
+    out: list[str] = []
+    _sample_items(_sre.parse(regex), out)
+    text = "".join(out)
+    if not re.match(regex, text):
+        raise NoSample(f"the generated {text!r} does not match")
+    return text
+
+
+def toggle_slash(path: str) -> str | None:
+    """The same path with its trailing slash removed or added (None for the root)."""
+    if path == "/":
+        return None
+    return path[:-1] if path.endswith("/") else path + "/"
+
+
+# -- routes -----------------------------------------------------------------------------------
+
+
+def _join_route(first: str, second: str) -> str:
+    """Django's ResolverMatch.route: pieces joined, without the '^' of the second."""
+    return first + second.removeprefix("^") if first else second
+
+
+def _piece(pattern, endpoint: bool) -> str:
+    """The regex one level of the resolver matches, without its start anchor."""
+    text = pattern.regex.pattern.removeprefix("^")
+    if not endpoint:
+        text = text.removesuffix(r"\Z").removesuffix("$")
+    return text
+
+
+def _view(callback) -> object:
+    return getattr(callback, "cls", None) or getattr(callback, "view_class", None) or callback
+
+
+def _view_name(view) -> str:
+    return f"{getattr(view, '__module__', '?')}.{getattr(view, '__qualname__', repr(view))}"
+
+
 def _routes(root: str) -> list[dict]:
-    """Every route with the urlconf module that declares it. A route counts as the project's
-    when a module of the tree declares it (an include of a pattern list inherits the module
-    that includes it), except Django's admin, which the static analysis leaves out."""
+    """Every route: its pattern as Django joins it, its view, the urlconf module that declares
+    it (an include of a pattern list inherits the module that includes it), whether Django's
+    admin holds it, and a concrete path with the resolver's verdict on it."""
     from django.urls import URLPattern, URLResolver, get_resolver
 
     out: list[dict] = []
 
-    def walk(resolver, prefix: str, declared_in: str, admin: bool) -> None:
+    def walk(resolver, route: str, regex: str, declared_in: str, admin: bool) -> None:
         for entry in resolver.url_patterns:
             if isinstance(entry, URLResolver):
                 module = entry.urlconf_module
                 name = module.__name__ if hasattr(module, "__name__") else declared_in
-                walk(entry, prefix + str(entry.pattern), name, admin or entry.app_name == "admin")
+                walk(entry, _join_route(route, str(entry.pattern)),
+                     regex + _piece(entry.pattern, False), name,
+                     admin or entry.app_name == "admin")  # fmt: skip
             elif isinstance(entry, URLPattern):
-                local = _is_local(_module_file(declared_in) or "", root) and not admin
-                out.append({"pattern": prefix + str(entry.pattern), "declared_in": declared_in,
-                            "local": local})  # fmt: skip
+                view = _view(entry.callback)
+                view_file = _module_file(getattr(view, "__module__", "")) or ""
+                record = {
+                    "pattern": _join_route(route, str(entry.pattern)),
+                    "regex": "^" + regex + _piece(entry.pattern, True),
+                    "view": _view_name(view),
+                    "declared_in": declared_in,
+                    "local": _is_local(_module_file(declared_in) or "", root) and not admin,
+                    "view_local": _is_local(view_file, root) and not admin,
+                    "admin": admin,
+                }
+                out.append({**record, **_resolution(record, entry.callback)})
 
     top = get_resolver()
-    walk(top, "", top.urlconf_module.__name__, False)
+    walk(top, "", "", top.urlconf_module.__name__, False)
     return out
+
+
+def _resolves_to(path: str, route: str, callback) -> bool:
+    from django.urls import resolve
+
+    try:
+        match = resolve(path)
+    except Exception:  # Resolver404, or a converter or urlconf that raises on this path
+        return False
+    return match.route == route and (match.func is callback or match.func == callback)
+
+
+def _resolution(record: dict, callback) -> dict:
+    """A concrete path for the route, whether Django resolves it to the route, and the same
+    for the path with its trailing slash toggled."""
+    try:
+        sample = "/" + sample_path(record["regex"])
+    except (NoSample, re.error, RecursionError, OverflowError) as exc:
+        return {"sample": None, "skipped": str(exc)}
+    toggled = toggle_slash(sample)
+    return {
+        "sample": sample,
+        "sample_resolves": _resolves_to(sample, record["pattern"], callback),
+        "toggled": toggled,
+        "toggled_resolves": bool(toggled) and _resolves_to(toggled, record["pattern"], callback),
+    }
 
 
 def main() -> None:

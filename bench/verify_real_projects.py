@@ -1,0 +1,251 @@
+"""Run `figkit analyze P --verify` on real Django projects, each from its own virtualenv, and
+write the figures to bench/RESULTS.md ("## Trust: analyzer --verify against Django").
+
+    .venv/bin/python bench/verify_real_projects.py \\
+        --project healthchecks=/work/ext/healthchecks:/work/ext/venv-healthchecks \\
+        --project netbox=/work/ext/netbox:/work/ext/venv-netbox [--out DIR] [--misses DIR]
+
+Each venv has the project's requirements and figkit installed (`pip install --no-deps -e` this
+repository, plus the analyzer's dependencies), so its `figkit` runs this tree's code and its
+probe loads the project's Django. The projects and venvs are made by whoever runs this and
+never committed. For every project, `--misses DIR/<name>.txt` lists the routes missed, the
+routes Django does not have, and the proxy routes that failed, for whoever fixes extraction.
+With `--reuse`, the last run's outputs are read again instead of analysing anew.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from results_file import machine, write_section  # noqa: E402
+
+HEADING = "## Trust: analyzer --verify against Django"
+
+# What each project needed to load in its venv; kept beside the figures it explains.
+SETUP = {
+    "healthchecks": "requirements.txt as pinned.",
+    "netbox": "requirements.txt as pinned; `netbox/netbox/configuration.py` copied from "
+    "`configuration_example.py` with a SECRET_KEY and ALLOWED_HOSTS=['*']; "
+    "`netbox/extras/data/un_locode.py`, a generated data file missing from the snapshot, "
+    "replaced by an empty dict.",
+}
+
+
+@dataclass
+class Project:
+    name: str
+    path: Path
+    venv: Path
+
+
+@dataclass
+class Outcome:
+    project: Project
+    seconds: float
+    commit: str
+    python: str
+    analysis: dict
+    verify: dict | None
+    error: str = ""
+
+
+def _parse(spec: str) -> Project:
+    name, _, rest = spec.partition("=")
+    path, _, venv = rest.partition(":")
+    if not (name and path and venv):
+        raise SystemExit(f"--project wants NAME=PATH:VENV, not {spec!r}")
+    return Project(name, Path(path), Path(venv))
+
+
+def run(project: Project, out: Path, reuse: bool) -> Outcome:
+    commit = subprocess.run(["git", "-C", str(project.path), "rev-parse", "--short=9", "HEAD"],
+                            capture_output=True, text=True).stdout.strip() or "?"  # fmt: skip
+    python = subprocess.run([str(project.venv / "bin" / "python"), "-c",
+                             "import platform; print(platform.python_version())"],
+                            capture_output=True, text=True).stdout.strip()  # fmt: skip
+    target = out / project.name
+    log = out / f"{project.name}.log"
+    seconds = 0.0
+    if not reuse:
+        started = time.perf_counter()
+        with log.open("w") as f:
+            subprocess.run([str(project.venv / "bin" / "figkit"), "analyze", str(project.path),
+                            "--verify", "--out", str(target), "--format", "json"],
+                           stdout=f, stderr=subprocess.STDOUT)  # fmt: skip
+        seconds = time.perf_counter() - started
+        (target / "bench-seconds").write_text(f"{seconds:.1f}\n")
+    elif (target / "bench-seconds").exists():
+        seconds = float((target / "bench-seconds").read_text())
+    analysis = json.loads((target / "analysis.json").read_text())
+    verify_file = target / "verify.json"
+    error = ""
+    verify = None
+    if (
+        verify_file.exists()
+        and verify_file.stat().st_mtime >= (target / "analysis.json").stat().st_mtime
+    ):
+        verify = json.loads(verify_file.read_text())
+    else:
+        lines = [ln for ln in log.read_text().splitlines() if "--verify" in ln]
+        error = lines[-1] if lines else "no verify.json written"
+    return Outcome(project, seconds, commit, python, analysis, verify, error)
+
+
+def _pair(score: dict | None) -> str:
+    if not score:
+        return "n/a"
+    return f"{score['found']}/{score['django']}: {score['recall']:.1%} / {score['precision']:.1%}"
+
+
+def _proxy(score: dict | None) -> str:
+    proxy = (score or {}).get("proxy")
+    if not proxy:
+        return "n/a"
+    share = proxy["matching"] / proxy["routes"] if proxy["routes"] else 1.0
+    return f"{proxy['matching']}/{proxy['routes']}: {share:.1%}"
+
+
+def row(o: Outcome) -> str:
+    v = o.verify or {}
+    models = [m for m in o.analysis["models"] if not m["external"] and not m["abstract"]]
+    tables = {m["table"] for m in models}
+    relations = sum(
+        len(e["evidence"]) for e in o.analysis["edges"] if e["kind"] in ("fk", "o2o", "m2m")
+    )
+    routes = v.get("routes")
+    own = (
+        f"{routes['django']} own, {routes['static']} static: {routes['recall']:.1%} / {routes['precision']:.1%}"
+        if routes
+        else f"n/a ({o.error})"
+    )
+    cells = [o.project.name, o.commit, f"{len(models)} ({_pair(v.get('models'))})", f"{len(tables)} ({_pair(v.get('tables'))})",
+             f"{relations} ({_pair(v.get('relations'))})", own, _proxy(routes), f"{o.seconds:.0f} s"]  # fmt: skip
+    return "| " + " | ".join(cells) + " |"
+
+
+def causes(o: Outcome, top: int = 5) -> list[str]:
+    """The misses grouped by the urlconf module that declares them and by view module: where
+    one extraction gap sits shows as one large group."""
+    routes = (o.verify or {}).get("routes") or {}
+    by_place = Counter(m.get("declared_in") or "?" for m in routes.get("missed_routes", []))
+    failed = Counter(f["status"] for f in routes.get("proxy", {}).get("failed", []))
+    out = []
+    if by_place:
+        out.append(
+            "missed, by declaring urlconf: "
+            + ", ".join(f"`{k}` {n}" for k, n in by_place.most_common(top))
+        )
+    wrong = routes.get("wrong_routes", [])
+    if wrong:
+        files = Counter(w["evidence"].rsplit(":", 1)[0] for w in wrong)
+        out.append(
+            "not in Django, by file: " + ", ".join(f"`{k}` {n}" for k, n in files.most_common(top))
+        )
+    if failed:
+        out.append("proxy failures: " + ", ".join(f"{k} {n}" for k, n in failed.most_common()))
+    return out  # fmt: skip
+
+
+def write_misses(o: Outcome, folder: Path) -> Path:
+    routes = (o.verify or {}).get("routes") or {}
+    lines = [f"# {o.project.name} at {o.commit}: `figkit analyze --verify`, {date.today().isoformat()}",
+             f"# own routes: {routes.get('django')} in Django, {routes.get('static')} in the analysis, "
+             f"recall {routes.get('recall')}, precision {routes.get('precision')}", "",
+             f"## missed ({len(routes.get('missed_routes', []))}): Django's pattern | view | declaring urlconf"]  # fmt: skip
+    for m in sorted(
+        routes.get("missed_routes", []), key=lambda m: (m["declared_in"] or "", m["pattern"])
+    ):
+        lines.append(f"{m['pattern']} | {m['view']} | {m['declared_in']}")
+    wrong = routes.get("wrong_routes", [])
+    lines += ["", f"## not in Django ({len(wrong)}): the analysis's pattern | view | evidence"]
+    lines += [
+        f"{w['pattern']} | {w['view']} | {w['evidence']}"
+        for w in sorted(wrong, key=lambda w: w["evidence"])
+    ]
+    failed = routes.get("proxy", {}).get("failed", [])
+    bad = [f for f in failed if f["status"] != "no route"]
+    lines += ["", f"## proxy routes that fail on a path built from Django's pattern ({len(bad)}; 'no route' ones are the misses above)",
+              "status | Django's pattern | sample path | proxy match | detail"]  # fmt: skip
+    lines += [
+        f"{f['status']} | {f['pattern']} | {f.get('sample')} | {f.get('proxy_match')} | {f.get('detail', '')}"
+        for f in bad
+    ]
+    if o.error:
+        lines += ["", f"verify failed: {o.error}"]
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{o.project.name}.txt"
+    target.write_text("\n".join(lines) + "\n")
+    return target
+
+
+def section(outcomes: list[Outcome], argv: list[str]) -> str:
+    header = ("| project | commit | models (recall / precision) | tables | relations (edge evidence) "
+              "| own routes: recall / precision | proxy routes matching | time |")  # fmt: skip
+    out = [HEADING, "",
+           "`figkit analyze PATH --verify` loads the project's Django registry and URL resolver in a subprocess "
+           "and scores the static analysis against them. Routes are compared in one canonical form "
+           "(`analyzer.verify.route_key`): Django's joined pattern with anchors dropped, every capture "
+           "(regex group or converter) written `<>`, and the trailing slash kept. Own routes are Django's "
+           "routes whose view is defined in the tree (admin left out), without DRF's `.<format>` copies; "
+           "recall is the share of them the analysis has, precision the share of the analysis's routes "
+           "that Django has (own or not). Proxy routes matching: for each own route, a concrete path is "
+           "built from Django's regex and the proxy route the plan made for it must match that path (with "
+           "`strangler_proxy.routing`) and must not match the path with its trailing slash toggled when "
+           "Django does not resolve that one to the route; a route the analysis lacks counts as failing.",
+           "",
+           f"Measured {date.today().isoformat()} on {machine()} (the bench's own Python; each project ran "
+           "from its own venv, Python as in the table notes), with:", "",
+           "    .venv/bin/python bench/verify_real_projects.py " + " ".join(argv), "",
+           "which runs, per project, `VENV/bin/figkit analyze PATH --verify --out OUT/NAME --format json`.", "",
+           header, "|" + "---|" * 8]  # fmt: skip
+    out += [row(o) for o in outcomes]
+    out += ["", "What each venv needed (requirements installed with pip from PyPI; then "
+            "`pip install --no-deps -e figkit` and the analyzer's dependencies):", ""]  # fmt: skip
+    for o in outcomes:
+        out.append(
+            f"- {o.project.name} (Python {o.python}): {SETUP.get(o.project.name, 'its requirements as pinned.')}"
+        )
+    out += ["", "Top causes of what is still missed or wrong:", ""]
+    for o in outcomes:
+        found = causes(o)
+        out.append(f"- {o.project.name}: " + ("; ".join(found) if found else "nothing missed."))
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--project", action="append", required=True, help="NAME=PATH:VENV")
+    parser.add_argument("--out", type=Path, default=Path("/tmp/figkit-verify"))
+    parser.add_argument("--misses", type=Path, help="write NAME.txt lists of what was missed here")
+    parser.add_argument("--reuse", action="store_true", help="read the last run's outputs again")
+    parser.add_argument("--no-results", action="store_true", help="print, don't write RESULTS.md")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    outcomes = []
+    for spec in args.project:
+        outcome = run(_parse(spec), args.out, args.reuse)
+        print(row(outcome), flush=True)
+        if args.misses:
+            print("  wrote", write_misses(outcome, args.misses), flush=True)
+        outcomes.append(outcome)
+    argv = [f"--project {spec}" for spec in args.project]
+    text = section(outcomes, argv)
+    if args.no_results:
+        print(text)
+    else:
+        write_section(HEADING, text)
+
+
+if __name__ == "__main__":
+    main()
