@@ -51,6 +51,9 @@ class ClassDef:
     methods: tuple[str, ...] = ()
     actions: tuple[ViewAction, ...] = ()  # DRF @action methods
     function: str | None = None  # set when the class is defined inside a function
+    flags: dict[str, bool] = field(default_factory=dict)  # class-level bool constants
+    # a DRF router's own `routes = [Route(...), DynamicRoute(...)]`, when written statically
+    route_templates: tuple[RouteTemplate, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,19 @@ class ViewAction:
     methods: tuple[str, ...]
     url_path: str
     line: int
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTemplate:
+    """One entry of a DRF router's ``routes``: ``Route(url, mapping, name, detail)`` or a
+    dynamic one (``DynamicRoute``, the older ``DynamicDetailRoute``/``DynamicListRoute``)
+    that stands for each ``@action`` of the viewset."""
+
+    url: str  # e.g. "^{prefix}/{lookup}{trailing_slash}$"
+    name: str  # e.g. "{basename}-detail"
+    mapping: tuple[tuple[str, str], ...] = ()  # (http method, viewset action)
+    detail: bool | None = None  # None: not said (an old-style Route: by its {lookup})
+    dynamic: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +157,8 @@ class UrlEntry:
     namespace: str | None = None
     app_name: str | None = None
     name: str | None = None
+    format_suffix: bool = False  # passed through format_suffix_patterns()
+    condition: str | None = None  # the `if` it is added under, as written
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +167,24 @@ class UrlList:
     entries: tuple[UrlEntry, ...]
     app_name: str | None = None  # the (patterns, "app_name") tuple form
     routers: tuple[Ref, ...] = ()  # `urlpatterns += router.urls`
+    # the module whose list this extends when it is not this file's own (`urls.urlpatterns
+    # += [...]` in AppConfig.ready()); "<root>" for the root urlconf (import_module(settings.ROOT_URLCONF))
+    owner: str | None = None
+    condition: str | None = None  # applies to `routers`
+    format_suffix: bool = False  # applies to `routers`
+
+
+@dataclass(frozen=True, slots=True)
+class RouterDef:
+    """``router = SomeRouter(...)`` at module level: the options that shape its URLs."""
+
+    router: str  # qualified name of the router variable
+    cls: Ref
+    line: int
+    trailing_slash: bool | None = None  # None: not passed (the class decides)
+    parent: Ref | None = None  # drf-nested-routers: NestedSimpleRouter(parent, "prefix", lookup=)
+    parent_prefix: str | None = None
+    lookup: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +194,10 @@ class RouterRegistration:
     viewset: Ref
     basename: str | None
     line: int
+    # drf-extensions' nested registration: (parent prefix, parents_query_lookups entry) per
+    # level, outermost first: `router.register("a", A).register("b", B, parents_query_lookups=["a"])`
+    parents: tuple[tuple[str, str], ...] = ()
+    condition: str | None = None  # the `if` it is registered under, as written
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +268,7 @@ class FileFacts:
     url_lists: list[UrlList] = field(default_factory=list)
     routers: list[RouterRegistration] = field(default_factory=list)
     router_vars: dict[str, str] = field(default_factory=dict)  # qualname -> router class ref
+    router_defs: list[RouterDef] = field(default_factory=list)
     view_registrations: list[ViewRegistration] = field(default_factory=list)
     ninja_operations: list[NinjaOperation] = field(default_factory=list)
     ninja_mounts: list[NinjaMount] = field(default_factory=list)

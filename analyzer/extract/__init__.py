@@ -19,12 +19,13 @@ from analyzer.extract.context import Context
 from analyzer.extract.definitions import Definitions
 from analyzer.extract.orm import Orm
 from analyzer.extract.raw_sql import RawSqlReader
+from analyzer.extract.routers import Routers
 from analyzer.extract.scope import ScopeTracker, prebind_module
 from analyzer.extract.urls import Urls
 from analyzer.extract.walk import Walker
 from analyzer.facts import FileFacts, Warning_
 
-LISTENERS = (ScopeTracker, Definitions, Calls, Orm, RawSqlReader, Urls, BeatSchedule)
+LISTENERS = (ScopeTracker, Definitions, Calls, Orm, RawSqlReader, Urls, Routers, BeatSchedule)
 
 
 def extract(source: bytes, path: str, module: str, is_package: bool) -> FileFacts:

@@ -9,7 +9,7 @@ import libcst as cst
 from analyzer.extract.context import Context, string_value
 from analyzer.extract.definitions import model_target
 from analyzer.extract.raw_sql import sql_arguments
-from analyzer.facts import Call, NinjaMount, Receiver, RouterRegistration, WithBlock
+from analyzer.facts import Call, NinjaMount, Receiver, WithBlock
 
 # Calls into these never couple the analysed project's parts to each other.
 _IGNORED_PREFIXES = (
@@ -56,8 +56,6 @@ class Calls:
             attr = func.attr.value
             if attr == "connect" and node.args:
                 self._connect(node, ref)
-            elif attr == "register" and ref[2:].rsplit(".", 1)[0] in ctx.facts.router_vars:
-                self._register(node, ref[2:].rsplit(".", 1)[0])
             elif attr == "add_router" and len(node.args) >= 2:
                 self._ninja_mount(node, ref[2:].rsplit(".", 1)[0])
         if ref[2:].startswith(_IGNORED_PREFIXES) and not ref.endswith((".atomic", ".send_task")):
@@ -87,19 +85,3 @@ class Calls:
         router = f"m:{text}" if text is not None else self.ctx.resolve(target)
         if prefix is not None and router is not None and router.startswith(("q:", "m:")):
             self.ctx.facts.ninja_mounts.append(NinjaMount(api, prefix, router, self.ctx.line))
-
-    def _register(self, node: cst.Call, router: str) -> None:
-        ctx = self.ctx
-        positional = [a.value for a in node.args if a.keyword is None]
-        if len(positional) < 2:
-            return
-        prefix = string_value(positional[0])
-        viewset = ctx.resolve(positional[1])
-        basename = None
-        for arg in node.args:
-            if arg.keyword is not None and arg.keyword.value in ("basename", "base_name"):
-                basename = string_value(arg.value)
-        if prefix is not None and viewset is not None and viewset.startswith("q:"):
-            ctx.facts.routers.append(
-                RouterRegistration(router, prefix, viewset, basename, ctx.line)
-            )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from analyzer.extract.context import Context, dotted, string_value
+from analyzer.extract.drf_templates import route_templates
 from analyzer.facts import (
     USER_MODEL,
     ClassDef,
@@ -16,6 +17,7 @@ from analyzer.facts import (
     Receiver,
     Ref,
     Relation,
+    RouteTemplate,
     ViewAction,
     ViewRegistration,
 )
@@ -114,6 +116,8 @@ class _ClassBuilder:
     attributes: dict[str, str] = field(default_factory=dict)
     methods: list[str] = field(default_factory=list)
     actions: list[ViewAction] = field(default_factory=list)
+    flags: dict[str, bool] = field(default_factory=dict)
+    route_templates: tuple[RouteTemplate, ...] = ()
 
 
 class Definitions:
@@ -128,7 +132,10 @@ class Definitions:
         ctx = self.ctx
         bases: list[Ref] = []
         for arg in node.bases:
-            ref = ctx.resolve(arg.value)
+            base = arg.value
+            if isinstance(base, cst.Subscript):  # ModelViewSet[Document]: the generic itself
+                base = base.value
+            ref = ctx.resolve(base)
             bases.append(ref if ref is not None and ref.startswith("q:") else "?")
         meta: dict[str, object] = {}
         for stmt in node.body.body:
@@ -189,12 +196,31 @@ class Definitions:
                 methods=tuple(built.methods),
                 actions=tuple(built.actions),
                 function=built.function,
+                flags=built.flags,
+                route_templates=built.route_templates,
             )
         )
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
             self._class_attribute(node.targets[0].target.value, node.value)
+        elif len(node.targets) == 1:
+            self._instance_attribute(node.targets[0].target, node.value)
+
+    def _instance_attribute(self, target: cst.BaseAssignTargetExpression, value) -> None:
+        """``self.trailing_slash = "/?"`` in a method: a router's own URL ending."""
+        if (
+            not isinstance(target, cst.Attribute)
+            or target.attr.value != "trailing_slash"
+            or not isinstance(target.value, cst.Name)
+            or target.value.value != "self"
+            or len(self._stack) < 2
+            or not isinstance(self._stack[-2], _ClassBuilder)
+        ):
+            return
+        literal = _literal(value)
+        if isinstance(literal, str):
+            self._stack[-2].attributes["trailing_slash"] = literal
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None and isinstance(node.target, cst.Name):
@@ -207,8 +233,13 @@ class Definitions:
         if not isinstance(builder, _ClassBuilder):
             return
         text = string_value(value)
+        literal = _literal(value) if isinstance(value, cst.Name) else ...
         if text is not None:
             builder.attributes[name] = text
+        elif isinstance(literal, bool):
+            builder.flags[name] = literal
+        elif name == "routes" and isinstance(value, cst.List | cst.Tuple):
+            builder.route_templates = route_templates(value)
         elif isinstance(value, cst.Call):
             relation = self._relation(name, value)
             if relation is not None:

@@ -1,4 +1,6 @@
-"""URL configuration: pattern lists, includes with namespaces, DRF router registrations."""
+"""URL configuration: pattern lists, includes with namespaces, format suffixes, lists extended
+from elsewhere (``urls.urlpatterns += [...]`` in ``AppConfig.ready()``), and the ``if`` each
+piece is added under. DRF routers are read by analyzer/extract/routers.py."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from dataclasses import replace
 
 import libcst as cst
 
+from analyzer.extract.conditions import Conditions
 from analyzer.extract.context import Context, dotted, string_value
 from analyzer.facts import UrlEntry, UrlList, Warning_
 
@@ -23,6 +26,18 @@ class Urls:
         self._entry_calls: dict[int, int] = {}  # id(entry) -> id(call)
         self._call_lines: dict[int, int] = {}  # id(call) -> line
         self._lists_before = 0
+        self.conditions = Conditions()
+        self._module_names: dict[str, str] = {}  # local name -> module it holds (import_module)
+        self._suffixed: set[str] = set()  # router refs passed through format_suffix_patterns
+
+    def visit_If(self, node: cst.If) -> None:
+        self.conditions.visit_If(node)
+
+    def leave_If(self, node: cst.If) -> None:
+        self.conditions.leave_If(node)
+
+    def visit_Else(self, node: cst.Else) -> None:
+        self.conditions.visit_Else(node)
 
     def _start(self) -> None:
         self._lists_before = len(self.ctx.facts.url_lists)
@@ -54,6 +69,11 @@ class Urls:
 
     def visit_Assign(self, node: cst.Assign) -> None:
         self._start()
+        module = self._imported_module(node.value)
+        if module is not None:
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    self._module_names[target.target.value] = module
         if not self.ctx.at_module_level:
             return
         for target in node.targets:
@@ -64,6 +84,36 @@ class Urls:
         self._start()
         if self.ctx.at_module_level and isinstance(node.target, cst.Name):
             self._list(node.target.value, node.value, extend=True)
+            return
+        owner = self._foreign_list(node.target)
+        if owner is not None:
+            self._list(owner[1], node.value, extend=True, owner=owner[0])
+
+    def _imported_module(self, value: cst.BaseExpression) -> str | None:
+        """``import_module("pkg.urls")`` or ``import_module(settings.ROOT_URLCONF)``."""
+        if not isinstance(value, cst.Call) or not value.args:
+            return None
+        func = self.ctx.qualname(value.func) or dotted(value.func) or ""
+        if not func.endswith("import_module"):
+            return None
+        arg = value.args[0].value
+        text = string_value(arg)
+        if text is not None:
+            return text
+        name = self.ctx.qualname(arg) or dotted(arg) or ""
+        return "<root>" if name.endswith("settings.ROOT_URLCONF") else None
+
+    def _foreign_list(self, node: cst.BaseExpression) -> tuple[str, str] | None:
+        """(module, list name) for ``urls.urlpatterns`` where ``urls`` is an imported module."""
+        if not isinstance(node, cst.Attribute) or node.attr.value != "urlpatterns":
+            return None
+        base = node.value
+        if isinstance(base, cst.Name) and base.value in self._module_names:
+            return self._module_names[base.value], "urlpatterns"
+        module = self.ctx.qualname(base)
+        if module is None or module == self.ctx.module:
+            return None
+        return module, "urlpatterns"
 
     def visit_Call(self, node: cst.Call) -> None:
         # urlpatterns.append(path(...)) / urlpatterns.extend([...])
@@ -71,26 +121,39 @@ class Urls:
             self._call_lines[id(node)] = self.ctx.line
             return
         func = node.func
-        if not self.ctx.at_module_level or not isinstance(func, cst.Attribute):
-            return
-        if func.attr.value not in ("append", "extend") or not isinstance(func.value, cst.Name):
+        if not isinstance(func, cst.Attribute) or func.attr.value not in ("append", "extend"):
             return
         if not node.args:
             return
+        owner = None
+        if isinstance(func.value, cst.Name) and self.ctx.at_module_level:
+            name = func.value.value
+        else:
+            foreign = self._foreign_list(func.value)
+            if foreign is None:
+                return
+            owner, name = foreign
         self._start()
         value = node.args[0].value
         if func.attr.value == "append":
             value = cst.List([cst.Element(value)])
-        self._list(func.value.value, value, extend=True)
+        self._list(name, value, extend=True, owner=owner)
 
-    def _list(self, name: str, value: cst.BaseExpression, extend: bool) -> None:
+    def _list(
+        self, name: str, value: cst.BaseExpression, extend: bool, owner: str | None = None
+    ) -> None:
         parsed = self._patterns(value)
         if parsed is None:
             return
         entries, routers, app_name = parsed
         if not entries and not routers:
             return
-        self.ctx.facts.url_lists.append(UrlList(name, tuple(entries), app_name, tuple(routers)))
+        self.ctx.facts.url_lists.append(
+            UrlList(
+                name, tuple(entries), app_name, tuple(routers), owner, self.conditions.current,
+                format_suffix=bool(routers) and all(r in self._suffixed for r in routers),
+            )
+        )  # fmt: skip
 
     def _patterns(self, value: cst.BaseExpression):
         """(entries, router refs, app_name) for an expression that builds a pattern list."""
@@ -110,6 +173,8 @@ class Urls:
             return (entries, routers, app_name) if left or right else None
         if isinstance(value, cst.Call):
             func = self.ctx.qualname(value.func) or dotted(value.func) or ""
+            if func.endswith("format_suffix_patterns") and value.args:
+                return self._format_suffixes(value.args[0].value)
             if func.endswith("i18n_patterns"):
                 elements = [a.value for a in value.args if a.keyword is None]
                 return self._elements(elements, app_name)
@@ -135,6 +200,32 @@ class Urls:
                 return (entries, routers, app_name) if routers else None
             return result[0], routers + result[1], app_name
         return None
+
+    def _format_suffixes(self, value: cst.BaseExpression):
+        """``format_suffix_patterns(patterns)``: each pattern also answers with ``.json`` and
+        the like; marked on the route rather than listed twice."""
+        if isinstance(value, cst.Name):  # urlpatterns = format_suffix_patterns(urlpatterns)
+            lists = self.ctx.facts.url_lists
+            for index, url_list in enumerate(lists):
+                if url_list.name == value.value and url_list.owner is None:
+                    lists[index] = replace(
+                        url_list,
+                        entries=tuple(replace(e, format_suffix=True) for e in url_list.entries),
+                        format_suffix=True,
+                    )
+            return None
+        parsed = self._patterns(value)
+        if parsed is None:
+            return None
+        entries, routers, app_name = parsed
+        marked = []
+        for entry in entries:
+            new = replace(entry, format_suffix=True)
+            if id(entry) in self._entry_calls:
+                self._entry_calls[id(new)] = self._entry_calls.pop(id(entry))
+            marked.append(new)
+        self._suffixed.update(routers)
+        return marked, routers, app_name
 
     def _elements(self, elements: list[cst.BaseExpression], app_name: str | None):
         entries: list[UrlEntry] = []
@@ -194,7 +285,10 @@ class Urls:
         else:
             ref = ctx.resolve(view_node)
             view = ref if ref and ref.startswith("q:") else None
-        entry = UrlEntry(kind, pattern, line, view, include, namespace, app_name, name)
+        entry = UrlEntry(
+            kind, pattern, line, view, include, namespace, app_name, name,
+            condition=self.conditions.current,
+        )  # fmt: skip
         self._entry_calls[id(entry)] = id(call)
         return entry
 

@@ -28,7 +28,10 @@ def link(project: Project, files: list[FileFacts]) -> Analysis:
         model = models.model_for_ref(ref)
         return model.label if model is not None else None
 
-    routes = RouteBuilder(index, locator, warnings, model_label).build(project.root_urlconf)
+    settings = getattr(project, "settings_values", None)  # values read statically, if any
+    routes = RouteBuilder(index, locator, warnings, model_label, settings).build(
+        project.root_urlconf
+    )
     edge_set = EdgeBuilder(index, models, locator).build()
 
     app_by_label = {a.label: a for a in apps}

@@ -1,26 +1,39 @@
 """Routes: the root urlconf expanded through includes, namespaces and DRF routers into full
-patterns, each mapped to its view and the app that owns the view."""
+patterns, each mapped to its view and the app that owns the view.
+
+One route per URL pattern, as Django's resolver sees it: a view's methods are merged into
+one route, and a later pattern equal to an earlier one is dropped with a warning (Django never
+reaches it). Patterns added under ``if`` are dropped where the condition is statically false
+and kept with ``conditional`` where it is unknown; includes of packages outside the analysed
+tree become one catch-all route of an external app."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 
 from analyzer.facts import UrlEntry, UrlList, Warning_
 from analyzer.link.apps import AppLocator
+from analyzer.link.conditions import evaluate
+from analyzer.link.drf_routes import DrfRouters
+from analyzer.link.external_urls import KNOWN_URLCONFS
 from analyzer.link.index import CodeIndex
 
 
 @dataclass(frozen=True)
 class Route:
-    pattern: str
-    view: str | None
+    pattern: str  # Django's patterns joined as the resolver joins them, without ^ and $
+    view: str | None  # the view function or class; a DRF viewset for its router's URLs
     app: str | None
     name: str | None
-    methods: tuple[str, ...] | None
+    methods: tuple[str, ...] | None  # None: any (not known statically)
     file: str
     line: int
+    actions: tuple[tuple[str, str], ...] = ()  # (METHOD, viewset action) for router URLs
+    format_suffix: bool = False  # also answers with a `.json`-style suffix
+    conditional: str | None = None  # the urlconf `if` it depends on, when not known statically
+    external: bool = False  # a package outside the analysed tree: a catch-all `prefix/*`
 
     def as_json(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -29,23 +42,33 @@ class Route:
         }  # fmt: skip
         if self.methods:
             out["methods"] = list(self.methods)
+        if self.actions:
+            out["actions"] = dict(self.actions)
+        if self.format_suffix:
+            out["format_suffix"] = True
+        if self.conditional:
+            out["conditional"] = self.conditional
+        if self.external:
+            out["external"] = True
         return out
 
 
-_VIEWSET_ACTIONS = {
-    "ModelViewSet": ("list", "create", "retrieve", "update", "partial_update", "destroy"),
-    "ReadOnlyModelViewSet": ("list", "retrieve"),
-    "ListModelMixin": ("list",),
-    "CreateModelMixin": ("create",),
-    "RetrieveModelMixin": ("retrieve",),
-    "UpdateModelMixin": ("update", "partial_update"),
-    "DestroyModelMixin": ("destroy",),
-}
-_ACTION_METHODS = {
-    "list": ("GET", False), "create": ("POST", False), "retrieve": ("GET", True),
-    "update": ("PUT", True), "partial_update": ("PATCH", True), "destroy": ("DELETE", True),
-}  # fmt: skip
+@dataclass(frozen=True)
+class Scope:
+    """Where a urlconf piece is included: the prefix so far, the namespace, the conditions
+    it sits under, and whether format_suffix_patterns wrapped it."""
+
+    prefix: str = ""
+    namespace: str | None = None
+    condition: str | None = None
+    format_suffix: bool = False
+
+    def qualify(self, name: str | None) -> str | None:
+        return _qualify(self.namespace, name)
+
+
 _HTTP_HANDLERS = ("get", "post", "put", "patch", "delete")
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 _GENERIC_VIEW_METHODS = {
     "TemplateView": ("GET",),
     "ListView": ("GET",),
@@ -101,19 +124,25 @@ class RouteBuilder:
     def __init__(
         self, index: CodeIndex, locator: AppLocator, warnings: list[Warning_],
         model_label: Callable[[str], str | None] = lambda ref: None,
+        settings: Mapping[str, object] | None = None,
     ) -> None:  # fmt: skip
         self.index = index
         self.locator = locator
         self.warnings = warnings
         self.model_label = model_label  # resolves a model reference to its label
+        self.settings = settings or {}  # setting values read statically, for `if` conditions
         self._view_registry: dict[tuple[str, bool], list] | None = None
         self.lists: dict[str, list[tuple[UrlList, str]]] = {}  # qualname -> pieces (with file)
         self.routers: dict[str, list] = {}
         self.router_kinds: dict[str, str] = {}
         self.ninja_operations: dict[str, list] = {}  # NinjaAPI/Router qualname -> operations
         self.ninja_mounts: dict[str, list] = {}
+        extensions: list[tuple[UrlList, str]] = []  # pieces added from other modules, last
         for facts in index.files:
             for url_list in facts.url_lists:
+                if url_list.owner is not None:
+                    extensions.append((url_list, facts.path))
+                    continue
                 key = f"{facts.module}.{url_list.name}"
                 self.lists.setdefault(key, []).append((url_list, facts.path))
             for operation in facts.ninja_operations:
@@ -125,9 +154,20 @@ class RouteBuilder:
             for registration in facts.routers:
                 self.routers.setdefault(registration.router, []).append((registration, facts.path))
             self.router_kinds.update(facts.router_vars)
+        self._extensions = extensions
+        self.drf = DrfRouters(self)
         self.routes: list[Route] = []
+        self._seen: dict[tuple[str, str | None], int] = {}  # (pattern, condition) -> index
+        self._groups: dict[int, str] = {}  # route index -> what serves several views at once
+
+    join = staticmethod(join_pattern)
 
     def build(self, root_urlconf: str | None) -> list[Route]:
+        for url_list, file in self._extensions:
+            owner = root_urlconf if url_list.owner == "<root>" else url_list.owner
+            if owner:
+                key = f"{self.index.resolve(owner)}.{url_list.name}"
+                self.lists.setdefault(key, []).append((url_list, file))
         roots: list[str] = []
         if root_urlconf and f"{root_urlconf}.urlpatterns" in self.lists:
             roots = [root_urlconf]
@@ -145,57 +185,75 @@ class RouteBuilder:
                 if key.endswith(".urlpatterns") and key.rpartition(".")[0] not in included
             )  # fmt: skip
         for module in roots:
-            self._expand_module(module, "", None, ())
+            self._expand_module(module, Scope(), ())
         return self.routes
 
-    def _expand_module(self, module: str, prefix: str, namespace: str | None, stack: tuple) -> None:
-        self._expand_list(f"{module}.urlpatterns", prefix, namespace, stack)
+    def condition(self, outer: str | None, inner: str | None):
+        """The condition in force under `outer` and `inner`: False when statically off,
+        else the part not known statically (None: always on)."""
+        if not inner:
+            return outer
+        known = evaluate(inner, self.settings)
+        if known is False:
+            return False
+        if known is True:
+            return outer
+        return f"{outer} and {inner}" if outer else inner
 
-    def _expand_list(self, key: str, prefix: str, namespace: str | None, stack: tuple) -> None:
+    def _expand_module(self, module: str, scope: Scope, stack: tuple) -> None:
+        self._expand_list(f"{module}.urlpatterns", scope, stack)
+
+    def _expand_list(self, key: str, scope: Scope, stack: tuple) -> None:
         if key in stack or len(stack) > 20:
             return
         stack = (*stack, key)
         for url_list, file in self.lists.get(key, []):
             for entry in url_list.entries:
-                self._entry(entry, file, prefix, namespace, stack)
-            for router in url_list.routers:
-                self._router(router[2:], prefix, namespace, file)
+                self._entry(entry, file, scope, stack)
+            if url_list.routers:
+                condition = self.condition(scope.condition, url_list.condition)
+                if condition is False:
+                    continue
+                inner = replace(scope, condition=condition,
+                                format_suffix=scope.format_suffix or url_list.format_suffix)  # fmt: skip
+                for router in url_list.routers:
+                    self.drf.expand(self.index.resolve(router[2:]), inner, file)
 
-    def _entry(
-        self, entry: UrlEntry, file: str, prefix: str, namespace: str | None, stack: tuple
-    ) -> None:
-        full = join_pattern(prefix, entry.pattern)
+    def _entry(self, entry: UrlEntry, file: str, scope: Scope, stack: tuple) -> None:
+        condition = self.condition(scope.condition, entry.condition)
+        if condition is False:
+            return
+        full = join_pattern(scope.prefix, entry.pattern)
+        inner = Scope(full, scope.namespace, condition,
+                      scope.format_suffix or entry.format_suffix)  # fmt: skip
         if entry.include is not None:
-            self._include(entry, file, full, namespace, stack)
+            self._include(entry, file, inner, stack)
             return
         if entry.view is None:
             return
         view = self.index.resolve(entry.view[2:])
-        name = f"{namespace}:{entry.name}" if namespace and entry.name else entry.name
-        self._add(full, view, name, self._methods(view), file, entry.line)
+        self.add(full, view, scope.qualify(entry.name), self._methods(view), file, entry.line,
+                 format_suffix=inner.format_suffix, conditional=condition)  # fmt: skip
 
-    def _include(
-        self, entry: UrlEntry, file: str, full: str, namespace: str | None, stack: tuple
-    ) -> None:
+    def _include(self, entry: UrlEntry, file: str, scope: Scope, stack: tuple) -> None:
         target = entry.include or ""
         kind, _, name = target.partition(":")
+        full = scope.prefix
         if kind == "v":
-            self._registered_views(name, full, namespace)
+            self._registered_views(name, scope)
             return
         if kind == "m":
             module_facts = self.index.modules.get(name)
             if module_facts is None:
-                if not name.startswith(("django.", "rest_framework", "debug_toolbar")):
-                    self.warnings.append(Warning_(file, f"include('{name}') names a module outside "
-                                                  "the analysed files; its routes are left out", entry.line))  # fmt: skip
+                self._external(name, entry, file, scope)
                 return
             inner = entry.namespace or entry.app_name or module_facts.app_name
-            self._expand_module(name, full, _nest(namespace, inner), stack)
+            self._expand_module(name, _nested(scope, inner), stack)
             return
         qualname = self.index.resolve(name)
         if qualname in self.index.modules:  # include(urls_module) with the module imported
             inner = entry.namespace or entry.app_name or self.index.modules[qualname].app_name
-            self._expand_module(qualname, full, _nest(namespace, inner), stack)
+            self._expand_module(qualname, _nested(scope, inner), stack)
             return
         base = qualname.removesuffix(".urls")
         if self._is_ninja(base):
@@ -203,32 +261,48 @@ class RouteBuilder:
             module = base.rpartition(".")[0]
             for route, view in (("", "ninja.main.default_home"), ("openapi.json", "ninja.openapi.views.openapi_json"),
                                 ("docs", "ninja.openapi.views.openapi_view")):  # fmt: skip
-                self._add(
-                    join_pattern(full, route),
-                    view,
-                    None,
-                    ("GET",),
-                    file,
-                    entry.line,
-                    app_module=module,
-                )
-            self._ninja(base, full, file, set())
+                self.add(join_pattern(full, route), view, None, ("GET",), file, entry.line,
+                         app_module=module, conditional=scope.condition)  # fmt: skip
+            self._ninja(base, scope, file, set())
             return
-        if base in self.routers or base in self.router_kinds:
-            self._router(base, full, namespace, file)
+        if base in self.routers or base in self.router_kinds or self.drf.is_router(base):
+            self.drf.expand(base, scope, file)
             return
         if qualname in self.lists:
             lists = self.lists[qualname]
             inner = entry.namespace or entry.app_name or lists[0][0].app_name
-            self._expand_list(qualname, full, _nest(namespace, inner), stack)
+            self._expand_list(qualname, _nested(scope, inner), stack)
             return
         module = self.index.module_of(qualname)
         if module is not None and qualname.endswith(".urlpatterns"):
-            self._expand_module(module, full, namespace, stack)
+            self._expand_module(module, scope, stack)
             return
-        if not qualname.startswith("django."):
-            self.warnings.append(Warning_(file, f"include of {qualname} cannot be followed "
-                                          "statically; its routes are left out", entry.line))  # fmt: skip
+        if qualname.startswith("django."):
+            return  # admin.site.urls: Django's own admin, left out as before
+        top = qualname.split(".", 1)[0]
+        if module is None and not any(m.split(".", 1)[0] == top for m in self.index.modules):
+            self._external(qualname, entry, file, scope)
+            return
+        self.warnings.append(Warning_(file, f"include of {qualname} cannot be followed "
+                                      "statically; its routes are left out", entry.line))  # fmt: skip
+
+    def _external(self, name: str, entry: UrlEntry, file: str, scope: Scope) -> None:
+        """An include of a package outside the analysed tree: its known patterns, or one
+        catch-all route under the include's prefix, with a warning saying so."""
+        app = name.split(".", 1)[0]
+        known = KNOWN_URLCONFS.get(name)
+        if known is not None:
+            for pattern, route_name, methods in known:
+                self.add(join_pattern(scope.prefix, pattern), name, scope.qualify(route_name),
+                         methods, file, entry.line, conditional=scope.condition, external=True,
+                         app=app)  # fmt: skip
+            return
+        self.add(f"{scope.prefix}*", name, None, None, file, entry.line,
+                 conditional=scope.condition, external=True, app=app)  # fmt: skip
+        self.warnings.append(Warning_(file, f"include of {name} (a package outside the analysed "
+                                      f"files): its patterns are unknown, listed as one catch-all "
+                                      f"route {scope.prefix}*; send that whole prefix to the "
+                                      "service that keeps the package", entry.line))  # fmt: skip
 
     def _is_ninja(self, qualname: str) -> bool:
         kind = self.index.resolve(self.router_kinds.get(qualname, "")) or self.router_kinds.get(
@@ -236,7 +310,9 @@ class RouteBuilder:
         )
         return kind.startswith("ninja.") or kind.endswith("NinjaAPI")
 
-    def _ninja(self, owner: str, prefix: str, file: str, seen: set[str], mounted: str = "") -> None:
+    def _ninja(
+        self, owner: str, scope: Scope, file: str, seen: set[str], mounted: str = ""
+    ) -> None:
         """A django-ninja API's operations, and those of the routers it mounts, under `prefix`.
 
         `mounted` is the ninja-side prefix so far; ninja joins the pieces with "/" and then
@@ -248,14 +324,10 @@ class RouteBuilder:
             route = ninja_path(
                 re.sub("/+", "/", "/".join(p for p in (mounted, operation.path) if p))
             )
-            self._add(
-                join_pattern(prefix, route),
-                operation.view,
-                None,
-                operation.methods,
-                op_file,
-                operation.line,
-            )
+            # ninja serves every operation on one path from one Django pattern
+            self.add(join_pattern(scope.prefix, route), operation.view, None, operation.methods,
+                     op_file, operation.line, conditional=scope.condition, group=owner,
+                     actions=tuple((m, operation.view) for m in operation.methods))  # fmt: skip
         for mount, mount_file in self.ninja_mounts.get(owner, []):
             kind, _, name = mount.router.partition(":")
             router = self.index.resolve(name) if kind == "q" else name
@@ -264,10 +336,10 @@ class RouteBuilder:
                                               "statically; its routes are left out", mount.line))  # fmt: skip
                 continue
             self._ninja(
-                router, prefix, mount_file, seen, "/".join(p for p in (mounted, mount.prefix) if p)
+                router, scope, mount_file, seen, "/".join(p for p in (mounted, mount.prefix) if p)
             )
 
-    def _registered_views(self, spec: str, prefix: str, namespace: str | None) -> None:
+    def _registered_views(self, spec: str, scope: Scope) -> None:
         """Routes of ``get_model_urls("app", "model", detail=...)``: the views registered for
         that model with ``@register_model_view``, as netbox builds them."""
         if self._view_registry is None:
@@ -280,55 +352,14 @@ class RouteBuilder:
                         self._view_registry.setdefault(key, []).append((registration, facts.path))
         label, _, kind = spec.rpartition(":")
         model_name = label.rpartition(".")[2]
+        prefix = scope.prefix
         for registration, file in self._view_registry.get((label.lower(), kind == "detail"), []):
             pattern = f"{prefix}{registration.path}/" if registration.path else prefix
             name = f"{model_name}_{registration.name}" if registration.name else model_name
-            self._add(pattern, registration.view, _qualify(namespace, name), self._methods(registration.view),
-                      file, registration.line)  # fmt: skip
+            self.add(pattern, registration.view, scope.qualify(name), self._methods(registration.view),
+                     file, registration.line, conditional=scope.condition)  # fmt: skip
 
-    def _is_default_router(self, qualname: str) -> bool:
-        return any(name.endswith("DefaultRouter") for name, _ in self._class_chain(qualname))
-
-    def _router(self, router: str, prefix: str, namespace: str | None, file: str) -> None:
-        router_class = self.index.resolve(self.router_kinds.get(router, ""))
-        if router_class and self._is_default_router(router_class):
-            line = min((r.line for r, _ in self.routers.get(router, [])), default=1)
-            self._add(prefix, "rest_framework.routers.APIRootView", _qualify(namespace, "api-root"),
-                      ("GET",), file, line, app_module=router.rpartition(".")[0])  # fmt: skip
-        for registration, reg_file in self.routers.get(router, []):
-            viewset = self.index.resolve(registration.viewset[2:])
-            actions, extra = self._viewset_actions(viewset)
-            lookup = self._class_attribute(viewset, ("lookup_url_kwarg", "lookup_field")) or "pk"
-            base = (
-                join_pattern(prefix, registration.prefix.strip("^$/") + "/")
-                if registration.prefix.strip("^$/")
-                else prefix
-            )
-            basename = registration.basename
-            for action in actions:
-                method, detail = _ACTION_METHODS[action]
-                pattern = f"{base}<{lookup}>/" if detail else base
-                suffix = "detail" if detail else "list"
-                name = f"{basename}-{suffix}" if basename else None
-                self._add(
-                    pattern,
-                    f"{viewset}.{action}",
-                    _qualify(namespace, name),
-                    (method,),
-                    reg_file,
-                    registration.line,
-                )
-            for action in extra:
-                pattern = (
-                    f"{base}<{lookup}>/{action.url_path}/"
-                    if action.detail
-                    else f"{base}{action.url_path}/"
-                )
-                name = f"{basename}-{action.name.replace('_', '-')}" if basename else None
-                self._add(pattern, f"{viewset}.{action.name}", _qualify(namespace, name),
-                          tuple(m.upper() for m in action.methods), reg_file, registration.line)  # fmt: skip
-
-    def _class_attribute(self, qualname: str, names: tuple[str, ...], depth: int = 0) -> str | None:
+    def class_attribute(self, qualname: str, names: tuple[str, ...], depth: int = 0) -> str | None:
         """A string class attribute, looked up along the bases like Python does."""
         cls = self.index.classes.get(qualname)
         if cls is None or depth > 8:
@@ -338,12 +369,12 @@ class RouteBuilder:
                 return cls.attributes[name]
         for base in cls.bases:
             if base.startswith("q:"):
-                found = self._class_attribute(self.index.resolve(base[2:]), names, depth + 1)
+                found = self.class_attribute(self.index.resolve(base[2:]), names, depth + 1)
                 if found is not None:
                     return found
         return None
 
-    def _class_chain(self, qualname: str):
+    def class_chain(self, qualname: str):
         """(qualified name, ClassDef or None) for a class and all its bases, each once; a
         base outside the tree comes with None (its name is all that is known)."""
         stack, seen = [qualname], set()
@@ -355,43 +386,67 @@ class RouteBuilder:
             cls = self.index.classes.get(current)
             yield current, cls
             if cls is not None:
-                stack.extend(self.index.resolve(b[2:]) for b in cls.bases if b.startswith("q:"))
-
-    def _viewset_actions(self, qualname: str) -> tuple[list[str], list]:
-        actions: list[str] = []
-        extra: list = []
-        for current, cls in self._class_chain(qualname):
-            if cls is None:
-                actions.extend(_VIEWSET_ACTIONS.get(current.rsplit(".", 1)[-1], ()))
-                continue
-            actions.extend(m for m in cls.methods if m in _ACTION_METHODS)
-            extra.extend(a for a in cls.actions if a.name not in {e.name for e in extra})
-        ordered = [a for a in _ACTION_METHODS if a in actions]
-        return ordered, extra
+                stack.extend(
+                    self.index.resolve(b[2:]) for b in reversed(cls.bases) if b.startswith("q:")
+                )
 
     def _methods(self, view: str) -> tuple[str, ...] | None:
         function = self.index.functions.get(view)
         if function is not None:
             return function.http_methods or None
         methods: list[str] = []
-        for current, cls in self._class_chain(view):
+        for current, cls in self.class_chain(view):
             if cls is None:
                 methods.extend(_GENERIC_VIEW_METHODS.get(current.rsplit(".", 1)[-1], ()))
             else:
                 methods.extend(m.upper() for m in cls.methods if m in _HTTP_HANDLERS)
         return tuple(dict.fromkeys(methods)) or None
 
-    def _add(
+    def add(
         self, pattern: str, view: str | None, name: str | None, methods, file: str, line: int,
-        app_module: str | None = None,
+        app_module: str | None = None, actions: tuple[tuple[str, str], ...] = (),
+        format_suffix: bool = False, conditional: str | None = None, external: bool = False,
+        app: str | None = None, group: str | None = None,
     ) -> None:  # fmt: skip
-        module = app_module or (self.index.module_of(view) if view else None)
-        if module is None and view:
-            module = view.rpartition(".")[0]
-        app = self.locator.app_of(module) if module else None
-        self.routes.append(
-            Route(pattern, view, app.label if app else None, name, methods, file, line)
-        )
+        """One route per pattern: the same view again adds its methods; another view at a
+        pattern already taken is never reached by Django, so it is dropped with a warning."""
+        key = (pattern, conditional)
+        if key in self._seen:
+            index = self._seen[key]
+            first = self.routes[index]
+            if first.view == view or (group is not None and self._groups.get(index) == group):
+                merged = (
+                    None if not first.methods or not methods else _union(first.methods, methods)
+                )
+                self.routes[index] = replace(
+                    first, methods=merged, actions=(*first.actions, *actions)
+                )
+                return
+            self.warnings.append(Warning_(file, f"route {pattern or '/'} ({view}) repeats the pattern "
+                                          f"of {first.view} at {first.file}:{first.line}, which "
+                                          "Django matches first; it is never reached and left out",
+                                          line))  # fmt: skip
+            return
+        if app is None:
+            module = app_module or (self.index.module_of(view) if view else None)
+            if module is None and view:
+                module = view.rpartition(".")[0]
+            located = self.locator.app_of(module) if module else None
+            app = located.label if located else None
+        self._seen[key] = len(self.routes)
+        if group is not None:
+            self._groups[len(self.routes)] = group
+        self.routes.append(Route(pattern, view, app, name, tuple(methods) if methods else None,
+                                 file, line, tuple(actions), format_suffix, conditional, external))  # fmt: skip
+
+
+def _union(first: tuple[str, ...], second) -> tuple[str, ...]:
+    both = set(first) | set(second)
+    return tuple(sorted(both, key=lambda m: _METHOD_ORDER.index(m) if m in _METHOD_ORDER else 99))
+
+
+def _nested(scope: Scope, inner: str | None) -> Scope:
+    return replace(scope, namespace=_nest(scope.namespace, inner))
 
 
 def _nest(outer: str | None, inner: str | None) -> str | None:

@@ -23,14 +23,18 @@ def test_operations_and_mounted_routers_become_routes():
     found, _ = routes(FIXTURE)
     expected = {
         ("api/v1/health", ("GET",)): "shop.api.health",
-        ("api/v1/items/", ("GET",)): "items.api.list_items",
-        ("api/v1/items/", ("POST",)): "items.api.create_item",
+        ("api/v1/items/", ("GET", "POST")): "items.api.list_items",
         ("api/v1/items/<int:item_id>", ("GET",)): "items.api.get_item",
         ("api/v1/orders/<order_id>", ("PUT", "PATCH")): "orders.api.update_order",
     }
     for key, view in expected.items():
         assert found[key]["view"] == view, key
     assert found[("api/v1/items/<int:item_id>", ("GET",))]["app"] == "items"
+    # one Django pattern serves both operations: one route, each method to its function
+    assert found[("api/v1/items/", ("GET", "POST"))]["actions"] == {
+        "GET": "items.api.list_items",
+        "POST": "items.api.create_item",
+    }
     assert {
         ("api/v1/", ("GET",)),
         ("api/v1/docs", ("GET",)),

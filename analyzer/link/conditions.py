@@ -1,0 +1,86 @@
+"""Whether a condition written in a urlconf (``if settings.DEBUG:``) holds, as far as the
+settings read statically tell: True, False, or None when it depends on something unknown."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+
+_UNKNOWN = object()
+
+
+def evaluate(expression: str, settings: Mapping[str, object]) -> bool | None:
+    """True or False when every setting the expression reads is known, else None."""
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+    value = _value(tree.body, settings)
+    return None if value is _UNKNOWN else bool(value)
+
+
+def _value(node: ast.AST, settings: Mapping[str, object]) -> object:
+    if isinstance(node, ast.BoolOp):
+        values = [_value(v, settings) for v in node.values]
+        if isinstance(node.op, ast.And):
+            if any(v is not _UNKNOWN and not v for v in values):
+                return False
+            return _UNKNOWN if _UNKNOWN in values else all(values)
+        if any(v is not _UNKNOWN and v for v in values):
+            return True
+        return _UNKNOWN if _UNKNOWN in values else any(values)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        inner = _value(node.operand, settings)
+        return _UNKNOWN if inner is _UNKNOWN else not inner
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Attribute) and _is_settings(node.value):
+        return settings.get(node.attr, _UNKNOWN)
+    if isinstance(node, ast.Call) and _is_getattr_of_settings(node):
+        name = node.args[1].value  # type: ignore[attr-defined]
+        default = _value(node.args[2], settings) if len(node.args) > 2 else None
+        return settings.get(name, default) if isinstance(name, str) else _UNKNOWN
+    if isinstance(node, ast.List | ast.Tuple | ast.Set):
+        items = [_value(e, settings) for e in node.elts]
+        return _UNKNOWN if _UNKNOWN in items else items
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        left, right = _value(node.left, settings), _value(node.comparators[0], settings)
+        if left is _UNKNOWN or right is _UNKNOWN:
+            return _UNKNOWN
+        return _compare(node.ops[0], left, right)
+    return _UNKNOWN
+
+
+def _compare(op: ast.cmpop, left: object, right: object) -> object:
+    try:
+        if isinstance(op, ast.Eq):
+            return left == right
+        if isinstance(op, ast.NotEq):
+            return left != right
+        if isinstance(op, ast.In):
+            return left in right  # type: ignore[operator]
+        if isinstance(op, ast.NotIn):
+            return left not in right  # type: ignore[operator]
+        if isinstance(op, ast.Is):
+            return left is right
+        if isinstance(op, ast.IsNot):
+            return left is not right
+    except TypeError:
+        return _UNKNOWN
+    return _UNKNOWN
+
+
+def _is_settings(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Name) and node.id == "settings") or (
+        isinstance(node, ast.Attribute) and node.attr == "settings"
+    )
+
+
+def _is_getattr_of_settings(node: ast.Call) -> bool:
+    return (
+        isinstance(node.func, ast.Name)
+        and node.func.id == "getattr"
+        and len(node.args) >= 2
+        and _is_settings(node.args[0])
+        and isinstance(node.args[1], ast.Constant)
+    )
