@@ -36,7 +36,9 @@ def print_summary(
         highlight=False,
         soft_wrap=True,  # one line, so that scripts and tests can read it whatever the width
     )
-    console.print("; ".join(counts.legend()), style="dim", markup=False, highlight=False)
+    console.print(
+        "; ".join(counts.legend()), style="dim", markup=False, highlight=False, soft_wrap=True
+    )
     counts = analysis.edge_counts()
     cross = Counter(
         e.kind
