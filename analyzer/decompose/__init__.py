@@ -10,7 +10,7 @@ from typing import Any
 
 from analyzer.decompose.boundaries import Options, services_json, suggest
 from analyzer.decompose.coupling import from_analysis
-from analyzer.decompose.metrics import measure
+from analyzer.decompose.metrics import losing_note, measure
 from analyzer.decompose.plan import make_plan
 
 __all__ = ["Options", "decompose"]
@@ -29,19 +29,23 @@ def decompose(data: dict[str, Any], options: Options | None = None) -> dict[str,
         }
     suggestion = suggest(coupling, options)
     extracted = set(options.extracted)
+    suggested = measure(coupling, suggestion.assignment)
+    per_app = measure(coupling, suggestion.baseline)
     return {
         **data,
-        "services": services_json(coupling, suggestion.assignment, extracted),
+        "services": services_json(coupling, suggestion.assignment, extracted, suggestion),
         "metrics": {
             "objective": suggestion.objective,
             "offered": suggestion.offered,
-            "note": suggestion.note,
+            "note": " ".join(
+                x for x in (losing_note(suggested, per_app, suggestion), suggestion.note) if x
+            ),
             "granularity": options.granularity,
             "seed": options.seed,
             "candidates": suggestion.candidates,
             "weights": coupling.weights,
-            "suggested": measure(coupling, suggestion.assignment),
-            "per_app": measure(coupling, suggestion.baseline),
+            "suggested": suggested,
+            "per_app": per_app,
         },
-        "plan": make_plan(coupling, suggestion.assignment, extracted),
+        "plan": make_plan(coupling, suggestion.assignment, extracted),  # the kernel is no step
     }

@@ -1,5 +1,12 @@
 """Suggest service boundaries: Louvain community detection over the weighted coupling graph.
 
+Before clustering, roles are set apart (analyzer/decompose/roles.py): the shared kernel is a
+library, not a service; an API layer over every domain is a service of its own; apps that sit
+together in one sub-package start as one group; and every edge into an element is divided by
+the number of apps pointing at it, so a hub (the user model) does not glue unrelated apps.
+After clustering, a service is named after its dominant app (live routes and tables), and a
+service with no route is merged into the one it is most coupled with unless it owns tables.
+
 Groups (apps, modules or single elements, by granularity) are clustered with networkx's
 Louvain at a range of resolutions under a fixed seed; each candidate is scored on the
 element graph by the objective (weighted modularity), next to the one-service-per-app
@@ -16,8 +23,15 @@ from typing import Any
 
 import networkx as nx
 
-from analyzer.decompose.coupling import Coupling, Granularity
-from analyzer.decompose.metrics import modularity
+from analyzer.decompose.coupling import Coupling, Granularity, route_element
+from analyzer.decompose.roles import (
+    AppProfile,
+    Roles,
+    find_roles,
+    hubs,
+    profiles,
+    reference_counts,
+)
 from analyzer.errors import AnalyzerError
 
 RESOLUTIONS = tuple(round(0.1 * 1.25**i, 4) for i in range(22))  # 0.1 .. about 10.8
@@ -32,6 +46,10 @@ class Options:
     apart: tuple[tuple[str, str], ...] = ()
     extracted: dict[str, tuple[str, ...]] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
+    roles: bool = True  # set the shared kernel and API layers apart, divide hub edges
+
+
+KERNEL = "shared-kernel"  # the name of the shared kernel's group in an assignment
 
 
 @dataclass
@@ -44,6 +62,10 @@ class Suggestion:
     offered: bool
     note: str
     candidates: int
+    kernel: dict[str, str] = field(default_factory=dict)  # kernel app -> why
+    notes: dict[str, str] = field(default_factory=dict)  # service -> what to know about it
+    hubs: list[str] = field(default_factory=list)
+    profiles: dict[str, AppProfile] = field(default_factory=dict)
 
 
 def resolve(coupling: Coupling, name: str) -> set[str]:
@@ -62,11 +84,33 @@ def per_app(coupling: Coupling) -> dict[str, str]:
     return {e.id: e.app for e in coupling.elements.values()}
 
 
-def _name_services(coupling: Coupling, parts: list[set[str]], taken: set[str]) -> dict[str, str]:
+def _dominance(profiles: dict[str, AppProfile]) -> dict[str, tuple[int, int, int]]:
+    """How much an app weighs in naming its service: apps whose routes are all off (under a
+    settings condition) come last, then by live routes plus tables."""
+    return {
+        app: (
+            int(p.live_routes > 0 or p.conditional_routes == 0),
+            p.live_routes + p.tables,
+            p.tables,
+        )
+        for app, p in profiles.items()
+    }
+
+
+def _name_services(
+    coupling: Coupling,
+    parts: list[set[str]],
+    taken: set[str],
+    dominance: dict[str, tuple[int, int, int]] | None = None,
+) -> dict[str, str]:
+    """Name each part after its dominant domain: the app with most live routes and tables in it."""
+    dominance = dominance or {}
     assignment: dict[str, str] = {}
     for part in sorted(parts, key=lambda p: (-len(p), sorted(p)[0])):
         apps = Counter(coupling.elements[e].app for e in part)
-        base = sorted(apps, key=lambda a: (-apps[a], a))[0]
+        base = sorted(
+            apps, key=lambda a: (*(-x for x in dominance.get(a, (0, 0, 0))), -apps[a], a)
+        )[0]
         name, n = base, 2
         while name in taken:
             name, n = f"{base}-{n}", n + 1
@@ -146,14 +190,113 @@ def _merge_down(
     return assignment
 
 
-def suggest(coupling: Coupling, options: Options) -> Suggestion:
-    if not coupling.elements:
-        raise AnalyzerError("no models or modules of the project's own apps to split")
+def _pairs_modularity(pairs: list[tuple[str, str, float]], assignment: dict[str, str]) -> float:
+    """Newman's weighted modularity of `assignment` on a list of weighted pairs (see metrics.modularity)."""
+    m = sum(w for _, _, w in pairs)
+    if m == 0:
+        return 0.0
+    inside: dict[str, float] = defaultdict(float)
+    degree: dict[str, float] = defaultdict(float)
+    for a, b, w in pairs:
+        sa, sb = assignment[a], assignment[b]
+        if sa == sb:
+            inside[sa] += w
+        degree[sa] += w
+        degree[sb] += w
+    return sum(inside[c] / m - (degree[c] / (2 * m)) ** 2 for c in degree)
+
+
+def _clustering_pairs(
+    coupling: Coupling, kept: set[str], hub_degree: dict[str, int]
+) -> list[tuple[str, str, float]]:
+    """The element graph that clustering reads: kernel elements left out, and each edge divided by
+    how many apps point at its target, so a hub's pull is shared among the apps that use it."""
+    weights: dict[tuple[str, str], float] = defaultdict(float)
+    for edge in coupling.edges:
+        a, b = edge["source"], edge["target"]
+        if a in kept and b in kept:
+            key = (a, b) if a < b else (b, a)
+            weights[key] += coupling.edge_weight(edge) / max(1, hub_degree.get(b, 1))
+    return [(a, b, w) for (a, b), w in sorted(weights.items())]
+
+
+def _set_aside(
+    coupling: Coupling, options: Options, named: set[str]
+) -> tuple[Roles | None, dict[str, str]]:
+    """Elements that are not clustered: the shared kernel, API layers (and what the user extracted)."""
     fixed: dict[str, str] = {}
     for service, names in options.extracted.items():
         for name in names:
             for element in resolve(coupling, name):
                 fixed[element] = service
+    if not options.roles:
+        return None, fixed
+    roles = find_roles(coupling)
+    for app in list(roles.kernel) + list(roles.gateway):
+        if app in named:
+            roles.kernel.pop(app, None), roles.gateway.pop(app, None)  # the user decides for it
+    for element in coupling.elements.values():
+        if element.id in fixed:
+            continue
+        if element.app in roles.kernel:
+            fixed[element.id] = KERNEL
+        elif element.app in roles.gateway:
+            fixed[element.id] = element.app
+    return roles, fixed
+
+
+def _routeless(
+    coupling: Coupling,
+    assignment: dict[str, str],
+    roles: Roles | None,
+    protected: set[str],
+) -> dict[str, str]:
+    """Services that serve no route: merged into the service they are most coupled with when they
+    own no table; kept, with a note saying why, when they do (a worker or a domain served
+    through another's API). Returns service -> note."""
+    served: set[str] = set()
+    for route in coupling.routes:
+        element = route_element(coupling, route)
+        if element is not None and not route.get("conditional"):
+            served.add(assignment[element])
+    graph = coupling.element_graph()
+    notes: dict[str, str] = {}
+    for service in sorted(set(assignment.values()) - served - protected):
+        members = [e for e, s in assignment.items() if s == service]
+        tables = sum(
+            1
+            for e in members
+            if coupling.elements[e].kind == "model" and coupling.models[e].get("table")
+        )
+        ties: Counter[str] = Counter()
+        for element in members:
+            for neighbour, data in graph[element].items():
+                other = assignment[neighbour]
+                if other != service and other not in protected | {KERNEL}:
+                    ties[other] += data["weight"]
+        if tables:
+            reach = f"; most coupled with {ties.most_common(1)[0][0]}" if ties else ""
+            notes[service] = (
+                f"serves no route but owns {tables} table(s): kept as a service whose data is reached "
+                f"through other services' APIs, or a worker (tasks, signals){reach}"
+            )
+        elif ties:
+            target = ties.most_common(1)[0][0]
+            for element in members:
+                assignment[element] = target
+            notes[target] = (
+                notes.get(target, "") + f" Took in {service} (no route, no table)."
+            ).strip()
+        else:
+            notes[service] = (
+                "serves no route, owns no table and is coupled to nothing: code to retire or vendor"
+            )
+    return notes
+
+
+def suggest(coupling: Coupling, options: Options) -> Suggestion:
+    if not coupling.elements:
+        raise AnalyzerError("no models or modules of the project's own apps to split")
     together = [set().union(*(resolve(coupling, n) for n in group)) for group in options.together]
     apart = [(resolve(coupling, a), resolve(coupling, b)) for a, b in options.apart]
     for first, second in apart:
@@ -161,14 +304,33 @@ def suggest(coupling: Coupling, options: Options) -> Suggestion:
             raise AnalyzerError(
                 f"the figkit config pins {sorted(first & second)} both together and apart"
             )
+    named = {
+        coupling.elements[e].app
+        for group in [*together, *(x for pair in apart for x in pair)]
+        for e in group
+    }
+    named |= {
+        coupling.elements[e].app
+        for names in options.extracted.values()
+        for n in names
+        for e in resolve(coupling, n)
+    }
+    roles, fixed = _set_aside(coupling, options, named)
+    dominance = _dominance(roles.profiles if roles else profiles(coupling))
+    hub_degree = reference_counts(coupling) if roles else {}
 
-    # Groups at the chosen granularity, folded further where the user pinned them together.
+    # Groups at the chosen granularity, folded further where the user pinned them together
+    # and, at app granularity, where apps share a sub-package.
     group_of = {
         e: coupling.group_of(e, options.granularity) for e in coupling.elements if e not in fixed
     }
     merge: dict[str, str] = {}
-    for members in together:
-        groups = sorted({group_of[e] for e in members if e in group_of})
+    folds = [
+        {e for e in group_of if coupling.elements[e].app in apps}
+        for apps in _package_families(roles, options)
+    ]
+    for members_ in [*together, *folds]:
+        groups = sorted({group_of[e] for e in members_ if e in group_of})
         for group in groups[1:]:
             merge[group] = groups[0]
 
@@ -178,15 +340,16 @@ def suggest(coupling: Coupling, options: Options) -> Suggestion:
         return group
 
     node_of = {e: root(g) for e, g in group_of.items()}
+    pairs = _clustering_pairs(
+        coupling, set(coupling.elements) - {e for e, s in fixed.items() if s == KERNEL}, hub_degree
+    )
     graph = nx.Graph()
     graph.add_nodes_from(
         sorted(set(node_of.values()))
     )  # sorted: Louvain under a seed must see one order
-    for edge in coupling.edges:
-        a, b = edge["source"], edge["target"]
-        if a in node_of and b in node_of:
+    for a, b, w in pairs:
+        if a in node_of and b in node_of and node_of[a] != node_of[b]:
             x, y = node_of[a], node_of[b]
-            w = coupling.edge_weight(edge)
             graph.add_edge(x, y, weight=graph[x][y]["weight"] + w if graph.has_edge(x, y) else w)
 
     members: dict[str, set[str]] = defaultdict(set)
@@ -194,10 +357,10 @@ def suggest(coupling: Coupling, options: Options) -> Suggestion:
         members[node].add(element)
 
     baseline = per_app(coupling)
-    baseline_score = modularity(coupling, baseline)
     element_graph = coupling.element_graph()
     candidates: list[dict[str, str]] = []
     seen: set[frozenset] = set()
+    taken = set(options.extracted) | set(fixed.values())
 
     def add(assignment: dict[str, str]) -> None:
         key = frozenset(
@@ -213,34 +376,52 @@ def suggest(coupling: Coupling, options: Options) -> Suggestion:
             graph, weight="weight", resolution=resolution, seed=options.seed
         )
         parts = [set().union(*(members[n] for n in community)) for community in communities]
-        assignment = {**fixed, **_name_services(coupling, parts, set(options.extracted))}
+        assignment = {**fixed, **_name_services(coupling, parts, set(taken), dominance)}
         _attach_loners(coupling, assignment, element_graph)
         _separate(coupling, assignment, apart)
         add(assignment)
-        if options.services and len(set(assignment.values())) > options.services:
+        if options.services and len(set(assignment.values()) - {KERNEL}) > options.services:
             merged = _merge_down(
-                coupling, assignment, element_graph, options.services, set(options.extracted)
+                coupling,
+                assignment,
+                element_graph,
+                options.services + (KERNEL in fixed.values()),
+                set(options.extracted) | {KERNEL},
             )
             _separate(coupling, merged, apart)
             add(merged)
     if not options.together and not options.apart and not options.extracted:
-        candidates.append(
-            baseline
-        )  # the baseline is a fair candidate when no constraint rules it out
+        if fixed or merge:  # per group: kernel, API layers, package families set apart
+            groups = list(members.values())
+            add({**fixed, **_name_services(coupling, groups, set(taken), dominance)})
+        else:  # the baseline is a fair candidate when no constraint or role rules it out
+            candidates.append(baseline)
 
     def count(a: dict[str, str]) -> int:
-        return len(set(a.values()))
+        return len(set(a.values()) - {KERNEL})
+
+    def objective(a: dict[str, str]) -> float:
+        return _pairs_modularity(pairs, a)
 
     pool = candidates
     if options.services:
         best_gap = min(abs(count(a) - options.services) for a in candidates)
         pool = [a for a in candidates if abs(count(a) - options.services) == best_gap]
-    scored = [(modularity(coupling, a), a) for a in pool]
+    scored = [(objective(a), a) for a in pool]
     score, chosen = max(scored, key=lambda item: (item[0], -count(item[1])))
+    baseline_score = objective(baseline)
+    chosen = dict(chosen)
+    protected = set(options.extracted) | {KERNEL} | (set(roles.gateway) if roles else set())
+    notes = (
+        {} if chosen is baseline or not roles else _routeless(coupling, chosen, roles, protected)
+    )
+    if roles:
+        for app, why in roles.gateway.items():
+            notes[app] = why
     offered, note = True, ""
     if options.services and count(chosen) != options.services:
         note = f"no split with exactly {options.services} services was found; the nearest has {count(chosen)}. "
-    if chosen is baseline:
+    if all(chosen[e] == baseline[e] for e in chosen):
         note += "No split found beats one service per app on modularity; the suggestion is the per-app split."
     elif score < baseline_score:
         offered = False
@@ -257,35 +438,74 @@ def suggest(coupling: Coupling, options: Options) -> Suggestion:
         offered=offered,
         note=note.strip(),
         candidates=len(candidates),
+        kernel=dict(roles.kernel) if roles else {},
+        notes=notes,
+        hubs=hubs(coupling, roles.profiles) if roles else [],
+        profiles=roles.profiles if roles else {},
     )
 
 
-def services_json(
-    coupling: Coupling, assignment: dict[str, str], extracted: set[str]
-) -> list[dict[str, Any]]:
-    """The contract's `services`: what each suggested service would own."""
-    from analyzer.decompose.coupling import route_element
+def _package_families(roles: Roles | None, options: Options) -> list[set[str]]:
+    """Apps grouped by the sub-package they share (app granularity only)."""
+    if roles is None or options.granularity != "app":
+        return []
+    families: dict[str, set[str]] = defaultdict(set)
+    for app, package in roles.package_of.items():
+        if app not in roles.kernel and app not in roles.gateway:
+            families[package].add(app)
+    return [apps for _, apps in sorted(families.items()) if len(apps) > 1]
 
+
+def services_json(
+    coupling: Coupling,
+    assignment: dict[str, str],
+    extracted: set[str],
+    suggestion: Suggestion | None = None,
+) -> list[dict[str, Any]]:
+    """The contract's `services`: what each suggested service would own; the shared kernel is an
+    entry of kind "shared_kernel" (a library, counted as no service)."""
     routes_by_service: dict[str, list[str]] = defaultdict(list)
     for route in coupling.routes:
         element = route_element(coupling, route)
         if element is not None:
             routes_by_service[assignment[element]].append(route["pattern"])
+    notes = suggestion.notes if suggestion else {}
+    hub_apps = set(suggestion.hubs) if suggestion else set()
     out = []
     for name in sorted(set(assignment.values())):
         elements = [e for e, s in assignment.items() if s == name]
         models = sorted(e for e in elements if coupling.elements[e].kind == "model")
         apps = Counter(coupling.elements[e].app for e in elements)
         tables = sorted({t for m in models if (t := coupling.models[m].get("table"))})
-        out.append(
-            {
-                "name": name,
-                "apps": sorted(apps, key=lambda a: (-apps[a], a)),
-                "models": models,
-                "modules": sorted(e for e in elements if coupling.elements[e].kind == "module"),
-                "tables": tables,
-                "routes": sorted(routes_by_service.get(name, [])),
-                "extracted": name in extracted,
-            }
-        )
+        entry: dict[str, Any] = {
+            "name": name,
+            "kind": "shared_kernel" if name == KERNEL else "service",
+            "apps": sorted(apps, key=lambda a: (-apps[a], a)),
+            "models": models,
+            "modules": sorted(e for e in elements if coupling.elements[e].kind == "module"),
+            "tables": tables,
+            "routes": sorted(routes_by_service.get(name, [])),
+            "extracted": name in extracted,
+        }
+        note = notes.get(name, "")
+        if name == KERNEL and suggestion:
+            note = "A library to vendor or publish, not a service: " + "; ".join(
+                f"{app}: {why}" for app, why in sorted(suggestion.kernel.items())
+            )
+        held = sorted(hub_apps & set(apps))
+        if held and name != KERNEL:
+            note = (
+                "; ".join(
+                    f"{app} is referenced by foreign keys from "
+                    f"{len(suggestion.profiles[app].referenced_by)} apps"
+                    for app in held
+                )
+                + ": identity or reference data, that other services hold by id. "
+                + note
+            ).strip()
+        if note:
+            entry["note"] = note
+        if not entry["routes"] and name != KERNEL:
+            entry["no_routes"] = True
+        out.append(entry)
     return out

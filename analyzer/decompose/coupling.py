@@ -125,8 +125,61 @@ class Coupling:
         return graph
 
 
+def _route_packages(
+    data: dict[str, Any], apps: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Packages of the project that serve routes but are no app (a `proj.auth` with login views):
+    each becomes a pseudo-app holding its modules, so it is split by its coupling like an app.
+
+    A route's view counts when its module is a node of the project's own edges outside any app;
+    the pseudo-app is that module's package and every app-less module under it."""
+    unowned: set[str] = set()
+    for edge in data["edges"]:
+        for node, app in (
+            (edge["source"], edge.get("source_app")),
+            (edge["target"], edge.get("target_app")),
+        ):
+            if app is None:
+                unowned.add(node)
+    owned_names = {a.get("name") for a in apps.values()}
+    packages: dict[str, dict[str, Any]] = {}
+    for route in data.get("routes", []):
+        if route.get("app") or route.get("external"):
+            continue
+        parts = (route.get("view") or "").split(".")
+        module = next(
+            (
+                ".".join(parts[:cut])
+                for cut in range(len(parts), 0, -1)
+                if ".".join(parts[:cut]) in unowned
+            ),
+            None,
+        )
+        package = module.rpartition(".")[0] if module else ""
+        if "." not in package or package in owned_names:
+            continue  # no own module, or one of the project's root package: nothing to split off
+        label = package.rpartition(".")[2]
+        while label in apps or (label in packages and packages[label]["name"] != package):
+            label += "_pkg"
+        packages.setdefault(
+            label,
+            {
+                "label": label,
+                "name": package,
+                "path": package.replace(".", "/"),
+                "models": [],
+                "modules": sorted(
+                    n for n in unowned if n == package or n.startswith(package + ".")
+                ),
+                "pseudo": True,
+            },
+        )
+    return packages
+
+
 def from_analysis(data: dict[str, Any], weights: dict[str, float] | None = None) -> Coupling:
     apps = {a["label"]: a for a in data["apps"] if not a.get("external")}
+    apps.update(_route_packages(data, apps))
     models = {m["label"]: m for m in data["models"]}
     elements: dict[str, Element] = {}
     for label, model in models.items():
@@ -151,9 +204,20 @@ def from_analysis(data: dict[str, Any], weights: dict[str, float] | None = None)
         edges=edges,
         models=models,
         apps=apps,
-        routes=[r for r in data.get("routes", []) if r.get("app") in apps],
+        routes=[r for r in data.get("routes", []) if _route_app(r, apps) in apps],
         weights={**DEFAULT_WEIGHTS, **(weights or {})},
     )
+
+
+def _route_app(route: dict[str, Any], apps: dict[str, dict[str, Any]]) -> str | None:
+    """The route's app, or the pseudo-app of a package that serves it (see _route_packages)."""
+    if route.get("app") or route.get("external"):
+        return None if route.get("external") else route.get("app")
+    view = route.get("view") or ""
+    for label, app in apps.items():
+        if app.get("pseudo") and view.startswith(app["name"] + "."):
+            return label
+    return None
 
 
 def route_element(coupling: Coupling, route: dict[str, Any]) -> str | None:

@@ -16,6 +16,16 @@ from typing import Any
 from analyzer.decompose.coupling import Coupling, cross_counts, route_element
 from analyzer.edge_kinds import cut_buckets
 
+KERNEL = "shared-kernel"  # the shared kernel's group (analyzer/decompose/boundaries.py): no service
+# The quality metrics and which way is better, in the order they are reported.
+DIRECTIONS: dict[str, str] = {
+    "modularity": "higher",
+    "sm": "higher",
+    "icp": "lower",
+    "ifn": "lower",
+    "ned": "lower",
+    "bcp": "lower",
+}
 NED_BOUNDS = (5, 20)  # Mono2Micro: a partition of 5 to 20 classes is "non-extreme"
 CUT_KINDS = cut_buckets()  # bucket -> kinds, from analyzer/edge_kinds.py
 
@@ -146,7 +156,7 @@ def cut(coupling: Coupling, assignment: dict[str, str]) -> dict[str, int]:
 def measure(coupling: Coupling, assignment: dict[str, str]) -> dict[str, Any]:
     """Every metric of one split, under the same keys for any split."""
     return {
-        "services": len(set(assignment.values())),
+        "services": len(set(assignment.values()) - {KERNEL}),
         "modularity": round(modularity(coupling, assignment), 4),
         "sm": round(structural_modularity(coupling, assignment), 4),
         "icp": round(inter_call_percentage(coupling, assignment), 4),
@@ -155,3 +165,32 @@ def measure(coupling: Coupling, assignment: dict[str, str]) -> dict[str, Any]:
         "bcp": round(business_context_purity(coupling, assignment), 4),
         "cut": cut(coupling, assignment),
     }
+
+
+def losing_note(suggested: dict[str, Any], per_app: dict[str, Any], suggestion: Any = None) -> str:
+    """When the per-app split does better on most quality metrics, say so first, and why the
+    suggestion may still be the better plan (or not): the trade-off, in one or two sentences."""
+    if not suggested or not per_app:
+        return ""
+    lost = [
+        key
+        for key, better in DIRECTIONS.items()
+        if suggested[key] != per_app[key]
+        and (suggested[key] > per_app[key]) != (better == "higher")
+    ]
+    if len(lost) * 2 <= len(DIRECTIONS):
+        return ""
+    kernel = bool(getattr(suggestion, "kernel", None))
+    why = (
+        "graph metrics reward cutting along the densest edges, while the suggestion also sets the "
+        "shared kernel apart as a library and discounts hub entities, which every metric counts as "
+        "coupling across services"
+        if kernel
+        else "these metrics score small, equal groups; fewer, larger services cut fewer places but "
+        "lose on interface and distribution counts"
+    )
+    return (
+        f"The per-app split does better than the suggestion on {len(lost)} of {len(DIRECTIONS)} "
+        f"metrics ({', '.join(lost)}). Trade-off: {why}; read the cut counts and the plan before "
+        "choosing."
+    )

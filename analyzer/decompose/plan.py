@@ -5,8 +5,12 @@ boundary. Each step names the routes to move through the proxy (with a ready rou
 for `figkit routes import`), the tables that move, and what the cut breaks, each with its
 evidence: relations that become an id plus an API or event, atomic blocks that become
 sagas, joins that become API composition, raw SQL and writes across the line. A coupling
-is listed once, in the step that first cuts it. The most entangled service comes last: it
-is what remains of the monolith.
+is listed once, in the step that first cuts it.
+
+The service that stays behind as the monolith comes last: the one that holds the most, its
+share of the live routes plus its share of the tables plus its share of the entanglement
+(so not a read-only reporting app that happens to be entangled). The shared kernel is no
+step: it is a library each service vendors, so coupling to it is no cut.
 """
 
 from __future__ import annotations
@@ -34,15 +38,51 @@ def proxy_match(pattern: str) -> tuple[str, bool]:
     return "/" + head + "*", False
 
 
+KERNEL = "shared-kernel"  # the shared kernel's group (analyzer/decompose/boundaries.py)
+
+
 def entanglement(coupling: Coupling, assignment: dict[str, str]) -> dict[str, float]:
+    """A service's weighted coupling across its boundary (to the shared kernel not counted)."""
     score: dict[str, float] = defaultdict(float)
     for edge in coupling.edges:
         a, b = assignment[edge["source"]], assignment[edge["target"]]
-        if a != b:
+        if a != b and KERNEL not in (a, b):
             w = coupling.edge_weight(edge)
             score[a] += w
             score[b] += w
-    return {s: round(score.get(s, 0.0), 2) for s in set(assignment.values())}
+    return {s: round(score.get(s, 0.0), 2) for s in set(assignment.values()) - {KERNEL}}
+
+
+def holdings(
+    coupling: Coupling, assignment: dict[str, str], scores: dict[str, float]
+) -> dict[str, float]:
+    """What a service holds: its share of live routes + share of tables + share of entanglement."""
+    routes: dict[str, int] = defaultdict(int)
+    for route in coupling.routes:
+        element = route_element(coupling, route)
+        if element is not None and not route.get("conditional"):
+            routes[assignment[element]] += 1
+    tables: dict[str, int] = defaultdict(int)
+    for element, service in assignment.items():
+        if coupling.elements[element].kind == "model" and coupling.models[element].get("table"):
+            tables[service] += 1
+    total_r, total_t = sum(routes.values()) or 1, sum(tables.values()) or 1
+    total_e = sum(scores.values()) or 1.0
+    return {s: routes[s] / total_r + tables[s] / total_t + scores[s] / total_e for s in scores}
+
+
+def extraction_order(
+    coupling: Coupling, assignment: dict[str, str], extracted: set[str]
+) -> list[str]:
+    """Least entangled first; the service holding the most stays, last."""
+    scores = entanglement(coupling, assignment)
+    order = sorted((s for s in scores if s not in extracted), key=lambda s: (scores[s], s))
+    if len(order) > 1:
+        held = holdings(coupling, assignment, scores)
+        stays = max(order, key=lambda s: (held[s], scores[s], s))
+        order.remove(stays)
+        order.append(stays)
+    return order
 
 
 def _atomic_blocks(coupling: Coupling) -> dict[tuple[str, int, str], dict[str, Any]]:
@@ -92,8 +132,8 @@ def make_plan(
     coupling: Coupling, assignment: dict[str, str], extracted: set[str] = frozenset()
 ) -> list[dict[str, Any]]:
     scores = entanglement(coupling, assignment)
-    order = sorted((s for s in scores if s not in extracted), key=lambda s: (scores[s], s))
-    done: set[str] = set(extracted)  # services cut out before this step
+    order = extraction_order(coupling, assignment, extracted)
+    done: set[str] = set(extracted) | {KERNEL}  # cut out before this step (the kernel: vendored)
     blocks = _atomic_blocks(coupling)
     handled_blocks: set[tuple] = set()
     steps = []

@@ -1,0 +1,161 @@
+"""What part an app plays before any clustering: shared kernel, API layer, or an ordinary domain app.
+
+An architect does not cut a monolith by coupling alone. A framework-like package that every app
+imports (base classes, routers, utilities) is a library to vendor or publish, not a service; an
+API layer that reads most apps' tables and owns none (a GraphQL schema over every domain) is a
+gateway in front of the services, not glue between them; a model that foreign keys from many
+apps point at (the user model) is reference data, whose pull on the clustering is divided
+among the apps that point at it. Every rule reads only graph structure, counts, routes, tables
+and generic framework-like names, never a particular project's apps.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from analyzer.decompose.coupling import Coupling, route_element
+from analyzer.edge_kinds import RELATION_KINDS
+
+# Names that say "framework code", whatever the project: generic, not any project's app.
+FRAMEWORK_NAMES = frozenset(
+    {"base", "common", "commons", "core", "framework", "helpers", "lib", "libs", "mixins",
+     "shared", "toolkit", "util", "utils", "utilities"}
+)  # fmt: skip
+DATA_KINDS = frozenset({"orm_read", "orm_write", "join", "raw_sql", "atomic"})
+MANY_APPS = 0.2  # "used by many": at least this share of the other apps (and at least 3)
+FEW_ROUTES = 3  # a framework-named package may serve a handful (a health or a keys page)
+FEW_TABLES = 3
+HUB_SHARE = 0.35  # a hub: foreign keys from at least this share of the other apps point at it
+# A sub-package with these names holds the project's apps in general, not one family of them.
+CONTAINER_NAMES = frozenset({"apps", "applications", "contrib", "django_apps", "modules", "src"})
+
+
+@dataclass
+class AppProfile:
+    """One app seen from outside: what it owns, who uses it, what it uses."""
+
+    tables: int = 0
+    live_routes: int = 0  # own routes, not external, not under a settings condition
+    conditional_routes: int = 0
+    dependents: set[str] = field(default_factory=set)  # other apps with an edge into it
+    dependencies: set[str] = field(default_factory=set)  # other apps it has an edge into
+    data_of: set[str] = field(default_factory=set)  # other apps whose tables it reads or writes
+    referenced_by: set[str] = field(default_factory=set)  # other apps whose FKs point at it
+
+    @property
+    def routes(self) -> int:
+        return self.live_routes + self.conditional_routes
+
+
+def profiles(coupling: Coupling) -> dict[str, AppProfile]:
+    out = {app: AppProfile() for app in coupling.apps}
+    for element in coupling.elements.values():
+        if element.kind == "model" and coupling.models[element.id].get("table"):
+            out[element.app].tables += 1
+    for route in coupling.routes:
+        element = route_element(coupling, route)
+        if element is None:
+            continue
+        profile = out[coupling.elements[element].app]
+        if route.get("conditional"):
+            profile.conditional_routes += 1
+        else:
+            profile.live_routes += 1
+    for edge in coupling.edges:
+        a, b = coupling.elements[edge["source"]].app, coupling.elements[edge["target"]].app
+        if a == b:
+            continue
+        out[b].dependents.add(a)
+        out[a].dependencies.add(b)
+        if edge["kind"] in DATA_KINDS:
+            out[a].data_of.add(b)
+        if edge["kind"] in RELATION_KINDS:
+            out[b].referenced_by.add(a)
+    return out
+
+
+@dataclass(frozen=True)
+class Roles:
+    kernel: dict[str, str]  # app -> why it is a library, not a service
+    gateway: dict[str, str]  # app -> why it is an API layer of its own
+    package_of: dict[str, str]  # app -> the sub-package it shares with sibling apps
+    profiles: dict[str, AppProfile]
+
+
+def _many(coupling: Coupling) -> float:
+    return max(3.0, MANY_APPS * (len(coupling.apps) - 1))
+
+
+def find_roles(coupling: Coupling) -> Roles:
+    """The shared kernel and API layers among the apps, and the sibling apps grouped by package."""
+    prof = profiles(coupling)
+    many = _many(coupling)
+    others = max(1, len(coupling.apps) - 1)
+    kernel: dict[str, str] = {}
+    gateway: dict[str, str] = {}
+    for app, p in sorted(prof.items()):
+        if coupling.apps[app].get("pseudo"):
+            continue  # a package found through its routes is a candidate service, never a library
+        used = len(p.dependents)
+        if used >= many and p.routes == 0 and p.tables == 0 and len(p.data_of) < others / 3:
+            kernel[app] = (
+                f"used by {used} apps, serves no route and owns no table: a library to vendor or publish"
+            )
+        elif (
+            app.lower() in FRAMEWORK_NAMES
+            and used >= many
+            and p.live_routes <= FEW_ROUTES
+            and p.tables <= FEW_TABLES
+        ):
+            kernel[app] = (
+                f"framework-like name, used by {used} apps, {p.live_routes} live route(s) and "
+                f"{p.tables} table(s): a library to vendor or publish"
+            )
+        elif (
+            p.tables == 0
+            and p.live_routes == 0
+            and len(p.data_of) >= others / 3
+            and len(p.dependencies) >= others / 2
+        ):
+            gateway[app] = (
+                f"owns no table and reads or writes the tables of {len(p.data_of)} apps: an API layer "
+                "over the services (a gateway or backend-for-frontend), kept out of their boundaries"
+            )
+    return Roles(
+        kernel=kernel, gateway=gateway, package_of=_sibling_packages(coupling), profiles=prof
+    )
+
+
+def _sibling_packages(coupling: Coupling) -> dict[str, str]:
+    """Apps that sit side by side in one sub-package that is itself no app (proj.integrations.slack,
+    proj.integrations.email): the authors grouped them, so they start as one group."""
+    names = {label: app.get("name") or label for label, app in coupling.apps.items()}
+    app_names = set(names.values())
+    parent = {label: name.rpartition(".")[0] for label, name in names.items()}
+    count = Counter(parent.values())
+    return {
+        label: p
+        for label, p in parent.items()
+        if "." in p
+        and p not in app_names
+        and count[p] >= 2
+        and p.rpartition(".")[2] not in CONTAINER_NAMES
+    }
+
+
+def reference_counts(coupling: Coupling) -> dict[str, int]:
+    """For each element, how many other apps have an edge into it: the degree that hub
+    normalisation divides by (a user model pointed at from 17 apps pulls each with 1/17)."""
+    sources: dict[str, set[str]] = defaultdict(set)
+    for edge in coupling.edges:
+        a = coupling.elements[edge["source"]].app
+        if a != coupling.elements[edge["target"]].app:
+            sources[edge["target"]].add(a)
+    return {element: len(apps) for element, apps in sources.items()}
+
+
+def hubs(coupling: Coupling, prof: dict[str, AppProfile]) -> list[str]:
+    """Apps that foreign keys from many apps point at (the user model's app): reported as reference data."""
+    many = max(3.0, HUB_SHARE * (len(coupling.apps) - 1))
+    return sorted(app for app, p in prof.items() if len(p.referenced_by) >= many)
