@@ -107,7 +107,10 @@
   const expanded = new Set(); // apps, and subpackages of big apps, shown as what they hold
   const hiddenApps = new Set();
   const hiddenKinds = new Set(KINDS.filter((k) => !k.shown).map((k) => k.name));
-  let threshold = 0;
+  // The weight threshold starts on "auto": the heaviest edges of what is drawn, about two per
+  // node, so 40 apps and 2,000 edges do not open as a hairball; moving it shows any weight.
+  let threshold = 0, auto = true, maxWeight = 1;
+  const AUTO_EDGES_PER_NODE = 2, AUTO_MIN_EDGES = 15;
 
   const details = el("aside", { id: "details" },
     el("p", { class: "hint" }, "Click a service to open it into its apps, an app into its models and modules; click anything to see its evidence."));
@@ -116,13 +119,24 @@
     oninput: (ev) => setThreshold(Number(ev.target.value) || 0) });
   const thresholdSlider = el("input", { type: "range", min: 0, max: 1000, value: 0, "data-threshold": "slider",
     oninput: (ev) => setThreshold(Math.round(maxWeight * (Number(ev.target.value) / 1000) ** 2)) });
-  let maxWeight = 1;
+  const autoBox = el("input", { type: "checkbox", checked: true, "data-threshold": "auto",
+    onchange: (ev) => { auto = ev.target.checked; if (!auto) threshold = 0; draw(); } });
+  const shownText = el("span", { class: "hint" });
 
   function setThreshold(value) {
     threshold = value;
-    if (document.activeElement !== thresholdNumber) thresholdNumber.value = value;
-    if (document.activeElement !== thresholdSlider) thresholdSlider.value = Math.round(1000 * Math.sqrt(Math.min(1, value / maxWeight)));
+    auto = autoBox.checked = false;
     draw();
+  }
+  function autoThreshold(weights, nodes) {
+    const keep = Math.max(AUTO_MIN_EDGES, AUTO_EDGES_PER_NODE * nodes);
+    const sorted = [...weights].sort((a, b) => b - a);
+    return sorted.length > keep ? sorted[keep - 1] : 0;
+  }
+  function showThreshold(shown, total) {
+    if (document.activeElement !== thresholdNumber) thresholdNumber.value = Math.round(threshold * 100) / 100;
+    if (document.activeElement !== thresholdSlider) thresholdSlider.value = Math.round(1000 * Math.sqrt(Math.min(1, threshold / maxWeight)));
+    shownText.textContent = ` ${shown} of ${total} edges shown`;
   }
 
   function kindBox(k) {
@@ -144,8 +158,9 @@
   sections.Graph.append(
     el("div", { class: "toolbar" },
       el("fieldset", {}, el("legend", {}, "edge kinds"), KINDS.filter((k) => present.has(k.name)).map(kindBox)),
-      el("fieldset", { class: "threshold" }, el("legend", {}, "hide edges lighter than"), thresholdSlider, " ", thresholdNumber),
-      el("fieldset", { class: "apps" }, el("legend", {}, "apps"), data.apps.map(appBox)),
+      el("fieldset", { class: "threshold" }, el("legend", {}, "hide edges lighter than"), thresholdSlider, " ", thresholdNumber,
+        " ", el("label", { title: "the heaviest edges only, about two per node" }, autoBox, " auto"), el("br", {}), shownText),
+      el("details", { class: "apps" }, el("summary", {}, `apps (${data.apps.length})`), el("div", { class: "drop" }, data.apps.map(appBox))),
       el("button", { onclick: closeAll }, "close all")),
     el("div", { id: "legend", class: "legend" }, el("span", { class: "legend-title" }, "services (click to open):"), data.services.map(legendItem)),
     el("div", { class: "graph-row" }, canvas, details),
@@ -253,8 +268,8 @@
   }
   function visEdge(key, l) {
     const main = Object.entries(l.kinds).sort((x, y) => y[1] - x[1])[0][0];
-    return { id: key, from: l.from, to: l.to, arrows: { to: { enabled: l.there > 0, scaleFactor: 0.6 }, from: { enabled: l.back > 0, scaleFactor: 0.6 } },
-      width: 1 + 11 * Math.sqrt(l.weight / maxWeight), title: linkTitle(l), color: { color: kindOf[main].color, opacity: 0.75 } };
+    return { id: key, from: l.from, to: l.to, arrows: { to: { enabled: l.there > 0, scaleFactor: 0.4 }, from: { enabled: l.back > 0, scaleFactor: 0.4 } },
+      width: 1 + 11 * (l.weight / maxWeight), title: linkTitle(l), color: { color: kindOf[main].color, opacity: 0.7 } };
   }
 
   // ---- drawing ----------------------------------------------------------------------------
@@ -262,7 +277,9 @@
   function draw() {
     const ids = nodeIds();
     links = aggregate();
-    maxWeight = Math.max(1, ...[...links.values()].map((l) => l.weight));
+    const weights = [...links.values()].map((l) => l.weight);
+    maxWeight = Math.max(1, ...weights);
+    if (auto) threshold = autoThreshold(weights, ids.length);
     const edges = [...links.entries()].filter(([, l]) => l.weight >= threshold).map(([key, l]) => visEdge(key, l));
     if (!network) create(ids.map(visNode), edges);
     else if (ids.length === drawnIds.length && ids.every((id, i) => id === drawnIds[i])) {
@@ -277,7 +294,9 @@
     drawnIds = ids;
     window.figkit.nodes = ids.length;
     window.figkit.edges = edges.length;
-    thresholdSlider.value = Math.round(1000 * Math.sqrt(Math.min(1, threshold / maxWeight)));
+    window.figkit.links = links.size;
+    window.figkit.kinds = [...new Set(edges.flatMap((e) => Object.keys(links.get(e.id).kinds)))].sort();
+    showThreshold(edges.length, links.size);
   }
   function create(nodes, edges) {
     nodeSet = new vis.DataSet(nodes);
@@ -288,7 +307,7 @@
       interaction: { hover: true, tooltipDelay: 150, hideEdgesOnDrag: true },
       edges: { smooth: false }, layout: { improvedLayout: nodes.length < 150 },
     });
-    network.on("stabilizationIterationsDone", () => network.setOptions({ physics: { enabled: false } }));
+    network.on("stabilizationIterationsDone", () => { network.setOptions({ physics: { enabled: false } }); network.fit({ maxZoomLevel: 1.6 }); });
     network.on("click", onClick);
   }
 
@@ -423,7 +442,11 @@
     cell ? round(cell.weight) : "");
     if (cell) {
       td.style.setProperty("--level", (0.15 + 0.85 * Math.sqrt(cell.weight / max)).toFixed(2));
-      td.addEventListener("click", () => showCell(a, b, cell));
+      td.addEventListener("click", () => {
+        for (const other of matrixHolder.querySelectorAll("td.selected")) other.classList.remove("selected");
+        td.classList.add("selected");
+        showCell(a, b, cell);
+      });
     }
     return td;
   }
@@ -507,7 +530,7 @@
     el("ul", {}, data.warnings.map((w) => el("li", {}, el("span", { class: "where" }, `${w.file || "project"}${w.line ? ":" + w.line : ""}`), " ", w.message))));
 
   window.figkit = { data, expand: (key) => (appInfo[key] ? openApp(key) : openGroup(key)), openService, closeAll,
-    colours: () => ({ ...colour }), get network() { return network; } };
+    weightOf: (key) => links.get(key).weight, get network() { return network; } };
   show("Graph");
   draw();
 })();
