@@ -8,7 +8,10 @@ _LOGIN = (("login/", "login", ("GET", "POST")), ("logout/", "logout", ("POST",))
 
 KNOWN_URLCONFS: dict[str, tuple[tuple[str, str | None, tuple[str, ...] | None], ...]] = {
     "django.conf.urls.i18n": (("setlang/", "set_language", ("POST",)),),
-    "rest_framework.urls": (("login/", "login", ("GET", "POST")), ("logout/", "logout", ("POST",))),
+    "rest_framework.urls": (  # app_name = "rest_framework"
+        ("login/", "rest_framework:login", ("GET", "POST")),
+        ("logout/", "rest_framework:logout", ("POST",)),
+    ),
     "django.contrib.auth.urls": (
         *_LOGIN,
         ("password_change/", "password_change", ("GET", "POST")),

@@ -1,0 +1,110 @@
+"""Urlconf forms that change which URLs Django resolves: format suffixes, lists extended in
+AppConfig.ready(), settings conditions, third-party includes, and one route per URL. The
+expectations were checked against Django's resolver (Django 5.2, DRF 3.18) where it can load
+the fixture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from analyzer.contract import validate
+from analyzer.discover import discover
+from analyzer.extract import extract
+from analyzer.link import link
+from analyzer.link.conditions import evaluate
+from analyzer.pipeline import analyze
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def document(name: str) -> dict:
+    doc = analyze(FIXTURES / name, jobs=1).to_json()
+    validate(doc)
+    return doc
+
+
+def by_pattern(doc: dict) -> dict[str, dict]:
+    return {r["pattern"]: r for r in doc["routes"]}
+
+
+def test_format_suffix_patterns_mark_routes_rather_than_repeat_them():
+    found = by_pattern(document("routes_format_suffix"))
+    assert set(found) == {"docs/", "docs/<int:pk>/", "v2/docs/", "v2/plain/"}
+    assert [p for p, r in found.items() if r.get("format_suffix")] == [
+        "docs/", "docs/<int:pk>/", "v2/docs/",
+    ]  # fmt: skip
+
+
+def test_patterns_appended_in_app_ready_join_the_urlconf_they_extend():
+    found = by_pattern(document("routes_ready_extension"))
+    assert set(found) == {"", "plugins/status/", "plugins/hooks/", "plugins/extra/"}
+    assert found["plugins/hooks/"]["view"] == "plugins.views.hooks"
+    assert found["plugins/extra/"]["evidence"]["file"] == "plugins/apps.py"
+
+
+def test_routes_under_unknown_settings_conditions_are_kept_with_the_condition():
+    found = by_pattern(document("routes_settings_conditions"))
+    assert "conditional" not in found["always/"]
+    assert found["debug/"]["conditional"] == "settings.DEBUG"
+    assert found["signup/"]["conditional"] == "not settings.DEBUG and settings.ENABLE_SIGNUP"
+    assert found["closed/"]["conditional"].startswith("(not (not settings.DEBUG")
+
+
+def _link_with_settings(root: Path, values: dict[str, object]) -> dict:
+    project = discover(root)
+    project.settings_values = values  # what the settings reader knows
+    files = [
+        extract((project.root / s.path).read_bytes(), s.path, s.module, s.is_package)
+        for s in project.files
+    ]
+    return link(project, files).to_json()
+
+
+def test_routes_under_settings_known_statically_are_dropped_or_kept_as_django_would():
+    doc = _link_with_settings(
+        FIXTURES / "routes_settings_conditions", {"DEBUG": False, "ENABLE_SIGNUP": True}
+    )
+    found = by_pattern(doc)
+    assert set(found) == {"always/", "signup/"}  # what Django's resolver lists
+    assert "conditional" not in found["signup/"]
+
+
+@pytest.mark.parametrize(
+    ("expression", "values", "expected"),
+    [
+        ("settings.DEBUG", {"DEBUG": True}, True),
+        ("not settings.DEBUG", {"DEBUG": True}, False),
+        ("settings.A and settings.B", {"A": False}, False),
+        ("settings.A or settings.B", {"A": True}, True),
+        ("settings.A or settings.B", {"A": False}, None),
+        ('getattr(settings, "X", False)', {}, False),
+        ('"debug_toolbar" in settings.INSTALLED_APPS', {"INSTALLED_APPS": ["a"]}, False),
+        ("settings.MODE == 'beta'", {}, None),
+        ("os.environ.get('X')", {"X": True}, None),
+    ],
+)
+def test_conditions_evaluate_only_what_the_settings_tell(expression, values, expected):
+    assert evaluate(expression, values) is expected
+
+
+def test_third_party_includes_are_routes_of_an_external_app_with_a_warning_when_unknown():
+    doc = document("routes_external_includes")
+    found = by_pattern(doc)
+    assert found["api-auth/login/"]["external"] is True
+    assert found["api-auth/login/"]["app"] == "rest_framework"
+    assert found["i18n/setlang/"]["methods"] == ["POST"]
+    catch_all = found["accounts/*"]
+    assert (catch_all["external"], catch_all["app"]) == (True, "allauth")
+    assert not any(p.startswith("admin/") for p in found)  # Django's admin: left out as before
+    (warning,) = [w for w in doc["warnings"] if "allauth.urls" in w["message"]]
+    assert (warning["file"], warning["line"]) == ("proj/urls.py", 11)
+    assert "accounts/*" in warning["message"]
+
+
+def test_one_route_per_url_and_a_pattern_django_never_reaches_is_dropped_with_a_warning():
+    doc = document("routes_one_per_url")
+    assert [(r["pattern"], r["view"]) for r in doc["routes"]] == [("page/", "pages.views.show")]
+    (warning,) = [w for w in doc["warnings"] if "never reached" in w["message"]]
+    assert (warning["file"], warning["line"]) == ("proj/urls.py", 7)
