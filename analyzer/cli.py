@@ -181,7 +181,7 @@ def analyze(
     print_summary(analysis, document, str(written), Console())
     print_decomposition(document, Console())
     for report in reports:
-        Console().print(f"wrote {report}")
+        Console().print(f"wrote {report}", highlight=False, soft_wrap=True)
     if verify:
         _verify(analysis, out)
 
@@ -313,13 +313,17 @@ def plan(
         raise typer.Exit(code=2) from None
     console = Console()
     print_decomposition(document, console)
-    console.print(f"{'replaced' if existed else 'wrote'} {written}", highlight=False)
+    console.print(
+        f"{'replaced' if existed else 'wrote'} {written}", highlight=False, soft_wrap=True
+    )
     gone = f" (removed the {replaced} that were there)" if replaced else ""
     console.print(
-        f"wrote {len(files)} route files under {target / 'routes'}{gone}", highlight=False
+        f"wrote {len(files)} route files under {target / 'routes'}{gone}",
+        highlight=False,
+        soft_wrap=True,
     )
     for report in reports:
-        console.print(f"wrote {report}", highlight=False)
+        console.print(f"wrote {report}", highlight=False, soft_wrap=True)
 
 
 def _holds_files(folder: Path) -> bool:
@@ -393,9 +397,15 @@ def check(
             raise AnalyzerError(f"{path} is not a folder; pass the Django project's root")
         settings, where = load_settings(config, path)
         if not init and not settings.get("boundaries"):
+            table = "[boundaries]" if where.endswith("figkit.toml") else "[tool.figkit.boundaries]"
+            missing = (
+                f"{where} declares no {table}"
+                if Path(where).is_file()
+                else f"no figkit.toml or [tool.figkit] in {path}, so no boundaries to check"
+            )
             raise AnalyzerError(
-                f"{where} declares no [tool.figkit.boundaries]; `figkit check {path} --init` "
-                "writes the suggested split there as a starting point"
+                f"{missing}; `figkit check {path} --init` writes the suggested split as a "
+                "starting point"
             )
         if init and ("boundaries" in settings or "allow" in settings):
             raise AnalyzerError(

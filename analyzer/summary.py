@@ -63,4 +63,4 @@ def print_summary(
             console.print(f"  {where}: {warning.message}", markup=False, highlight=False)
         if len(warnings) > max_warnings:
             console.print(f"  ... and {len(warnings) - max_warnings} more")
-    console.print(f"wrote {written}")
+    console.print(f"wrote {written}", highlight=False, soft_wrap=True)
