@@ -19,6 +19,7 @@ from analyzer.link.conditions import evaluate
 from analyzer.link.drf_routes import DrfRouters
 from analyzer.link.external_urls import KNOWN_URLCONFS
 from analyzer.link.index import CodeIndex
+from analyzer.link.ninja_routes import NinjaRoutes
 
 
 @dataclass(frozen=True)
@@ -102,17 +103,6 @@ def join_pattern(prefix: str, pattern: str) -> str:
     return prefix + piece
 
 
-_NINJA_PARAM = re.compile(r"\{(?:(\w+):)?(\w+)\}")
-
-
-def ninja_path(path: str) -> str:
-    """A django-ninja path as a Django pattern: "/items/{int:item_id}" -> "items/<int:item_id>"."""
-    text = _NINJA_PARAM.sub(
-        lambda m: f"<{m.group(1)}:{m.group(2)}>" if m.group(1) else f"<{m.group(2)}>", path
-    )
-    return text.lstrip("/")
-
-
 def normalise_pattern(pattern: str) -> str:
     """A form to compare patterns by: named groups and converters both become ``<name>``."""
     text = _REGEX_GROUP.sub(lambda m: f"<{m.group(1)}>", pattern)
@@ -135,8 +125,6 @@ class RouteBuilder:
         self.lists: dict[str, list[tuple[UrlList, str]]] = {}  # qualname -> pieces (with file)
         self.routers: dict[str, list] = {}
         self.router_kinds: dict[str, str] = {}
-        self.ninja_operations: dict[str, list] = {}  # NinjaAPI/Router qualname -> operations
-        self.ninja_mounts: dict[str, list] = {}
         extensions: list[tuple[UrlList, str]] = []  # pieces added from other modules, last
         for facts in index.files:
             for url_list in facts.url_lists:
@@ -145,17 +133,12 @@ class RouteBuilder:
                     continue
                 key = f"{facts.module}.{url_list.name}"
                 self.lists.setdefault(key, []).append((url_list, facts.path))
-            for operation in facts.ninja_operations:
-                self.ninja_operations.setdefault(operation.owner, []).append(
-                    (operation, facts.path)
-                )
-            for mount in facts.ninja_mounts:
-                self.ninja_mounts.setdefault(mount.api, []).append((mount, facts.path))
             for registration in facts.routers:
                 self.routers.setdefault(registration.router, []).append((registration, facts.path))
             self.router_kinds.update(facts.router_vars)
         self._extensions = extensions
         self.drf = DrfRouters(self)
+        self.ninja = NinjaRoutes(self)
         self.routes: list[Route] = []
         self._seen: dict[tuple[str, str | None], int] = {}  # (pattern, condition) -> index
         self._groups: dict[int, str] = {}  # route index -> what serves several views at once
@@ -238,7 +221,6 @@ class RouteBuilder:
     def _include(self, entry: UrlEntry, file: str, scope: Scope, stack: tuple) -> None:
         target = entry.include or ""
         kind, _, name = target.partition(":")
-        full = scope.prefix
         if kind == "v":
             self._registered_views(name, scope)
             return
@@ -256,14 +238,8 @@ class RouteBuilder:
             self._expand_module(qualname, _nested(scope, inner), stack)
             return
         base = qualname.removesuffix(".urls")
-        if self._is_ninja(base):
-            # NinjaAPI's own routes (its defaults: the API root, the OpenAPI schema, the docs)
-            module = base.rpartition(".")[0]
-            for route, view in (("", "ninja.main.default_home"), ("openapi.json", "ninja.openapi.views.openapi_json"),
-                                ("docs", "ninja.openapi.views.openapi_view")):  # fmt: skip
-                self.add(join_pattern(full, route), view, None, ("GET",), file, entry.line,
-                         app_module=module, conditional=scope.condition)  # fmt: skip
-            self._ninja(base, scope, file, set())
+        if self.ninja.is_api(base):
+            self.ninja.expand(base, scope, file, entry.line)
             return
         if base in self.routers or base in self.router_kinds or self.drf.is_router(base):
             self.drf.expand(base, scope, file)
@@ -303,41 +279,6 @@ class RouteBuilder:
                                       f"files): its patterns are unknown, listed as one catch-all "
                                       f"route {scope.prefix}*; send that whole prefix to the "
                                       "service that keeps the package", entry.line))  # fmt: skip
-
-    def _is_ninja(self, qualname: str) -> bool:
-        kind = self.index.resolve(self.router_kinds.get(qualname, "")) or self.router_kinds.get(
-            qualname, ""
-        )
-        return kind.startswith("ninja.") or kind.endswith("NinjaAPI")
-
-    def _ninja(
-        self, owner: str, scope: Scope, file: str, seen: set[str], mounted: str = ""
-    ) -> None:
-        """A django-ninja API's operations, and those of the routers it mounts, under `prefix`.
-
-        `mounted` is the ninja-side prefix so far; ninja joins the pieces with "/" and then
-        collapses doubled slashes, and so does this."""
-        if owner in seen:
-            return
-        seen.add(owner)
-        for operation, op_file in self.ninja_operations.get(owner, []):
-            route = ninja_path(
-                re.sub("/+", "/", "/".join(p for p in (mounted, operation.path) if p))
-            )
-            # ninja serves every operation on one path from one Django pattern
-            self.add(join_pattern(scope.prefix, route), operation.view, None, operation.methods,
-                     op_file, operation.line, conditional=scope.condition, group=owner,
-                     actions=tuple((m, operation.view) for m in operation.methods))  # fmt: skip
-        for mount, mount_file in self.ninja_mounts.get(owner, []):
-            kind, _, name = mount.router.partition(":")
-            router = self.index.resolve(name) if kind == "q" else name
-            if router not in self.ninja_operations and router not in self.ninja_mounts:
-                self.warnings.append(Warning_(mount_file, f"add_router of {name} cannot be followed "
-                                              "statically; its routes are left out", mount.line))  # fmt: skip
-                continue
-            self._ninja(
-                router, scope, mount_file, seen, "/".join(p for p in (mounted, mount.prefix) if p)
-            )
 
     def _registered_views(self, spec: str, scope: Scope) -> None:
         """Routes of ``get_model_urls("app", "model", detail=...)``: the views registered for
