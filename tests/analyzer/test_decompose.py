@@ -224,7 +224,7 @@ FIGKIT = Path(sys.executable).with_name("figkit")
 def test_figkit_plan_rewrites_the_plan_and_writes_route_files(tmp_path, twoclusters):
     (tmp_path / "analysis.json").write_text(json.dumps(twoclusters))
     result = subprocess.run([str(FIGKIT), "plan", str(tmp_path / "analysis.json"), "--granularity", "model",
-                             "--services", "2"], capture_output=True, text=True, timeout=120)  # fmt: skip
+                             "--services", "2", "--in-place"], capture_output=True, text=True, timeout=120)  # fmt: skip
     assert result.returncode == 0, result.stderr
     written = json.loads((tmp_path / "analysis.json").read_text())
     assert written["metrics"]["granularity"] == "model" and len(written["services"]) == 2
@@ -296,7 +296,7 @@ def test_the_split_does_not_depend_on_pythons_hash_seed(tmp_path, monolith):
         folder = tmp_path / hash_seed
         folder.mkdir()
         (folder / "analysis.json").write_text(json.dumps(monolith.doc))
-        subprocess.run([str(FIGKIT), "plan", str(folder / "analysis.json"), "--granularity", "model"],
+        subprocess.run([str(FIGKIT), "plan", str(folder / "analysis.json"), "--granularity", "model", "--in-place"],
                        check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": hash_seed})  # fmt: skip
         written = json.loads((folder / "analysis.json").read_text())
         results.append((written["services"], written["plan"]))

@@ -1,0 +1,184 @@
+"""The boundary rules an architect would apply, each on a small analysis built by hand:
+shared kernel, hub entities, route-serving packages, naming, route-less services, what stays."""
+
+from __future__ import annotations
+
+from analyzer.contract import validate
+from analyzer.decompose import Options, decompose
+
+from .boundaries_builder import Project
+
+
+def services(out: dict) -> dict[str, dict]:
+    return {s["name"]: s for s in out["services"]}
+
+
+def service_of(out: dict, app: str) -> dict:
+    return next(s for s in out["services"] if app in s["apps"])
+
+
+def two_domains_and_a_kernel() -> Project:
+    """orders and catalog, each tight inside; `common` (base classes) imported by every app."""
+    p = Project()
+    p.cluster("orders", ("Order", "Line"))
+    p.cluster("catalog", ("Product", "Category"))
+    p.cluster("billing", ("Invoice",))
+    p.app("common", modules=("base", "utils"))
+    for app in ("orders", "catalog", "billing"):
+        for module in ("views", "services"):
+            p.edge(f"proj.{app}.{module}", "proj.common.base", "import", 3)
+            p.edge(f"proj.{app}.{module}", "proj.common.utils", "import", 3)
+    p.edge("billing.Invoice", "orders.Order", "fk", 1)
+    p.edge("proj.billing.services", "orders.Order", "orm_read", 4)
+    return p
+
+
+def test_a_framework_package_used_by_every_app_is_a_library_not_a_service():
+    out = decompose(two_domains_and_a_kernel().doc())
+    kernel = [s for s in out["services"] if s.get("kind") == "shared_kernel"]
+    assert len(kernel) == 1 and kernel[0]["apps"] == ["common"]
+    assert "library" in kernel[0]["note"]
+    assert kernel[0]["name"] not in [step["service"] for step in out["plan"]]
+    assert out["metrics"]["suggested"]["services"] == len(out["services"]) - 1
+    validate(out)
+
+
+def test_without_roles_the_kernel_is_just_one_more_service():
+    out = decompose(two_domains_and_a_kernel().doc(), Options(roles=False))
+    assert not any(s.get("kind") == "shared_kernel" for s in out["services"])
+
+
+def test_a_kernel_named_by_the_user_is_left_to_the_user():
+    out = decompose(two_domains_and_a_kernel().doc(), Options(together=(("common", "orders"),)))
+    assert not any(s.get("kind") == "shared_kernel" for s in out["services"])
+    assert {"common", "orders"} <= set(service_of(out, "orders")["apps"])
+
+
+def hub_project() -> Project:
+    """Two unrelated domains (stock, blog) whose models all point at users.User, and nothing else."""
+    p = Project()
+    p.cluster("users", ("User",), routes=3)
+    p.cluster("stock", ("Item", "Shelf"))
+    p.cluster("blog", ("Post", "Comment"))
+    for model in ("stock.Item", "stock.Shelf", "blog.Post", "blog.Comment"):
+        p.edge(model, "users.User", "fk", 2)
+    for module in ("proj.stock.views", "proj.blog.views"):
+        p.edge(module, "users.User", "orm_read", 6)
+        p.edge(module, "users.User", "join", 4)
+    for n in range(3):  # more apps hold a user: the hub is referenced from many apps
+        p.cluster(f"extra{n}", (f"Thing{n}",), routes=1)
+        p.edge(f"extra{n}.Thing{n}", "users.User", "fk", 1)
+    return p
+
+
+def test_a_hub_user_model_does_not_glue_two_unrelated_apps():
+    out = decompose(hub_project().doc())
+    assert service_of(out, "stock")["name"] != service_of(out, "blog")["name"]
+    users = service_of(out, "users")
+    assert "referenced by foreign keys from" in users.get("note", "")
+
+
+def test_an_edge_into_a_hub_pulls_with_one_share_per_app_pointing_at_it():
+    """Degree normalisation: users.User is pointed at from 5 apps, so each edge into it counts 1/5."""
+    from analyzer.decompose.boundaries import _clustering_pairs
+    from analyzer.decompose.coupling import from_analysis
+    from analyzer.decompose.roles import reference_counts
+
+    coupling = from_analysis(hub_project().doc())
+    degree = reference_counts(coupling)
+    assert degree["users.User"] == 5
+    pairs = {(a, b): w for a, b, w in _clustering_pairs(coupling, set(coupling.elements), degree)}
+    edge = next(
+        e for e in coupling.edges if (e["source"], e["target"]) == ("blog.Post", "users.User")
+    )
+    assert pairs[("blog.Post", "users.User")] == coupling.edge_weight(edge) / 5
+    inside = next(
+        e for e in coupling.edges if e["target"] == "blog.Post" and e["kind"] == "orm_read"
+    )
+    assert pairs[("blog.Post", "proj.blog.views")] == coupling.edge_weight(inside)
+
+
+def test_a_package_with_routes_that_is_no_app_is_assigned_by_its_coupling():
+    p = Project()
+    p.cluster("accounts", ("Profile",))
+    p.cluster("shop", ("Cart",))
+    for module in ("proj.auth.views", "proj.auth.tokens"):  # not in INSTALLED_APPS
+        p.edge(module, "accounts.Profile", "orm_write", 5)
+    p.edge("proj.auth.views", "proj.auth.tokens", "import", 2)
+    p.route("auth/login/", "proj.auth.views.login", None)
+    p.route("auth/register/", "proj.auth.views.register", None)
+    out = decompose(p.doc())
+    holder = next(s for s in out["services"] if "auth/login/" in s["routes"])
+    assert "auth" in holder["apps"] and "accounts" in holder["apps"]
+    assert "proj.auth.views" in holder["modules"]
+
+
+def test_a_service_is_not_named_after_an_app_whose_routes_are_all_off():
+    p = Project()
+    p.cluster("debugpanel", ("Probe", "Trace", "Span"), routes=4)
+    for route in p.routes:
+        route["conditional"] = "settings.DEBUG"
+    p.cluster("payments", ("Payment",), routes=2)
+    p.edge("proj.debugpanel.services", "payments.Payment", "orm_write", 9)
+    p.edge("proj.payments.services", "debugpanel.Probe", "orm_write", 9)
+    p.edge("proj.payments.views", "debugpanel.Trace", "join", 9)
+    out = decompose(p.doc(), Options(services=1))
+    assert [s["name"] for s in out["services"]] == ["payments"]
+
+
+def routeless_project() -> Project:
+    p = Project()
+    p.cluster("orders", ("Order",), routes=3)
+    p.cluster("catalog", ("Product",), routes=3)
+    p.app("pricing", modules=("rules", "engine"))  # code only: no route, no table
+    p.edge("proj.pricing.rules", "proj.pricing.engine", "import", 1)
+    p.edge("proj.pricing.engine", "catalog.Product", "orm_read", 1)
+    p.app("ledger", modules=("tasks",), models=("Entry",))  # a worker: a table, no route
+    p.edge("proj.ledger.tasks", "ledger.Entry", "orm_write", 4)
+    p.edge("proj.orders.services", "proj.ledger.tasks", "task", 1)
+    return p
+
+
+def test_a_routeless_service_is_merged_or_kept_with_a_reason():
+    out = decompose(routeless_project().doc())
+    by_name = services(out)
+    assert "pricing" not in by_name, "no route, no table: merged into what it is coupled with"
+    assert "pricing" in service_of(out, "catalog")["apps"]
+    ledger = service_of(out, "ledger")
+    if ledger["name"] == "ledger":  # kept on its own: it must say why
+        assert ledger["no_routes"] is True and "owns 1 table" in ledger["note"]
+    validate(out)
+
+
+def test_what_stays_in_the_monolith_is_what_holds_the_most():
+    """A read-only reports app is entangled with everything but owns nothing; it must not stay."""
+    p = Project()
+    p.cluster("sales", tuple(f"S{i}" for i in range(6)), routes=12)
+    p.cluster("crm", ("Lead",), routes=2)
+    p.cluster("reports", ("Snapshot",), routes=1)
+    for target in [f"sales.S{i}" for i in range(6)] + ["crm.Lead"]:
+        p.edge("proj.reports.views", target, "orm_read", 30)
+        p.edge("proj.reports.services", target, "join", 30)
+    p.edge("crm.Lead", "sales.S0", "fk", 1)
+    out = decompose(p.doc(), Options(services=3))
+    plan = out["plan"]
+    by_entanglement = max(plan, key=lambda step: step["entanglement"])
+    assert "reports" in services(out)[by_entanglement["service"]]["apps"], "the fixture's point"
+    last = plan[-1]
+    assert last["stays_in_monolith"] is True
+    assert "sales" in services(out)[last["service"]]["apps"]
+    assert [s["entanglement"] for s in plan[:-1]] == sorted(s["entanglement"] for s in plan[:-1])
+
+
+def test_when_per_app_wins_most_metrics_the_note_says_so_first():
+    out = decompose(two_domains_and_a_kernel().doc())
+    s, b = out["metrics"]["suggested"], out["metrics"]["per_app"]
+    lost = sum(
+        (s[k] < b[k]) if k in ("modularity", "sm") else (s[k] > b[k])
+        for k in ("modularity", "sm", "icp", "ifn", "ned", "bcp")
+    )
+    note = out["metrics"]["note"]
+    if lost > 3:
+        assert note.startswith("The per-app split does better") and "Trade-off" in note
+    else:
+        assert not note.startswith("The per-app split does better")
