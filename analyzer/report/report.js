@@ -110,7 +110,7 @@
   // The weight threshold starts on "auto": the heaviest edges of what is drawn, about two per
   // node, so 40 apps and 2,000 edges do not open as a hairball; moving it shows any weight.
   let threshold = 0, auto = true, maxWeight = 1;
-  const AUTO_EDGES_PER_NODE = 2, AUTO_MIN_EDGES = 15;
+  const AUTO_EDGES_PER_NODE = 2, AUTO_MIN_EDGES = 20;
 
   const details = el("aside", { id: "details" },
     el("p", { class: "hint" }, "Click a service to open it into its apps, an app into its models and modules; click anything to see its evidence."));
@@ -217,7 +217,7 @@
       const size = (appsOf[name] || []).reduce((n, a) => n + (elementsOf[a] || []).length, 0);
       return { id, label: isShared(name) ? `${name}\n(shared library)` : name, shape: isShared(name) ? "square" : "dot",
         title: `${name}: ${(appsOf[name] || []).length} apps, ${size} models and modules; click to open`,
-        size: 14 + 2.5 * Math.sqrt(size), color: { background: colourOf(name), border: "#222" }, borderWidth: 2,
+        size: 12 + 3 * size ** 0.4, color: { background: colourOf(name), border: "#222" }, borderWidth: 2,
         font: { size: 18, strokeWidth: 4, strokeColor: "#ffffff" } };
     },
     app: (id, label) => {
@@ -303,7 +303,7 @@
     edgeSet = new vis.DataSet(edges);
     network = new vis.Network(canvas, { nodes: nodeSet, edges: edgeSet }, {
       physics: { solver: "forceAtlas2Based", stabilization: { iterations: 200 },
-        forceAtlas2Based: { gravitationalConstant: -90, springLength: 120, avoidOverlap: 0.4 } },
+        forceAtlas2Based: { gravitationalConstant: -90, centralGravity: 0.05, springLength: 110, avoidOverlap: 0.4 } },
       interaction: { hover: true, tooltipDelay: 150, hideEdgesOnDrag: true },
       edges: { smooth: false }, layout: { improvedLayout: nodes.length < 150 },
     });

@@ -1,5 +1,6 @@
-"""report.html in headless Chromium (Debian's chromium, driven by Playwright): it draws, it opens
-an app on a click, it shows evidence, it logs no error, and injected names stay text."""
+"""report.html in headless Chromium (Debian's chromium, driven by Playwright): it draws services,
+opens a service into its apps and an app into its modules on a click, shows evidence, logs no
+error, and injected names stay text. tests/analyzer/test_report_scale.py tries it at 40 apps."""
 
 from __future__ import annotations
 
@@ -65,25 +66,38 @@ def click_node(page, node_id: str) -> None:
     page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
 
 
-def test_the_report_draws_apps_opens_one_and_shows_evidence(browser, tmp_path, monolith):
+def service_of(document: dict, app: str) -> dict:
+    return next(s for s in document["services"] if app in s["apps"])
+
+
+def test_the_report_draws_services_opens_one_into_apps_and_an_app_into_modules(
+    browser, tmp_path, monolith
+):
     document = decompose(monolith.doc)
     page, problems = open_report(browser, tmp_path, document)
-    apps = [a for a in document["apps"] if not a["external"]]
-    assert page.evaluate("window.figkit.nodes") == len(apps)
+    services = [s for s in document["services"] if s["apps"]]
+    assert page.evaluate("window.figkit.nodes") == len(services)
+    shop = service_of(document, "catalog")
+    click_node(page, "svc:" + shop["name"])
+    at_apps = len(services) - 1 + len(shop["apps"])
+    wait_until(page, f"window.figkit.nodes == {at_apps}")
+    assert shop["name"] in page.locator("#details").inner_text()
     click_node(page, "app:catalog")
-    wait_until(page, f"window.figkit.nodes > {len(apps)}")
-    catalog = next(a for a in apps if a["label"] == "catalog")
+    wait_until(page, f"window.figkit.nodes > {at_apps}")
+    catalog = next(a for a in document["apps"] if a["label"] == "catalog")
     opened = len(catalog["models"]) + len(catalog["modules"])
-    assert page.evaluate("window.figkit.nodes") == len(apps) - 1 + opened
+    assert page.evaluate("window.figkit.nodes") == at_apps - 1 + opened
     click_node(page, "el:catalog.Product")
     details = page.locator("#details")
     details.get_by_text("catalog.Product").first.wait_for()
     assert "catalog/models.py:" in details.inner_text()
-    for tab in ("Services", "Metrics", "Plan", "Cycles", "Warnings"):
+    for tab in ("Matrix", "Services", "Metrics", "Plan", "Cycles", "Warnings"):
         page.get_by_role("link", name=tab).click()
     page.get_by_role("link", name="Plan").click()
     assert page.locator("#section-plan input[type=checkbox]").count() >= len(document["plan"])
     page.get_by_role("link", name="Graph").click()
+    page.get_by_role("button", name="close all").click()
+    assert page.evaluate("window.figkit.nodes") == len(services)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "report-legacy-monolith.png"))
     assert problems == []
@@ -101,19 +115,26 @@ def test_a_name_made_to_inject_script_shows_as_text(browser, tmp_path, monolith)
     assert problems == []
 
 
-def test_filters_hide_edge_kinds_and_apps(browser, tmp_path, monolith):
-    page, problems = open_report(browser, tmp_path, decompose(monolith.doc))
+def test_filters_show_import_edges_on_demand_and_hide_apps(browser, tmp_path, monolith):
+    document = decompose(monolith.doc)
+    page, problems = open_report(browser, tmp_path, document)
+    for service in document["services"]:
+        page.evaluate("(name) => window.figkit.openService(name)", service["name"])
+    page.locator("input[data-threshold=auto]").uncheck()
     edges = page.evaluate("window.figkit.edges")
-    page.locator("input[data-kind=import]").uncheck()
-    assert page.evaluate("window.figkit.edges") < edges
+    assert "import" not in page.evaluate("window.figkit.kinds")
+    page.locator("input[data-kind=import]").check()
+    assert page.evaluate("window.figkit.edges") > edges
+    assert "import" in page.evaluate("window.figkit.kinds")
     nodes = page.evaluate("window.figkit.nodes")
+    page.locator("details.apps summary").click()
     page.locator("input[data-app=core]").uncheck()
     assert page.evaluate("window.figkit.nodes") == nodes - 1
     assert problems == []
 
 
 def test_saleor_sized_graphs_stay_responsive(browser, tmp_path):
-    """A generated analysis with 4,000 modules: the page opens at app level and an app opens fast."""
+    """A generated analysis with 4,000 modules: the page opens at service level and an app opens fast."""
     apps, modules_per_app = 40, 100
     doc = {"schema_version": 1, "project": {"root": "big"}, "tool": {}, "routes": [], "warnings": [], "models": [],
            "apps": [{"label": f"app{i}", "name": f"app{i}", "path": f"app{i}", "external": False, "models": [],
@@ -121,12 +142,15 @@ def test_saleor_sized_graphs_stay_responsive(browser, tmp_path):
            "edges": [{"source": f"app{i}.m{j}", "target": f"app{(i + j) % apps}.m{(j * 7) % modules_per_app}", "source_app": f"app{i}",
                       "target_app": f"app{(i + j) % apps}", "kind": "import", "weight": 1, "evidence": [{"file": "x.py", "line": j}]}
                      for i in range(apps) for j in range(modules_per_app)]}  # fmt: skip
-    page, problems = open_report(browser, tmp_path, decompose(doc))
-    assert page.evaluate("window.figkit.nodes") == apps
+    document = decompose(doc)
+    page, problems = open_report(browser, tmp_path, document)
+    assert page.evaluate("window.figkit.nodes") == len(document["services"])
     took = page.evaluate(
         "() => { const t = performance.now(); window.figkit.expand('app3'); return performance.now() - t; }"
     )
-    assert page.evaluate("window.figkit.nodes") == apps - 1 + modules_per_app
+    in_service = len(service_of(document, "app3")["apps"])
+    expected = len(document["services"]) - 1 + in_service - 1 + modules_per_app
+    assert page.evaluate("window.figkit.nodes") == expected
     assert took < 2000, f"opening an app of 100 modules took {took:.0f} ms"
     assert problems == []
 
