@@ -63,6 +63,7 @@ class ViewAction:
     methods: tuple[str, ...]
     url_path: str
     line: int
+    extra: tuple[tuple[str, str], ...] = ()  # @<action>.mapping.<method>: (METHOD, method name)
 
 
 @dataclass(frozen=True, slots=True)

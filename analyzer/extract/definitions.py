@@ -3,7 +3,7 @@ tasks, signal receivers, and functions that wrap ``transaction.atomic``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
@@ -311,6 +311,25 @@ class Definitions:
             return ViewAction(node.name.value, detail, methods, url_path, self.ctx.line)
         return None
 
+    @staticmethod
+    def _extra_mapping(node: cst.FunctionDef, owner: _ClassBuilder) -> None:
+        """``@delete_version.mapping.patch``: one more method on an action's URL, served by
+        this method."""
+        for decorator in node.decorators:
+            expr = decorator.decorator
+            if not (
+                isinstance(expr, cst.Attribute)
+                and isinstance(expr.value, cst.Attribute)
+                and expr.value.attr.value == "mapping"
+                and isinstance(expr.value.value, cst.Name)
+            ):
+                continue
+            target = expr.value.value.value
+            for index, action in enumerate(owner.actions):
+                if action.name == target:
+                    extra = (*action.extra, (expr.attr.value.upper(), node.name.value))
+                    owner.actions[index] = replace(action, extra=extra)
+
     # -- functions -------------------------------------------------------------------------
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         ctx = self.ctx
@@ -323,6 +342,7 @@ class Definitions:
             action = self._action(node)
             if action is not None:
                 owner.actions.append(action)
+            self._extra_mapping(node, owner)
         decorators: list[Ref] = []
         http: tuple[str, ...] = ()
         task_name: str | None = None

@@ -159,7 +159,7 @@ class DrfRouters:
                                 methodnamehyphen=action.name.replace("_", "-"))  # fmt: skip
                     name = _fill(template.name, url_name=action.name.replace("_", "-"),
                                  methodname=action.name, methodnamehyphen=action.name.replace("_", "-"))  # fmt: skip
-                    mapping = tuple((m.upper(), action.name) for m in action.methods)
+                    mapping = (*((m.upper(), action.name) for m in action.methods), *action.extra)
                     yield (
                         self._pattern(url, prefix, lookup, shape),
                         viewset,

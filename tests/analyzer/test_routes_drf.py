@@ -34,6 +34,7 @@ def test_router_options_subclasses_and_custom_route_lists_shape_every_url():
     assert all(found[p].get("format_suffix") for p in found if p.startswith("strict/"))
     assert not any(found[p].get("format_suffix") for p in found if not p.startswith("strict/"))
     assert found["listonly/notes/"]["actions"] == {"GET": "list"}
+    assert found["simple/notes/<pk>/pin/"]["actions"] == {"POST": "pin", "DELETE": "unpin"}
     assert found["shared/tags/"]["name"] == "tag-list"
 
 
