@@ -34,6 +34,9 @@ from analyzer.decompose.roles import (
 )
 from analyzer.errors import AnalyzerError
 
+# Modularity is flat near its peak: splits within 2% of the best are as good on the objective,
+# and the fewest services among them is the one to offer (the "one standard error" habit).
+NEAR_BEST = 0.02
 RESOLUTIONS = tuple(round(0.1 * 1.25**i, 4) for i in range(22))  # 0.1 .. about 10.8
 
 
@@ -409,6 +412,9 @@ def suggest(coupling: Coupling, options: Options) -> Suggestion:
         pool = [a for a in candidates if abs(count(a) - options.services) == best_gap]
     scored = [(objective(a), a) for a in pool]
     score, chosen = max(scored, key=lambda item: (item[0], -count(item[1])))
+    if not options.services:  # parsimony: the fewest services within NEAR_BEST of the best score
+        near = [item for item in scored if item[0] >= score - NEAR_BEST * abs(score)]
+        score, chosen = min(near, key=lambda item: (count(item[1]), -item[0]))
     baseline_score = objective(baseline)
     chosen = dict(chosen)
     protected = set(options.extracted) | {KERNEL} | (set(roles.gateway) if roles else set())
