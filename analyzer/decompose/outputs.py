@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from analyzer.decompose.metrics import DIRECTIONS as _DIRECTIONS
 from analyzer.errors import OutputError
 
 _ARROW = {"higher": "↑", "lower": "↓"}
@@ -20,19 +21,19 @@ ENTANGLEMENT = (
     "at its kind's weight); lower is easier to cut out"
 )
 
+_NAMES = {
+    "modularity": "modularity",
+    "sm": "structural modularity SM",
+    "icp": "inter-call percentage ICP",
+    "ifn": "interface number IFN",
+    "ned": "non-extreme distribution NED",
+    "bcp": "business context purity BCP",
+}
 # key, label (with its direction), "higher" | "lower" | None: the terminal, report.md and
-# report.html all label the metrics from here.
-METRICS = tuple(
-    (key, f"{name} {_ARROW[better]}" if better else name, better)
-    for key, name, better in (
-        ("services", "services", None),
-        ("modularity", "modularity", "higher"),
-        ("sm", "structural modularity SM", "higher"),
-        ("icp", "inter-call percentage ICP", "lower"),
-        ("ifn", "interface number IFN", "lower"),
-        ("ned", "non-extreme distribution NED", "lower"),
-        ("bcp", "business context purity BCP", "lower"),
-    )
+# report.html all label the metrics from here; the directions are metrics.py's.
+METRICS = (
+    ("services", "services", None),
+    *((key, f"{_NAMES[key]} {_ARROW[better]}", better) for key, better in _DIRECTIONS.items()),
 )
 
 

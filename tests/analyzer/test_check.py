@@ -103,7 +103,8 @@ def test_code_outside_every_boundary_may_call_in(project):
 @pytest.mark.parametrize(
     ("config", "says"),
     [
-        ("", "declares no [tool.figkit.boundaries]"),
+        ("", "--init` writes the suggested split as a starting point"),
+        ("[tool.figkit]\nseed = 3\n", "declares no [tool.figkit.boundaries]; `figkit check"),
         ('[tool.figkit.boundaries]\nbilling = "billing"\n', "maps a service to its apps"),
         (
             '[tool.figkit.boundaries]\na = ["billing"]\nb = ["billing"]\n',
