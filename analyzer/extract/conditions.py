@@ -31,6 +31,13 @@ class Conditions:
         if self._frames:
             self._frames[-1][2] = True
 
+    def push(self, node: cst.IfExp, negated: bool) -> None:
+        """Enter one side of ``a if test else b`` (pop() after reading it)."""
+        self._frames.append([node, _EMPTY.code_for_node(node.test).strip(), negated])
+
+    def pop(self) -> None:
+        self._frames.pop()
+
     @property
     def current(self) -> str | None:
         parts = [f"not ({test})" if negated else test for _, test, negated in self._frames]

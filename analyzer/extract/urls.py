@@ -171,6 +171,16 @@ class Urls:
                     entries.extend(part[0])
                     routers.extend(part[1])
             return (entries, routers, app_name) if left or right else None
+        if isinstance(value, cst.IfExp):  # [path(...)] if settings.DEBUG else []
+            sides = []
+            for side, negated in ((value.body, False), (value.orelse, True)):
+                self.conditions.push(value, negated)
+                sides.append(self._patterns(side))
+                self.conditions.pop()
+            parts = [p for p in sides if p is not None]
+            if not parts:
+                return None
+            return [e for p in parts for e in p[0]], [r for p in parts for r in p[1]], app_name
         if isinstance(value, cst.Call):
             func = self.ctx.qualname(value.func) or dotted(value.func) or ""
             if func.endswith("format_suffix_patterns") and value.args:

@@ -50,6 +50,8 @@ def test_routes_under_unknown_settings_conditions_are_kept_with_the_condition():
     assert found["debug/"]["conditional"] == "settings.DEBUG"
     assert found["signup/"]["conditional"] == "not settings.DEBUG and settings.ENABLE_SIGNUP"
     assert found["closed/"]["conditional"].startswith("(not (not settings.DEBUG")
+    assert found["toolbar/"]["conditional"] == "settings.DEBUG"  # [...] if ... else [...]
+    assert found["no-toolbar/"]["conditional"] == "not (settings.DEBUG)"
 
 
 def _link_with_settings(root: Path, values: dict[str, object]) -> dict:
@@ -67,7 +69,7 @@ def test_routes_under_settings_known_statically_are_dropped_or_kept_as_django_wo
         FIXTURES / "routes_settings_conditions", {"DEBUG": False, "ENABLE_SIGNUP": True}
     )
     found = by_pattern(doc)
-    assert set(found) == {"always/", "signup/"}  # what Django's resolver lists
+    assert set(found) == {"always/", "signup/", "no-toolbar/"}  # what Django's resolver lists
     assert "conditional" not in found["signup/"]
 
 
