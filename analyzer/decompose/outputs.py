@@ -73,15 +73,14 @@ def verdict(metrics: dict[str, Any]) -> str:
     def listed(labels: list[str]) -> str:
         return f" ({', '.join(labels)})" if labels else ""
 
-    offered = "" if metrics.get("offered", True) else " It is shown for comparison, not offered."
     if loses_most(metrics):
         return (
             f"The suggested split loses {len(losses)} of {total} quality metrics to one service "
-            f"per app{listed(losses)} and wins {len(wins)}{listed(wins)}.{offered}"
+            f"per app{listed(losses)} and wins {len(wins)}{listed(wins)}."
         )
     return (
         f"The suggested split wins {len(wins)} of {total} quality metrics against one service "
-        f"per app{listed(wins)} and loses {len(losses)}{listed(losses)}.{offered}"
+        f"per app{listed(wins)} and loses {len(losses)}{listed(losses)}."
     )
 
 
