@@ -160,6 +160,7 @@ class UrlEntry:
     name: str | None = None
     format_suffix: bool = False  # passed through format_suffix_patterns()
     condition: str | None = None  # the `if` it is added under, as written
+    language_prefix: bool = False  # in i18n_patterns(): after the language code ("en/")
 
 
 @dataclass(frozen=True, slots=True)

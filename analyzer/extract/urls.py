@@ -187,7 +187,11 @@ class Urls:
                 return self._format_suffixes(value.args[0].value)
             if func.endswith("i18n_patterns"):
                 elements = [a.value for a in value.args if a.keyword is None]
-                return self._elements(elements, app_name)
+                parsed = self._elements(elements, app_name)
+                if parsed is None or _keyword_is_false(value, "prefix_default_language"):
+                    return parsed
+                marked = [self._moved(e, replace(e, language_prefix=True)) for e in parsed[0]]
+                return marked, parsed[1], parsed[2]
             return None
         if isinstance(value, cst.Attribute) and value.attr.value == "urls":
             owner = self.ctx.qualname(value.value)
@@ -228,14 +232,15 @@ class Urls:
         if parsed is None:
             return None
         entries, routers, app_name = parsed
-        marked = []
-        for entry in entries:
-            new = replace(entry, format_suffix=True)
-            if id(entry) in self._entry_calls:
-                self._entry_calls[id(new)] = self._entry_calls.pop(id(entry))
-            marked.append(new)
+        marked = [self._moved(e, replace(e, format_suffix=True)) for e in entries]
         self._suffixed.update(routers)
         return marked, routers, app_name
+
+    def _moved(self, old: UrlEntry, new: UrlEntry) -> UrlEntry:
+        """`new` replaces `old`: it keeps the line its call is on."""
+        if id(old) in self._entry_calls:
+            self._entry_calls[id(new)] = self._entry_calls.pop(id(old))
+        return new
 
     def _elements(self, elements: list[cst.BaseExpression], app_name: str | None):
         entries: list[UrlEntry] = []
@@ -353,6 +358,14 @@ class Urls:
         name = f"<inline {self._synthetic}>"
         self.ctx.facts.url_lists.append(UrlList(name, tuple(entries), app_name, tuple(routers)))
         return f"q:{self.ctx.module}.{name}"
+
+
+def _keyword_is_false(call: cst.Call, name: str) -> bool:
+    return any(
+        a.keyword is not None and a.keyword.value == name
+        and isinstance(a.value, cst.Name) and a.value.value == "False"
+        for a in call.args
+    )  # fmt: skip
 
 
 def _static_text(ctx: Context, node: cst.BaseExpression) -> str | None:

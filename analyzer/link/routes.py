@@ -183,6 +183,10 @@ class RouteBuilder:
             return outer
         return f"{outer} and {inner}" if outer else inner
 
+    def _language(self) -> str:
+        code = self.settings.get("LANGUAGE_CODE")
+        return code if isinstance(code, str) and code else "en-us"  # Django's default
+
     def _expand_module(self, module: str, scope: Scope, stack: tuple) -> None:
         self._expand_list(f"{module}.urlpatterns", scope, stack)
 
@@ -207,6 +211,8 @@ class RouteBuilder:
         if condition is False:
             return
         full = join_pattern(scope.prefix, entry.pattern)
+        if entry.language_prefix:  # i18n_patterns: Django's resolver shows the default language
+            full = join_pattern(f"{scope.prefix}{self._language()}/", entry.pattern)
         inner = Scope(full, scope.namespace, condition,
                       scope.format_suffix or entry.format_suffix)  # fmt: skip
         if entry.include is not None:

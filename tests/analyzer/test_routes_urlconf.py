@@ -110,3 +110,11 @@ def test_one_route_per_url_and_a_pattern_django_never_reaches_is_dropped_with_a_
     assert [(r["pattern"], r["view"]) for r in doc["routes"]] == [("page/", "pages.views.show")]
     (warning,) = [w for w in doc["warnings"] if "never reached" in w["message"]]
     assert (warning["file"], warning["line"]) == ("proj/urls.py", 7)
+
+
+def test_i18n_patterns_sit_under_the_default_language_as_djangos_resolver_lists_them():
+    found = by_pattern(document("routes_i18n_patterns"))
+    # LANGUAGE_CODE unset: Django's "en-us"; prefix_default_language=False: no prefix
+    assert set(found) == {"health/", "en-us/about/", "en-us/blog/", "shop/"}
+    doc = _link_with_settings(FIXTURES / "routes_i18n_patterns", {"LANGUAGE_CODE": "de"})
+    assert {r["pattern"] for r in doc["routes"]} == {"health/", "de/about/", "de/blog/", "shop/"}
