@@ -40,6 +40,23 @@ def _value(node: ast.AST, settings: Mapping[str, object]) -> object:
         name = node.args[1].value  # type: ignore[attr-defined]
         default = _value(node.args[2], settings) if len(node.args) > 2 else None
         return settings.get(name, default) if isinstance(name, str) else _UNKNOWN
+    if isinstance(node, ast.Call) and _is_dict_get(node):  # settings.IMPORTERS.get("x", {})
+        owner = _value(node.func.value, settings)  # type: ignore[attr-defined]
+        args = [_value(a, settings) for a in node.args]
+        if not isinstance(owner, dict) or _UNKNOWN in args:
+            return _UNKNOWN
+        return owner.get(*args)
+    if isinstance(node, ast.Dict) and all(k is not None for k in node.keys):
+        items = [
+            (_value(k, settings), _value(v, settings))
+            for k, v in zip(node.keys, node.values, strict=True)
+        ]  # type: ignore[arg-type]
+        if any(_UNKNOWN in pair for pair in items):
+            return _UNKNOWN
+        try:
+            return dict(items)
+        except TypeError:
+            return _UNKNOWN
     if isinstance(node, ast.List | ast.Tuple | ast.Set):
         items = [_value(e, settings) for e in node.elts]
         return _UNKNOWN if _UNKNOWN in items else items
@@ -68,6 +85,15 @@ def _compare(op: ast.cmpop, left: object, right: object) -> object:
     except TypeError:
         return _UNKNOWN
     return _UNKNOWN
+
+
+def _is_dict_get(node: ast.Call) -> bool:
+    return (
+        isinstance(node.func, ast.Attribute)
+        and node.func.attr == "get"
+        and 1 <= len(node.args) <= 2
+        and not node.keywords
+    )
 
 
 def _is_settings(node: ast.AST) -> bool:

@@ -84,6 +84,13 @@ def test_routes_under_settings_known_statically_are_dropped_or_kept_as_django_wo
         ('getattr(settings, "X", False)', {}, False),
         ('"debug_toolbar" in settings.INSTALLED_APPS', {"INSTALLED_APPS": ["a"]}, False),
         ("settings.MODE == 'beta'", {}, None),
+        ("settings.IMPORTERS.get('jira', {}).get('active', False)", {"IMPORTERS": {}}, False),
+        (
+            "settings.IMPORTERS.get('jira', {}).get('active')",
+            {"IMPORTERS": {"jira": {"active": 1}}},
+            True,
+        ),
+        ("settings.IMPORTERS.get('jira')", {}, None),
         ("os.environ.get('X')", {"X": True}, None),
     ],
 )
