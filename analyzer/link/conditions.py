@@ -37,9 +37,10 @@ def _value(node: ast.AST, settings: Mapping[str, object]) -> object:
     if isinstance(node, ast.Attribute) and _is_settings(node.value):
         return settings.get(node.attr, _UNKNOWN)
     if isinstance(node, ast.Call) and _is_getattr_of_settings(node):
+        # a setting the static reading lacks may still be set at run time: its default is
+        # not taken for its value
         name = node.args[1].value  # type: ignore[attr-defined]
-        default = _value(node.args[2], settings) if len(node.args) > 2 else None
-        return settings.get(name, default) if isinstance(name, str) else _UNKNOWN
+        return settings.get(name, _UNKNOWN) if isinstance(name, str) else _UNKNOWN
     if isinstance(node, ast.Call) and _is_dict_get(node):  # settings.IMPORTERS.get("x", {})
         owner = _value(node.func.value, settings)  # type: ignore[attr-defined]
         args = [_value(a, settings) for a in node.args]

@@ -65,9 +65,8 @@ def _link_with_settings(root: Path, values: dict[str, object]) -> dict:
 
 
 def test_routes_under_settings_known_statically_are_dropped_or_kept_as_django_would():
-    doc = _link_with_settings(
-        FIXTURES / "routes_settings_conditions", {"DEBUG": False, "ENABLE_SIGNUP": True}
-    )
+    values = {"DEBUG": False, "ENABLE_SIGNUP": True, "SHOW_DOCS": False}
+    doc = _link_with_settings(FIXTURES / "routes_settings_conditions", values)
     found = by_pattern(doc)
     assert set(found) == {"always/", "signup/", "no-toolbar/"}  # what Django's resolver lists
     assert "conditional" not in found["signup/"]
@@ -81,7 +80,8 @@ def test_routes_under_settings_known_statically_are_dropped_or_kept_as_django_wo
         ("settings.A and settings.B", {"A": False}, False),
         ("settings.A or settings.B", {"A": True}, True),
         ("settings.A or settings.B", {"A": False}, None),
-        ('getattr(settings, "X", False)', {}, False),
+        ('getattr(settings, "X", False)', {"X": True}, True),
+        ('getattr(settings, "X", False)', {}, None),  # unread is not unset
         ('"debug_toolbar" in settings.INSTALLED_APPS', {"INSTALLED_APPS": ["a"]}, False),
         ("settings.MODE == 'beta'", {}, None),
         ("settings.IMPORTERS.get('jira', {}).get('active', False)", {"IMPORTERS": {}}, False),
