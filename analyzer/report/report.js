@@ -224,6 +224,7 @@
       const a = appInfo[label];
       return { id, label, title: `${label}: ${a.models} models, ${a.modules} modules`, shape: "dot",
         size: 12 + 2 * Math.sqrt(a.models + a.modules), color: { background: colourOf(a.service), border: "#222" },
+        shapeProperties: { borderDashes: a.service ? [5, 3] : false }, borderWidth: 2, // dashed: an app of an opened service
         font: { size: 16, strokeWidth: 3, strokeColor: "#ffffff" } };
     },
     grp: (id, prefix) => {
@@ -303,11 +304,11 @@
     edgeSet = new vis.DataSet(edges);
     network = new vis.Network(canvas, { nodes: nodeSet, edges: edgeSet }, {
       physics: { solver: "forceAtlas2Based", stabilization: { iterations: 200 },
-        forceAtlas2Based: { gravitationalConstant: -90, centralGravity: 0.05, springLength: 110, avoidOverlap: 0.4 } },
+        forceAtlas2Based: { gravitationalConstant: -120, centralGravity: 0.05, springLength: 150, avoidOverlap: 0.6 } },
       interaction: { hover: true, tooltipDelay: 150, hideEdgesOnDrag: true },
       edges: { smooth: false }, layout: { improvedLayout: nodes.length < 150 },
     });
-    network.on("stabilizationIterationsDone", () => { network.setOptions({ physics: { enabled: false } }); network.fit({ maxZoomLevel: 1.6 }); });
+    network.on("stabilizationIterationsDone", () => { network.setOptions({ physics: { enabled: false } }); network.fit({ maxZoomLevel: 1.3 }); });
     network.on("click", onClick);
   }
 
@@ -391,10 +392,11 @@
   // ---- coupling matrix (DSM): apps ordered by service, cut cells marked ------------------------
   const matrixDetails = el("aside", { id: "matrix-details" }, el("p", { class: "hint" }, "Click a cell to list its evidence."));
   const matrixHolder = el("div", { class: "matrix" });
+  const matrixKinds = el("p", { class: "hint" });
   sections.Matrix.append(el("h2", {}, "Coupling matrix"),
-    el("p", {}, "Row app depends on column app; a cell is the summed coupling weight of the edge kinds ticked on the Graph tab. ",
+    el("p", {}, "Row app depends on column app; a cell is the summed coupling weight of its edges. ",
       "Apps are ordered by service and each service's block is outlined; red cells cross a service boundary (the cut), blue ones stay inside."),
-    el("div", { class: "matrix-row" }, matrixHolder, matrixDetails));
+    matrixKinds, el("div", { class: "matrix-row" }, matrixHolder, matrixDetails));
 
   function matrixOrder() {
     const rank = Object.fromEntries(services.map((s, i) => [s, i]));
@@ -450,19 +452,29 @@
     }
     return td;
   }
+  function serviceHead(order, i) {
+    const service = order[i].service;
+    if (i > 0 && order[i - 1].service === service) return null; // the block's first row holds its name
+    const rows = order.slice(i).findIndex((a) => a.service !== service);
+    return el("th", { class: "svc bt", rowspan: rows < 0 ? order.length - i : rows },
+      swatch(service), " ", service || "no service", isShared(service) ? " (shared library)" : "");
+  }
   function matrixRow(order, i, cells, max) {
     const a = order[i];
-    const head = el("th", { class: "row " + blockClasses(order, i, i).filter((c) => c === "bt").join(" ") },
-      swatch(a.service), ` ${i + 1}. ${a.label}`);
-    return el("tr", {}, head, order.map((_, j) => matrixCell(order, i, j, cells.get(i + "," + j), max)));
+    const head = el("th", { class: "row " + blockClasses(order, i, i).filter((c) => c === "bt").join(" ") }, `${i + 1}. ${a.label}`);
+    return el("tr", {}, serviceHead(order, i), head, order.map((_, j) => matrixCell(order, i, j, cells.get(i + "," + j), max)));
   }
   function drawMatrix() {
     const order = matrixOrder();
     const cells = matrixCells(order);
     const max = Math.max(1, ...[...cells.values()].map((c) => c.weight));
-    const head = el("tr", {}, el("th", {}, ""), order.map((a, j) =>
+    const head = el("tr", {}, el("th", { colspan: 2 }, ""), order.map((a, j) =>
       el("th", { class: "col " + blockClasses(order, 0, j).filter((c) => c === "bl").join(" "), title: `${a.label} (${a.service || "no service"})` }, String(j + 1))));
-    matrixHolder.replaceChildren(el("table", { class: "dsm" }, head, order.map((_, i) => matrixRow(order, i, cells, max))));
+    const table = el("table", { class: "dsm" }, head, order.map((_, i) => matrixRow(order, i, cells, max)));
+    table.style.setProperty("--cell", Math.round(Math.max(21, Math.min(34, 640 / Math.max(order.length, 1)))) + "px");
+    matrixKinds.textContent = "Kinds counted: " + KINDS.filter((k) => present.has(k.name) && !hiddenKinds.has(k.name)).map((k) => k.name).join(", ") +
+      (KINDS.some((k) => present.has(k.name) && hiddenKinds.has(k.name)) ? " (the others are off on the Graph tab)." : ".");
+    matrixHolder.replaceChildren(table);
     window.figkit.cells = cells.size;
   }
   function showCell(a, b, cell) {
