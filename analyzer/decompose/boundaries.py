@@ -235,15 +235,16 @@ def _set_aside(
     if not options.roles:
         return None, fixed
     roles = find_roles(coupling)
-    for app in list(roles.kernel) + list(roles.gateway):
-        if app in named:
-            roles.kernel.pop(app, None), roles.gateway.pop(app, None)  # the user decides for it
+    for app in [*roles.kernel, *roles.gateway, *roles.identity]:
+        if app in named:  # the user decides for it
+            for role in (roles.kernel, roles.gateway, roles.identity):
+                role.pop(app, None)
     for element in coupling.elements.values():
         if element.id in fixed:
             continue
         if element.app in roles.kernel:
             fixed[element.id] = KERNEL
-        elif element.app in roles.gateway:
+        elif element.app in roles.gateway or element.app in roles.identity:
             fixed[element.id] = element.app
     return roles, fixed
 
@@ -416,14 +417,21 @@ def suggest(coupling: Coupling, options: Options) -> Suggestion:
         near = [item for item in scored if item[0] >= score - NEAR_BEST * abs(score)]
         score, chosen = min(near, key=lambda item: (count(item[1]), -item[0]))
     baseline_score = objective(baseline)
+    is_baseline = chosen is baseline
     chosen = dict(chosen)
-    protected = set(options.extracted) | {KERNEL} | (set(roles.gateway) if roles else set())
-    notes = (
-        {} if chosen is baseline or not roles else _routeless(coupling, chosen, roles, protected)
-    )
+    notes: dict[str, str] = {}
+    if roles and not is_baseline:
+        if roles.identity:
+            family = set(roles.package_of)
+            _join_identity(
+                coupling, chosen, next(iter(roles.identity)), set(fixed.values()), family
+            )
+        protected = set(options.extracted) | {KERNEL} | set(roles.gateway)
+        notes = _routeless(coupling, chosen, roles, protected)
+        notes = _rename(coupling, chosen, notes, set(fixed.values()), dominance)
     if roles:
-        for app, why in roles.gateway.items():
-            notes[app] = why
+        for app, why in [*roles.gateway.items(), *roles.identity.items()]:
+            notes[app] = (why + " " + notes.get(app, "")).strip()
     offered, note = True, ""
     if options.services and count(chosen) != options.services:
         note = f"no split with exactly {options.services} services was found; the nearest has {count(chosen)}. "
@@ -449,6 +457,59 @@ def suggest(coupling: Coupling, options: Options) -> Suggestion:
         hubs=hubs(coupling, roles.profiles) if roles else [],
         profiles=roles.profiles if roles else {},
     )
+
+
+def _rename(
+    coupling: Coupling,
+    assignment: dict[str, str],
+    notes: dict[str, str],
+    keep: set[str],
+    dominance: dict[str, tuple[int, int, int]],
+) -> dict[str, str]:
+    """Name every service again after its dominant app, once apps have moved; returns the notes
+    under the new names."""
+    parts: dict[str, set[str]] = defaultdict(set)
+    for element, service in assignment.items():
+        if service not in keep:
+            parts[service].add(element)
+    renamed = _name_services(coupling, list(parts.values()), set(keep), dominance)
+    old_name = {renamed[next(iter(members))]: old for old, members in parts.items()}
+    assignment.update(renamed)
+    return {
+        **{n: note for n, note in notes.items() if n in keep},
+        **{new: notes[old] for new, old in old_name.items() if old in notes},
+    }
+
+
+def _join_identity(
+    coupling: Coupling,
+    assignment: dict[str, str],
+    identity: str,
+    fixed: set[str],
+    family: set[str],
+) -> None:
+    """Apps whose strongest tie is the user model's app, stronger than the tie to the rest of
+    their own service (token stores, profiles, per-user settings), join the identity service."""
+    ties: dict[str, Counter[str]] = defaultdict(Counter)
+    for edge in coupling.edges:
+        a, b = coupling.elements[edge["source"]].app, coupling.elements[edge["target"]].app
+        if a == b:
+            continue
+        w = coupling.edge_weight(edge)
+        ties[a][assignment[edge["target"]]] += w
+        ties[b][assignment[edge["source"]]] += w
+    service_of = {coupling.elements[e].app: s for e, s in assignment.items()}
+    moving = []
+    for app, counts in sorted(ties.items()):
+        own = service_of.get(app)
+        if own is None or own in fixed or app in family:
+            continue  # a member of a package family moves with its family
+        counts = Counter({s: w for s, w in counts.items() if s != KERNEL})
+        if counts and counts.most_common(1)[0][0] == identity and counts[identity] > counts[own]:
+            moving.append(app)
+    for element in assignment:
+        if coupling.elements[element].app in moving:
+            assignment[element] = identity
 
 
 def _package_families(roles: Roles | None, options: Options) -> list[set[str]]:

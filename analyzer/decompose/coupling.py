@@ -38,6 +38,7 @@ class Coupling:
     apps: dict[str, dict[str, Any]]  # label -> the contract's app (project apps only)
     routes: list[dict[str, Any]]
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    user_app: str | None = None  # the own app holding settings.AUTH_USER_MODEL, if any
 
     def edge_weight(self, edge: dict[str, Any]) -> float:
         """Kind weight times (1 + ln(places seen)): more places count, with diminishing returns."""
@@ -206,7 +207,15 @@ def from_analysis(data: dict[str, Any], weights: dict[str, float] | None = None)
         apps=apps,
         routes=[r for r in data.get("routes", []) if _route_app(r, apps) in apps],
         weights={**DEFAULT_WEIGHTS, **(weights or {})},
+        user_app=_user_app(data, apps),
     )
+
+
+def _user_app(data: dict[str, Any], apps: dict[str, dict[str, Any]]) -> str | None:
+    """The project's own app that holds the user model (settings.AUTH_USER_MODEL), if it is one."""
+    label = (data.get("project") or {}).get("auth_user_model") or ""
+    app = label.partition(".")[0]
+    return app if app in apps else None
 
 
 def _route_app(route: dict[str, Any], apps: dict[str, dict[str, Any]]) -> str | None:

@@ -79,6 +79,7 @@ def profiles(coupling: Coupling) -> dict[str, AppProfile]:
 class Roles:
     kernel: dict[str, str]  # app -> why it is a library, not a service
     gateway: dict[str, str]  # app -> why it is an API layer of its own
+    identity: dict[str, str]  # the user model's app -> why it is a service of its own
     package_of: dict[str, str]  # app -> the sub-package it shares with sibling apps
     profiles: dict[str, AppProfile]
 
@@ -122,8 +123,19 @@ def find_roles(coupling: Coupling) -> Roles:
                 f"owns no table and reads or writes the tables of {len(p.data_of)} apps: an API layer "
                 "over the services (a gateway or backend-for-frontend), kept out of their boundaries"
             )
+    identity: dict[str, str] = {}
+    user_app = coupling.user_app
+    if user_app and user_app not in kernel and user_app not in gateway:
+        identity[user_app] = (
+            f"holds the user model (AUTH_USER_MODEL), which {len(prof[user_app].referenced_by)} "
+            "apps point at: an identity service of its own, that others hold users of by id"
+        )
     return Roles(
-        kernel=kernel, gateway=gateway, package_of=_sibling_packages(coupling), profiles=prof
+        kernel=kernel,
+        gateway=gateway,
+        identity=identity,
+        package_of=_sibling_packages(coupling),
+        profiles=prof,
     )
 
 
