@@ -83,6 +83,11 @@ def render(data: dict[str, Any]) -> str:
         out.append(
             f"| {esc(s['name'])}{flag} | {esc(', '.join(s['apps']))} | {counted_models(s['models'], data)} | {len(s['tables'])} | {len(set(s['routes']))} |"
         )
+    own = {r["pattern"] for r in data["routes"] if not r.get("external")}
+    served = len(own & {r for s in data["services"] for r in s["routes"]})
+    if served < counts.routes.n:
+        out += ["", f"{counts.routes.n - served} of the {counts.routes.n} routes serve no service: "
+                "their views are not in the project's apps (a library's view, or one not found)."]  # fmt: skip
     out += ["", "```mermaid", mermaid(data).rstrip(), "```", ""]
     out += [
         "## Metrics: suggested against one service per app",

@@ -76,6 +76,15 @@ def test_report_md_service_rows_add_up_to_the_counts(written):
     assert sum(int(r) for _, _, r in rows) == document["counts"]["routes"]["count"]
 
 
+def test_report_md_says_how_many_routes_serve_no_service(written):
+    document = copy.deepcopy(written[2])
+    assert "serve no service" not in markdown.render(document)
+    document["routes"].append(
+        {"pattern": "docs/", "view": "lib.views.Docs", "app": None, "name": None}
+    )
+    assert "1 of the 4 routes serve no service" in markdown.render(document)
+
+
 def test_analysis_json_counts_pass_the_schema(written):
     document = written[2]
     validate(document)
