@@ -175,3 +175,35 @@ def test_init_refuses_a_config_it_cannot_extend_without_rewriting(project):
     result = check(project, "--init")
     assert result.returncode == 2 and "without rewriting it" in one_line(result)
     assert (project / "pyproject.toml").read_text() == config
+
+
+def test_the_suggested_rules_let_every_service_use_the_shared_kernel_and_read_back():
+    from analyzer.fitness import rules_toml, suggested_rules
+
+    apps = ["orders", "payments", "catalog", "core"]
+    data = {
+        "apps": [{"label": a, "modules": [a, f"{a}.models"]} for a in apps],
+        "models": [],
+        "edges": [],
+        "services": [
+            {"name": "orders & pay", "models": [], "modules": ["orders", "orders.models", "payments", "payments.models"]},
+            {"name": "catalog", "models": [], "modules": ["catalog", "catalog.models"]},
+            {"name": "shared-kernel", "kind": "shared_kernel", "models": [], "modules": ["core", "core.models"]},
+        ],
+    }  # fmt: skip
+    rules = suggested_rules(data)
+    assert rules.boundaries == {
+        "catalog": ("catalog",),
+        "orders & pay": ("orders", "payments"),
+        "shared-kernel": ("core",),
+    }
+    assert {(a.source, a.target, a.kinds) for a in rules.allow} == {
+        ("catalog", "shared-kernel", frozenset()),
+        ("orders & pay", "shared-kernel", frozenset()),
+    }
+    back = tomllib.loads(rules_toml(rules, in_pyproject=True))["tool"]["figkit"]
+    assert back["boundaries"]["orders & pay"] == ["orders", "payments"]
+    assert {(a["from"], a["to"]) for a in back["allow"]} == {
+        ("catalog", "shared-kernel"),
+        ("orders & pay", "shared-kernel"),
+    }
