@@ -488,14 +488,17 @@ def _join_identity(
     fixed: set[str],
     family: set[str],
 ) -> None:
-    """Apps whose strongest tie is the user model's app, stronger than the tie to the rest of
-    their own service (token stores, profiles, per-user settings), join the identity service."""
+    """Apps that are mostly about users (token stores, profiles, per-user settings) join the
+    identity service: their tie to it is stronger than to any other service (the kernel and
+    API layers aside) and than the coupling inside the app itself."""
     ties: dict[str, Counter[str]] = defaultdict(Counter)
+    inside: Counter[str] = Counter()
     for edge in coupling.edges:
         a, b = coupling.elements[edge["source"]].app, coupling.elements[edge["target"]].app
-        if a == b:
-            continue
         w = coupling.edge_weight(edge)
+        if a == b:
+            inside[a] += w
+            continue
         ties[a][assignment[edge["target"]]] += w
         ties[b][assignment[edge["source"]]] += w
     service_of = {coupling.elements[e].app: s for e, s in assignment.items()}
@@ -504,8 +507,9 @@ def _join_identity(
         own = service_of.get(app)
         if own is None or own in fixed or app in family:
             continue  # a member of a package family moves with its family
-        counts = Counter({s: w for s, w in counts.items() if s != KERNEL})
-        if counts and counts.most_common(1)[0][0] == identity and counts[identity] > counts[own]:
+        to_identity = counts[identity]
+        others = [w for s, w in counts.items() if s not in fixed]
+        if to_identity > inside[app] and to_identity > max(others, default=0.0):
             moving.append(app)
     for element in assignment:
         if coupling.elements[element].app in moving:

@@ -182,3 +182,23 @@ def test_when_per_app_wins_most_metrics_the_note_says_so_first():
         assert note.startswith("The per-app split does better") and "Trade-off" in note
     else:
         assert not note.startswith("The per-app split does better")
+
+
+def identity_project() -> dict:
+    """users holds AUTH_USER_MODEL; tokens only stores users' tokens; shop and blog use users."""
+    p = hub_project()
+    p.cluster("tokens", ("Token",), routes=1)
+    p.edge("tokens.Token", "users.User", "fk", 3)
+    p.edge("proj.tokens.services", "users.User", "orm_write", 6)
+    doc = p.doc()
+    doc["project"]["auth_user_model"] = "users.User"
+    return doc
+
+
+def test_the_user_models_app_is_an_identity_service_that_its_satellites_join():
+    out = decompose(identity_project())
+    identity = service_of(out, "users")
+    assert identity["name"] == "users"
+    assert "AUTH_USER_MODEL" in identity["note"]
+    assert set(identity["apps"]) == {"users", "tokens"}, "tokens' strongest tie is users"
+    assert "stock" not in identity["apps"] and "blog" not in identity["apps"]
