@@ -4,6 +4,7 @@ piece is added under. DRF routers are read by analyzer/extract/routers.py."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import libcst as cst
@@ -183,6 +184,9 @@ class Urls:
             return [e for p in parts for e in p[0]], [r for p in parts for r in p[1]], app_name
         if isinstance(value, cst.Call):
             func = self.ctx.qualname(value.func) or dotted(value.func) or ""
+            if func == "django.conf.urls.static.static":
+                entry = self._static_files(value)
+                return ([entry] if entry else []), [], app_name
             if func.endswith("format_suffix_patterns") and value.args:
                 return self._format_suffixes(value.args[0].value)
             if func.endswith("i18n_patterns"):
@@ -235,6 +239,25 @@ class Urls:
         marked = [self._moved(e, replace(e, format_suffix=True)) for e in entries]
         self._suffixed.update(routers)
         return marked, routers, app_name
+
+    def _static_files(self, call: cst.Call) -> UrlEntry | None:
+        """``static("/media/", view=...)``: one pattern, served only when settings.DEBUG."""
+        positional = [a.value for a in call.args if a.keyword is None]
+        keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+        prefix = string_value(positional[0]) if positional else None
+        if not prefix or "://" in prefix:
+            return None  # a prefix from settings (MEDIA_URL) is not known here
+        view_node = keywords.get("view")
+        view = self.ctx.resolve(view_node) if view_node is not None else None
+        if view is None or not view.startswith("q:"):
+            view = "q:django.views.static.serve"
+        condition = self.conditions.current
+        if condition is None or "settings.DEBUG" not in condition:
+            condition = f"({condition}) and settings.DEBUG" if condition else "settings.DEBUG"
+        pattern = rf"^{re.escape(prefix.lstrip('/'))}(?P<path>.*)$"
+        entry = UrlEntry("re_path", pattern, self.ctx.line, view, condition=condition)
+        self._entry_calls[id(entry)] = id(call)
+        return entry
 
     def _moved(self, old: UrlEntry, new: UrlEntry) -> UrlEntry:
         """`new` replaces `old`: it keeps the line its call is on."""

@@ -52,6 +52,8 @@ def test_routes_under_unknown_settings_conditions_are_kept_with_the_condition():
     assert found["closed/"]["conditional"].startswith("(not (not settings.DEBUG")
     assert found["toolbar/"]["conditional"] == "settings.DEBUG"  # [...] if ... else [...]
     assert found["no-toolbar/"]["conditional"] == "not (settings.DEBUG)"
+    media = found["media/(?P<path>.*)"]  # static(): served only when DEBUG
+    assert (media["view"], media["conditional"]) == ("flags.views.page", "settings.DEBUG")
 
 
 def _link_with_settings(root: Path, values: dict[str, object]) -> dict:
