@@ -433,7 +433,7 @@ def check(
                 f"figkit check: wrote {count} known couplings to {baseline}; new ones will fail"
             )
             return
-        seen_known, fixed = 0, []
+        seen_known, fixed = 0, list[str]()
         if known is not None:
             result, seen_known, fixed = against_baseline(result, known)
     except AnalyzerError as exc:

@@ -26,10 +26,10 @@ def print_summary(
     stats = analysis.stats
     seconds = stats.get("seconds", {})
     total = sum(seconds.values()) if isinstance(seconds, dict) else 0
-    counts = count(document)
+    tally = count(document)
     console.print(
         f"[bold]{analysis.project.get('settings_module') or 'no settings'}[/]: "
-        f"{counts.line()}; "
+        f"{tally.line()}; "
         f"{stats.get('files', 0)} files ({stats.get('lines', 0):,} lines; "
         f"{stats.get('files_read', 0)} read, {stats.get('files_cached', 0)} from cache) "
         f"in {total:.1f} s",
@@ -37,7 +37,7 @@ def print_summary(
         soft_wrap=True,  # one line, so that scripts and tests can read it whatever the width
     )
     console.print(
-        "; ".join(counts.legend()), style="dim", markup=False, highlight=False, soft_wrap=True
+        "; ".join(tally.legend()), style="dim", markup=False, highlight=False, soft_wrap=True
     )
     counts = analysis.edge_counts()
     cross = Counter(
