@@ -41,7 +41,10 @@ class Routers:
         if not ctx.at_module_level or not isinstance(node.value, cst.Call):
             return
         func = ctx.qualname(node.value.func)
-        if func is None or not func.rsplit(".", 1)[-1].endswith("Router"):
+        keywords = {a.keyword.value for a in node.value.args if a.keyword is not None}
+        if func is None or not (
+            func.rsplit(".", 1)[-1].endswith("Router") or "trailing_slash" in keywords
+        ):
             return
         for target in node.targets:
             if isinstance(target.target, cst.Name):
@@ -130,6 +133,12 @@ class Routers:
             return self._register(node)  # router.register(...).register(...)
         if isinstance(node, cst.Name) and node.value in self._named:
             return self._named[node.value]
+        instance = router_instance(self.ctx, node)
+        if instance is not None:  # `api = ApiRoutes()`: a router by what is registered on it
+            name, cls = instance
+            if not any(d.router == name for d in self.ctx.facts.router_defs):
+                self.ctx.facts.router_defs.append(RouterDef(name, cls, self.ctx.line))
+            return name, ()
         name = self.ctx.qualname(node)
         if name is None:
             return None
@@ -137,6 +146,17 @@ class Routers:
         if local and name not in self.ctx.facts.router_vars:
             return None  # a local object that is not a router (an admin site, a registry)
         return name, ()
+
+
+def router_instance(ctx: Context, node: cst.BaseExpression) -> tuple[str, str] | None:
+    """(qualified name, class ref) of a module-level name bound to an instance of a class
+    whose name does not say it is a router; None for anything else."""
+    if not isinstance(node, cst.Name) or node.value not in ctx.module_scope:
+        return None
+    binding = ctx.module_scope[node.value]
+    if not binding.startswith("i:q:"):
+        return None
+    return f"{ctx.module}.{node.value}", binding[2:]
 
 
 def _strings(node: cst.BaseExpression | None) -> list[str] | None:

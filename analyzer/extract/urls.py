@@ -11,6 +11,7 @@ import libcst as cst
 
 from analyzer.extract.conditions import Conditions
 from analyzer.extract.context import Context, dotted, string_value
+from analyzer.extract.routers import router_instance
 from analyzer.facts import UrlEntry, UrlList, Warning_
 
 _PATH_FUNCS = {"path": "path", "re_path": "re_path", "url": "re_path"}
@@ -198,7 +199,7 @@ class Urls:
                 return marked, parsed[1], parsed[2]
             return None
         if isinstance(value, cst.Attribute) and value.attr.value == "urls":
-            owner = self.ctx.qualname(value.value)
+            owner = self._urls_owner(value.value)
             if owner is not None:
                 return [], [f"q:{owner}"], app_name
             return None
@@ -208,7 +209,7 @@ class Urls:
                 if isinstance(element, cst.StarredElement):
                     star = element.value
                     if isinstance(star, cst.Attribute) and star.attr.value == "urls":
-                        owner = self.ctx.qualname(star.value)
+                        owner = self._urls_owner(star.value)
                         if owner is not None:
                             routers.append(f"q:{owner}")
                     continue
@@ -258,6 +259,12 @@ class Urls:
         entry = UrlEntry("re_path", pattern, self.ctx.line, view, condition=condition)
         self._entry_calls[id(entry)] = id(call)
         return entry
+
+    def _urls_owner(self, node: cst.BaseExpression) -> str | None:
+        """What `node.urls` belongs to: a qualified name, or a router held by a module-level
+        name whose class does not end in "Router"."""
+        instance = router_instance(self.ctx, node)
+        return instance[0] if instance is not None else self.ctx.qualname(node)
 
     def _moved(self, old: UrlEntry, new: UrlEntry) -> UrlEntry:
         """`new` replaces `old`: it keeps the line its call is on."""
@@ -314,7 +321,7 @@ class Urls:
                     wrapped = ctx.resolve(view_node.args[0].value)
                     view = wrapped if wrapped and wrapped.startswith("q:") else inner
         elif isinstance(view_node, cst.Attribute) and view_node.attr.value == "urls":
-            owner = ctx.qualname(view_node.value)
+            owner = self._urls_owner(view_node.value)
             include = f"q:{owner}" if owner else None  # admin.site.urls, ninja api.urls
         elif isinstance(view_node, cst.Tuple | cst.List):
             nested = self._patterns(view_node)
@@ -365,6 +372,9 @@ class Urls:
             return (self._synthetic_list(nested) if nested else None), namespace, app_name
         if isinstance(target, cst.Attribute) and target.attr.value in ("urls", "urlpatterns"):
             owner = ctx.resolve(target.value)
+            instance = router_instance(ctx, target.value)
+            if instance is not None and target.attr.value == "urls":
+                return f"q:{instance[0]}.urls", namespace, app_name
             if owner and owner.startswith("q:"):
                 suffix = "" if target.attr.value == "urlpatterns" else ".urls"
                 if target.attr.value == "urlpatterns":

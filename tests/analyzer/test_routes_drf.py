@@ -30,9 +30,11 @@ def test_router_options_subclasses_and_custom_route_lists_shape_every_url():
         "shared/", "shared/tags/", "shared/tags/<title>/",
         # a subclass whose own `routes` has the list route only
         "listonly/notes/",
+        # a DefaultRouter subclass whose name does not end in "Router"
+        "v2/", "v2/tags", "v2/tags/<title>",
     }  # fmt: skip
-    assert all(found[p].get("format_suffix") for p in found if p.startswith("strict/"))
-    assert not any(found[p].get("format_suffix") for p in found if not p.startswith("strict/"))
+    suffixed = {p for p in found if found[p].get("format_suffix")}
+    assert suffixed == {p for p in found if p.startswith(("strict/", "v2/"))}
     assert found["listonly/notes/"]["actions"] == {"GET": "list"}
     assert found["simple/notes/<pk>/pin/"]["actions"] == {"POST": "pin", "DELETE": "unpin"}
     assert found["shared/tags/"]["name"] == "tag-list"
