@@ -97,8 +97,9 @@ def probe(analysis: Analysis, timeout: float = 300) -> dict:
 
 _GROUP_NAME = re.compile(r"\?P<\w+>")
 _CONVERTER = re.compile(r"<(?:(\w+):)?\w+>")
-# DRF's format_suffix_patterns repeat a route as `name.<format>` (regex or path converter).
-_FORMAT_SUFFIX = re.compile(r"(\\?\.\(\?P<format>[^)]*\)(/\?)?(\$|\\Z)?|\.<(\w+:)?format>/?)$")
+# DRF's format_suffix_patterns repeat a route as `name.<format>` (a regex group, or a path
+# converter whose own regex holds the dot: `<drf_format_suffix:format>`).
+_FORMAT_SUFFIX = re.compile(r"(\\?\.\(\?P<format>[^)]*\)(/\?)?(\$|\\Z)?|\.?<(\w+:)?format>/?)$")
 
 
 def _class_end(text: str, start: int) -> int:

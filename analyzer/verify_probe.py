@@ -107,15 +107,15 @@ def _in_set(char: str, items: list) -> bool:
     return hit != negate
 
 
-def _sample_items(items, out: list[str]) -> None:
+def _sample_items(items, out: list[str], repeated: bool = False) -> None:
     for op, av in items:
         name = str(op)
         if name.startswith("LITERAL"):
             out.append(chr(av))
         elif name.startswith("NOT_LITERAL"):
             out.append("a" if av != ord("a") else "b")
-        elif name == "ANY":
-            out.append("a")
+        elif name == "ANY":  # an unescaped dot in `jwks.json` means a dot; in `.*`, anything
+            out.append("a" if repeated else ".")
         elif name.startswith("IN"):
             out.append(next((c for c in _CANDIDATES if _in_set(c, av)), None) or _no(name))
         elif name == "CATEGORY":
@@ -124,13 +124,13 @@ def _sample_items(items, out: list[str]) -> None:
             low, high, sub = av
             count = 0 if (low, high) == (0, 1) else max(low, 1)  # `x?` absent, `x*` once
             for _ in range(count):
-                _sample_items(sub, out)
+                _sample_items(sub, out, True)
         elif name == "SUBPATTERN":
-            _sample_items(av[-1], out)
+            _sample_items(av[-1], out, repeated)
         elif name == "ATOMIC_GROUP":
-            _sample_items(av, out)
+            _sample_items(av, out, repeated)
         elif name == "BRANCH":
-            _sample_items(av[1][0], out)
+            _sample_items(av[1][0], out, repeated)
         elif name in ("AT", "ASSERT", "ASSERT_NOT"):
             continue
         else:
@@ -141,8 +141,14 @@ def _no(what: str) -> str:
     raise NoSample(f"regex construct {what} is not generated")
 
 
+_INLINE_FLAGS = re.compile(r"\(\?[aiLmsux]+\)")
+
+
 def sample_path(regex: str) -> str:
     """A path the regex matches from its start: '^api/(?P<pk>[0-9]+)/$' -> 'api/1/'."""
+    # Django compiles each level apart; joined, a level's inline flags must lead the whole.
+    flags = _INLINE_FLAGS.findall(regex)
+    regex = "".join(flags) + _INLINE_FLAGS.sub("", regex)
     out: list[str] = []
     _sample_items(_sre.parse(regex), out)
     text = "".join(out)

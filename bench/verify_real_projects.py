@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -33,6 +34,12 @@ HEADING = "## Trust: analyzer --verify against Django"
 # What each project needed to load in its venv; kept beside the figures it explains.
 SETUP = {
     "healthchecks": "requirements.txt as pinned.",
+    "saleor": "the dependencies of pyproject.toml at uv.lock's versions (`pip install -r` of them "
+    "with uv.lock's pins as constraints), plus pytest: `saleor.plugins.webhook` imports a "
+    "conftest at start-up.",
+    "wger": "the dependencies of pyproject.toml at uv.lock's versions; its production settings "
+    "(`settings.main`) read the database from the environment: "
+    "`DJANGO_DB_ENGINE=django.db.backends.sqlite3 DJANGO_DB_DATABASE=/tmp/wger.sqlite`.",
     "netbox": "requirements.txt as pinned; `netbox/netbox/configuration.py` copied from "
     "`configuration_example.py` with a SECRET_KEY and ALLOWED_HOSTS=['*']; "
     "`netbox/extras/data/un_locode.py`, a generated data file missing from the snapshot, "
@@ -45,6 +52,7 @@ class Project:
     name: str
     path: Path
     venv: Path
+    env: dict[str, str]
 
 
 @dataclass
@@ -63,7 +71,7 @@ def _parse(spec: str) -> Project:
     path, _, venv = rest.partition(":")
     if not (name and path and venv):
         raise SystemExit(f"--project wants NAME=PATH:VENV, not {spec!r}")
-    return Project(name, Path(path), Path(venv))
+    return Project(name, Path(path), Path(venv), {})
 
 
 def run(project: Project, out: Path, reuse: bool) -> Outcome:
@@ -80,7 +88,7 @@ def run(project: Project, out: Path, reuse: bool) -> Outcome:
         with log.open("w") as f:
             subprocess.run([str(project.venv / "bin" / "figkit"), "analyze", str(project.path),
                             "--verify", "--out", str(target), "--format", "json"],
-                           stdout=f, stderr=subprocess.STDOUT)  # fmt: skip
+                           stdout=f, stderr=subprocess.STDOUT, env={**os.environ, **project.env})  # fmt: skip
         seconds = time.perf_counter() - started
         (target / "bench-seconds").write_text(f"{seconds:.1f}\n")
     elif (target / "bench-seconds").exists():
@@ -226,6 +234,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--project", action="append", required=True, help="NAME=PATH:VENV")
+    parser.add_argument("--env", action="append", default=[],
+                        help="NAME:KEY=VALUE, an environment variable the project's settings need")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("/tmp/figkit-verify"))
     parser.add_argument("--misses", type=Path, help="write NAME.txt lists of what was missed here")
     parser.add_argument("--reuse", action="store_true", help="read the last run's outputs again")
@@ -234,12 +244,18 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     outcomes = []
     for spec in args.project:
-        outcome = run(_parse(spec), args.out, args.reuse)
+        project = _parse(spec)
+        for item in args.env:
+            name, _, assignment = item.partition(":")
+            key, _, value = assignment.partition("=")
+            if name == project.name:
+                project.env[key] = value
+        outcome = run(project, args.out, args.reuse)
         print(row(outcome), flush=True)
         if args.misses:
             print("  wrote", write_misses(outcome, args.misses), flush=True)
         outcomes.append(outcome)
-    argv = [f"--project {spec}" for spec in args.project]
+    argv = [f"--project {spec}" for spec in args.project] + [f"--env {e}" for e in args.env]
     text = section(outcomes, argv)
     if args.no_results:
         print(text)
