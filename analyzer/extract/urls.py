@@ -12,7 +12,8 @@ import libcst as cst
 from analyzer.extract.conditions import Conditions
 from analyzer.extract.context import Context, dotted, string_value
 from analyzer.extract.routers import router_instance
-from analyzer.facts import UrlEntry, UrlList, Warning_
+from analyzer.extract.url_text import keyword_is_false, static_text
+from analyzer.facts import UrlEntry, UrlList
 
 _PATH_FUNCS = {"path": "path", "re_path": "re_path", "url": "re_path"}
 
@@ -193,7 +194,7 @@ class Urls:
             if func.endswith("i18n_patterns"):
                 elements = [a.value for a in value.args if a.keyword is None]
                 parsed = self._elements(elements, app_name)
-                if parsed is None or _keyword_is_false(value, "prefix_default_language"):
+                if parsed is None or keyword_is_false(value, "prefix_default_language"):
                     return parsed
                 marked = [self._moved(e, replace(e, language_prefix=True)) for e in parsed[0]]
                 return marked, parsed[1], parsed[2]
@@ -297,7 +298,7 @@ class Urls:
             return None
         if isinstance(pattern_node, cst.Call) and pattern_node.args:  # _("path/")
             pattern_node = pattern_node.args[0].value
-        pattern = _static_text(ctx, pattern_node)
+        pattern = static_text(ctx, pattern_node)
         if pattern is None:
             pattern = "<dynamic>"
         view_node = positional[1] if len(positional) > 1 else keywords.get("view")
@@ -391,53 +392,3 @@ class Urls:
         name = f"<inline {self._synthetic}>"
         self.ctx.facts.url_lists.append(UrlList(name, tuple(entries), app_name, tuple(routers)))
         return f"q:{self.ctx.module}.{name}"
-
-
-def _keyword_is_false(call: cst.Call, name: str) -> bool:
-    return any(
-        a.keyword is not None and a.keyword.value == name
-        and isinstance(a.value, cst.Name) and a.value.value == "False"
-        for a in call.args
-    )  # fmt: skip
-
-
-def _static_text(ctx: Context, node: cst.BaseExpression) -> str | None:
-    """A pattern's text where it is static: literals, names bound to a string, f-strings of
-    those (healthchecks writes ``path(f"{prefix}admin/", ...)``)."""
-    text = string_value(node)
-    if text is not None:
-        return text
-    if isinstance(node, cst.Name):
-        bound = ctx.lookup(node.value)
-        return bound[2:] if bound is not None and bound.startswith("t:") else None
-    if isinstance(node, cst.Attribute):
-        name = ctx.qualname(node)
-        if name is not None and name.startswith("django.conf.settings."):
-            # a deployment prefix such as settings.BASE_PATH: empty unless configured
-            ctx.facts.warnings.append(
-                Warning_(
-                    ctx.facts.path,
-                    f"URL prefix {name[12:]} is read as empty, its usual "
-                    "default; routes are listed without it",
-                    ctx.line,
-                )  # fmt: skip
-            )
-            return ""
-        return None
-    if isinstance(node, cst.FormattedString):
-        parts: list[str] = []
-        for part in node.parts:
-            if isinstance(part, cst.FormattedStringText):
-                parts.append(part.value)
-            elif isinstance(part, cst.FormattedStringExpression) and part.format_spec is None:
-                inner = _static_text(ctx, part.expression)
-                if inner is None:
-                    return None
-                parts.append(inner)
-            else:
-                return None
-        return "".join(parts)
-    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
-        left, right = _static_text(ctx, node.left), _static_text(ctx, node.right)
-        return left + right if left is not None and right is not None else None
-    return None
