@@ -54,6 +54,7 @@ class Project:
     auth_user_model: str | None = None
     installed_apps: list[str] = field(default_factory=list)
     settings_partial: bool = False  # INSTALLED_APPS had parts that cannot be read statically
+    settings_values: dict[str, object] = field(default_factory=dict)  # what the reader knows
     warnings: list[Warning_] = field(default_factory=list)
 
 
@@ -242,6 +243,10 @@ def _read_settings_into(project: Project, settings_file: Path, by_rel: dict[str,
     project.installed_apps = values.installed_apps
     project.root_urlconf = values.root_urlconf
     project.auth_user_model = values.auth_user_model
+    project.settings_values = values.values
+    for file, bug in values.bugs:
+        rel = file.relative_to(root).as_posix() if file.is_relative_to(root) else str(file)
+        project.warnings.append(Warning_(rel, bug.message, bug.line))
     for file, line, what in values.unreadable:
         rel = file.relative_to(root).as_posix() if file.is_relative_to(root) else str(file)
         if what.startswith("INSTALLED_APPS"):

@@ -1,9 +1,12 @@
 """Read a Django settings module without importing it.
 
-Settings are code, so this evaluates only what is safe and static: string and list literals,
+Settings are code, so this evaluates only what is safe and static: every literal Python allows
+(numbers in any spelling, strings, bytes, f-strings of known parts, lists, tuples, sets, dicts),
 ``+``, ``+=``, ``append``/``extend``/``insert``/``remove``, names assigned earlier, and
 ``from .base import *`` chains. Whatever it cannot evaluate is reported, so the caller can say
-that the list of apps is partial and fall back to finding apps by their AppConfig.
+that the list of apps is partial and fall back to finding apps by their AppConfig. An
+unexpected exception on one statement is reported as an analyzer bug for that line, and the
+reading goes on with the next statement.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ from pathlib import Path
 
 import libcst as cst
 
-from analyzer.extract.context import dotted, string_value
+from analyzer.bugs import bug_warning
+from analyzer.extract.context import UNKNOWN, dotted, literal_value
+from analyzer.extract.parse import TooDeep, parse_module
+from analyzer.facts import Warning_
 
 WANTED = ("INSTALLED_APPS", "ROOT_URLCONF", "AUTH_USER_MODEL")
 # Finds the file a `from x import *` names: (path, package) inside the analysed tree, or None.
@@ -28,11 +34,14 @@ class SettingsValues:
     auth_user_model: str | None = None
     files: list[Path] = field(default_factory=list)  # the settings file and what it star-imports
     unreadable: list[tuple[Path, int, str]] = field(default_factory=list)  # (file, line, what)
+    bugs: list[tuple[Path, Warning_]] = field(default_factory=list)  # analyzer bugs, per statement
+    values: dict[str, object] = field(default_factory=dict)  # every setting read statically
 
 
 class _Evaluator:
     def __init__(self, module_file: ModuleFinder) -> None:
         self.names: dict[str, object] = {}
+        self.uncertain: set[str] = set()  # last set to something that cannot be read
         self.result = SettingsValues()
         self._module_file = module_file
         self._seen: set[Path] = set()
@@ -44,15 +53,20 @@ class _Evaluator:
         self.result.files.append(path)
         try:
             source = path.read_bytes()
-            tree = cst.parse_module(source)
-        except (OSError, cst.ParserSyntaxError, UnicodeDecodeError, RecursionError) as exc:
+            tree = parse_module(source)
+            positions = cst.metadata.MetadataWrapper(tree, unsafe_skip_copy=True).resolve(
+                cst.metadata.PositionProvider
+            )
+        except (OSError, SyntaxError, UnicodeDecodeError, LookupError, RecursionError, TooDeep) as exc:  # fmt: skip
             self.result.unreadable.append(
                 (path, 0, f"cannot read settings ({exc.__class__.__name__})")
             )
             return
-        positions = cst.metadata.MetadataWrapper(tree, unsafe_skip_copy=True).resolve(
-            cst.metadata.PositionProvider
-        )
+        except Exception as exc:  # an analyzer bug: this file's settings stay unknown
+            self.result.bugs.append(
+                (path, bug_warning(str(path), None, f"settings {path.name}", exc))
+            )
+            return
         self._lines = positions
         self._path = path
         self._package = package
@@ -64,20 +78,40 @@ class _Evaluator:
 
     def _block(self, body) -> None:
         for stmt in body:
-            if isinstance(stmt, cst.SimpleStatementLine):
-                for small in stmt.body:
-                    self._small(small, stmt)
-            elif isinstance(stmt, cst.If | cst.Try | cst.For | cst.With):
-                path, package, lines = self._path, self._package, self._lines
-                self._block(stmt.body.body)
-                if isinstance(stmt, cst.Try):
-                    for handler in stmt.handlers:
-                        self._block(handler.body.body)
-                orelse = getattr(stmt, "orelse", None)
-                while orelse is not None:
-                    self._block(orelse.body.body)
-                    orelse = getattr(orelse, "orelse", None) if isinstance(orelse, cst.If) else None
+            path, package, lines = self._path, self._package, self._lines
+            try:
+                self._statement(stmt)
+            except RecursionError:
                 self._path, self._package, self._lines = path, package, lines
+                self._unreadable(stmt, "a statement that nests too deeply")
+            except Exception as exc:  # the one guard per statement: the next one is read
+                self._path, self._package, self._lines = path, package, lines
+                what = f"setting {_assigned_name(stmt) or 'statement'}"
+                warning = bug_warning("", self._line(stmt), what, exc)
+                self.result.bugs.append((self._path, warning))
+
+    def _statement(self, stmt: cst.BaseStatement) -> None:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                self._small(small, stmt)
+        elif isinstance(stmt, cst.If | cst.Try | cst.For | cst.With):
+            path, package, lines = self._path, self._package, self._lines
+            self._suite(stmt.body)
+            if isinstance(stmt, cst.Try):
+                for handler in stmt.handlers:
+                    self._suite(handler.body)
+            orelse = getattr(stmt, "orelse", None)
+            while orelse is not None:
+                self._suite(orelse.body)
+                orelse = getattr(orelse, "orelse", None) if isinstance(orelse, cst.If) else None
+            self._path, self._package, self._lines = path, package, lines
+
+    def _suite(self, suite: cst.BaseSuite) -> None:
+        if isinstance(suite, cst.SimpleStatementSuite):  # `if DEBUG: INSTALLED_APPS += [...]`
+            for small in suite.body:
+                self._small(small, suite)
+        else:
+            self._block(suite.body)
 
     def _small(self, small: cst.BaseSmallStatement, stmt: cst.CSTNode) -> None:
         if isinstance(small, cst.ImportFrom) and isinstance(small.names, cst.ImportStar):
@@ -97,21 +131,26 @@ class _Evaluator:
         elif isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name):
             name = small.target.value
             value = self._eval(small.value)
-            current = self.names.get(name)
+            current = self.names.get(name, UNKNOWN)
             if isinstance(current, list) and isinstance(value, list):
                 self.names[name] = current + value
-            elif name in WANTED:
-                self._unreadable(stmt, f"{name} +=")
+                self.uncertain.discard(name)
+            else:
+                self.uncertain.add(name)  # changed in a way this reader does not follow
+                if name in WANTED:
+                    self._unreadable(stmt, f"{name} +=")
         elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
             self._method_call(small.value, stmt)
 
     def _assign(self, name: str, value_node: cst.BaseExpression, stmt: cst.CSTNode) -> None:
         value = self._eval(value_node)
-        if value is None:
+        if value is UNKNOWN:
+            self.uncertain.add(name)  # the earlier value, if any, stays for INSTALLED_APPS & co
             if name in WANTED:
                 self._unreadable(stmt, f"{name} =")
             return
         self.names[name] = value
+        self.uncertain.discard(name)
 
     def _method_call(self, call: cst.Call, stmt: cst.CSTNode) -> None:
         func = call.func
@@ -138,38 +177,42 @@ class _Evaluator:
         self.result.unreadable.append((self._path, self._line(stmt), what))
 
     def _eval(self, node: cst.BaseExpression) -> object:
-        text = string_value(node)
-        if text is not None:
-            return text
-        if isinstance(node, cst.Integer):
-            return int(node.value)
-        if isinstance(node, cst.List | cst.Tuple | cst.Set):
-            out: list[str] = []
-            for element in node.elements:
-                if isinstance(element, cst.StarredElement):
-                    inner = self._eval(element.value)
-                    if not isinstance(inner, list):
-                        return None
-                    out.extend(inner)
-                    continue
-                value = self._eval(element.value)
-                if not isinstance(value, str):
-                    return None
-                out.append(value)
-            return out
+        """A setting's static value, or UNKNOWN. A tuple or set reads as a list in source
+        order, so ``INSTALLED_APPS = (...)`` then ``INSTALLED_APPS += [...]`` keeps working."""
+        if isinstance(node, cst.Tuple | cst.Set):
+            node = cst.List(elements=node.elements)
+        return self._value(node)
+
+    def _value(self, node: cst.BaseExpression) -> object:
+        if isinstance(node, cst.Name) and node.value in self.names:
+            if node.value in self.uncertain:
+                return UNKNOWN
+            value = self.names[node.value]
+            return list(value) if isinstance(value, list) else value
         if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
             left, right = self._eval(node.left), self._eval(node.right)
             if isinstance(left, list) and isinstance(right, list):
                 return left + right
             if isinstance(left, str) and isinstance(right, str):
                 return left + right
-            return None
-        if isinstance(node, cst.Name):
-            value = self.names.get(node.value)
-            return list(value) if isinstance(value, list) else value
+            return UNKNOWN
         if isinstance(node, cst.Call) and dotted(node.func) in ("list", "tuple") and node.args:
-            return self._eval(node.args[0].value)
-        return None
+            value = self._eval(node.args[0].value)
+            return value if isinstance(value, list) else UNKNOWN
+        return literal_value(node, self._value)
+
+
+def _assigned_name(stmt: cst.CSTNode) -> str | None:
+    """The name a simple statement sets, to name it in a warning."""
+    if isinstance(stmt, cst.SimpleStatementLine) and stmt.body:
+        small = stmt.body[0]
+        targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else []
+        if isinstance(small, cst.AnnAssign | cst.AugAssign):
+            targets = [small.target]
+        for target in targets:
+            if isinstance(target, cst.Name):
+                return target.value
+    return None
 
 
 def read_settings(path: Path, package: str, module_file: ModuleFinder) -> SettingsValues:
@@ -177,7 +220,11 @@ def read_settings(path: Path, package: str, module_file: ModuleFinder) -> Settin
     evaluator = _Evaluator(module_file)
     evaluator.run(path, package)
     result = evaluator.result
+    result.values = {k: v for k, v in evaluator.names.items() if k not in evaluator.uncertain}
     apps = evaluator.names.get("INSTALLED_APPS")
+    if isinstance(apps, list) and not all(isinstance(a, str) for a in apps):
+        result.unreadable.append((path, 0, "INSTALLED_APPS holds entries that are not strings"))
+        apps = [a for a in apps if isinstance(a, str)]
     result.installed_apps = list(dict.fromkeys(apps)) if isinstance(apps, list) else []
     urlconf = evaluator.names.get("ROOT_URLCONF")
     result.root_urlconf = urlconf if isinstance(urlconf, str) else None

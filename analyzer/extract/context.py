@@ -10,6 +10,11 @@ unresolved rather than guessed.
 
 from __future__ import annotations
 
+import ast
+import warnings
+from collections.abc import Callable
+from typing import Any
+
 import libcst as cst
 
 from analyzer.facts import USER_MODEL, FileFacts, Ref
@@ -48,15 +53,102 @@ def dotted(node: cst.BaseExpression) -> str | None:
 
 
 def string_value(node: cst.BaseExpression | None) -> str | None:
-    """The value of a plain or implicitly concatenated string literal, else None."""
-    if isinstance(node, cst.SimpleString):
-        value = node.evaluated_value
-        return value if isinstance(value, str) else None
-    if isinstance(node, cst.ConcatenatedString):
-        left, right = string_value(node.left), string_value(node.right)
-        if left is not None and right is not None:
-            return left + right
-    return None
+    """The value of a plain or implicitly concatenated string literal, else None (also for
+    an escape that Python itself would refuse, such as a truncated ``\\x``)."""
+    value = literal_value(node) if node is not None else UNKNOWN
+    return value if isinstance(value, str) else None
+
+
+UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN"})()
+_CONSTANTS = {"True": True, "False": False, "None": None}
+_LITERAL_ERRORS = (ValueError, SyntaxError, TypeError, MemoryError, RecursionError, OverflowError)
+
+
+def literal_value(
+    node: cst.BaseExpression,
+    evaluate: Callable[[cst.BaseExpression], object] | None = None,
+) -> object:
+    """The value of any literal Python allows, or UNKNOWN: numbers in every spelling
+    (``0o644``, ``0x1F``, ``0b101``, ``1_000``, ``1e3``, ``1j``, ``-1``), strings and bytes
+    (implicitly concatenated, prefixed), f-strings whose parts are known, ``True``/``None``,
+    and lists, tuples, sets and dicts of those. ``evaluate`` reads the parts (so a caller
+    that knows names can pass its own); it defaults to this function."""
+    part = evaluate or literal_value
+    try:
+        if isinstance(node, cst.SimpleString | cst.Integer | cst.Float | cst.Imaginary):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "invalid escape sequence" is not our business
+                return ast.literal_eval(node.value)
+        if isinstance(node, cst.ConcatenatedString):
+            left, right = part(node.left), part(node.right)
+            if type(left) is type(right) and isinstance(left, str | bytes):
+                return left + right  # type: ignore[operator]
+            return UNKNOWN
+        if isinstance(node, cst.FormattedString):
+            return _formatted(node, part)
+        if isinstance(node, cst.Name):
+            return _CONSTANTS.get(node.value, UNKNOWN)
+        if isinstance(node, cst.UnaryOperation):
+            value = part(node.expression)
+            if not isinstance(value, int | float | complex) or isinstance(value, bool):
+                return UNKNOWN
+            if isinstance(node.operator, cst.Minus):
+                return -value
+            return value if isinstance(node.operator, cst.Plus) else UNKNOWN
+        if isinstance(node, cst.List | cst.Tuple | cst.Set):
+            items = []
+            for element in node.elements:
+                value = part(element.value)
+                if value is UNKNOWN:
+                    return UNKNOWN
+                if isinstance(element, cst.StarredElement):
+                    if not isinstance(value, list | tuple | set | str):
+                        return UNKNOWN
+                    items.extend(value)
+                else:
+                    items.append(value)
+            kind = {cst.List: list, cst.Tuple: tuple, cst.Set: set}[type(node)]
+            return kind(items)
+        if isinstance(node, cst.Dict):
+            out = {}
+            for element in node.elements:
+                if isinstance(element, cst.StarredDictElement):
+                    inner = part(element.value)
+                    if not isinstance(inner, dict):
+                        return UNKNOWN
+                    out.update(inner)
+                    continue
+                key, value = part(element.key), part(element.value)
+                if key is UNKNOWN or value is UNKNOWN:
+                    return UNKNOWN
+                out[key] = value
+            return out
+    except _LITERAL_ERRORS:
+        return UNKNOWN
+    return UNKNOWN
+
+
+def _formatted(node: cst.FormattedString, part: Callable[[cst.BaseExpression], object]) -> object:
+    """An f-string whose every placeholder is a known plain value, else UNKNOWN."""
+    prefix = node.prefix.lower().replace("f", "")
+    if "b" in prefix:
+        return UNKNOWN
+    out = []
+    for piece in node.parts:
+        if isinstance(piece, cst.FormattedStringText):
+            source = f"{prefix}{node.end}{piece.value}{node.end}"  # the text in its own quotes
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                text = ast.literal_eval(source)
+            out.append(text.replace("{{", "{").replace("}}", "}"))
+            continue
+        if piece.format_spec is not None or piece.conversion is not None:
+            return UNKNOWN
+        value = part(piece.expression)
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            return UNKNOWN
+        out.append(str(value))
+    return "".join(out)
 
 
 class Context:
