@@ -33,12 +33,15 @@ class VerifyError(AnalyzerError):
 @dataclass
 class Score:
     """``django`` is what recall is counted on; precision is counted against ``known`` (all
-    that Django has, the project's own or not) when given, else against ``django``."""
+    that Django has, the project's own or not) when given, else against ``django``. What is
+    ``unsure`` (a route under a settings condition the static reading could not decide) is
+    not wrong when Django lacks it: it is left out of precision."""
 
     name: str
     django: set = field(default_factory=set)
     static: set = field(default_factory=set)
     known: set | None = None
+    unsure: set = field(default_factory=set)
 
     @property
     def found(self) -> set:
@@ -49,8 +52,17 @@ class Score:
         return self.django - self.static
 
     @property
+    def judged(self) -> set:
+        """The analysis's items that precision is counted on."""
+        return self.static - (self.unsure - self._known)
+
+    @property
+    def _known(self) -> set:
+        return self.django if self.known is None else self.known
+
+    @property
     def wrong(self) -> set:
-        return self.static - (self.django if self.known is None else self.known)
+        return self.judged - self._known
 
     @property
     def recall(self) -> float:
@@ -58,13 +70,14 @@ class Score:
 
     @property
     def precision(self) -> float:
-        return 1 - len(self.wrong) / len(self.static) if self.static else 1.0
+        return 1 - len(self.wrong) / len(self.judged) if self.judged else 1.0
 
     def as_json(self) -> dict[str, object]:
         return {
             "django": len(self.django), "static": len(self.static), "found": len(self.found),
             "recall": round(self.recall, 4), "precision": round(self.precision, 4),
             "missed": sorted(map(str, self.missed)), "extra": sorted(map(str, self.wrong)),
+            **({"unsure_absent": sorted(map(str, self.static - self.judged))} if self.unsure else {}),
         }  # fmt: skip
 
 
@@ -179,16 +192,29 @@ def format_suffix_base(pattern: str) -> str | None:
     return route_key(_FORMAT_SUFFIX.sub("", pattern)).rstrip("/")
 
 
+def _is_prefix_claim(route) -> bool:
+    """A third-party include whose patterns the analysis does not know: `prefix/*`."""
+    return route.pattern.endswith("*")
+
+
 def _route_scores(analysis: Analysis, seen: list[dict]) -> tuple[Score, Score]:
     """Own routes (a view defined in the tree, Django's admin left out) without their
     `.<format>` copies, and the copies apart: a route that marks ``format_suffix`` stands
-    for its copy."""
+    for its copy. A `prefix/*` claim is right when Django has a route under that prefix; a
+    route under an undecided settings condition is not wrong when Django lacks it."""
     own = [r for r in seen if r.get("view_local", r.get("local"))]
+    known = {route_key(r["pattern"]) for r in seen}
+    static = {route_key(r.pattern) for r in analysis.routes
+              if not format_suffix_base(r.pattern) and not _is_prefix_claim(r)}  # fmt: skip
+    claims = {route_key(r.pattern[:-1]) + "*" for r in analysis.routes if _is_prefix_claim(r)}
+    known |= {c for c in claims if any(k.startswith(c[:-1]) for k in known)}
+    unsure = {route_key(r.pattern) for r in analysis.routes if getattr(r, "conditional", None)}
     routes = Score(
         "routes",
         {route_key(r["pattern"]) for r in own if not format_suffix_base(r["pattern"])},
-        {route_key(r.pattern) for r in analysis.routes if not format_suffix_base(r.pattern)},
-        {route_key(r["pattern"]) for r in seen},
+        static | claims,
+        known,
+        unsure,
     )
     static_copies = {format_suffix_base(r.pattern) for r in analysis.routes} - {None}
     static_copies |= {

@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -241,3 +242,26 @@ def test_verify_json_lists_misses_by_pattern_with_view_and_proxy_figure(tmp_path
     assert routes["proxy"]["matching"] + len(routes["proxy"]["failed"]) == 9
     assert "proxy routes matching a path built from Django's pattern" in result.stdout
     assert any(f["status"] == "bad proxy route" for f in routes["proxy"]["failed"])
+
+
+def test_a_prefix_claim_is_right_when_django_has_a_route_under_it(no_slash_seen):
+    result = verify(
+        analysis_of(NO_SLASH, "api/notes", "api/notes/<pk>", "api/*", "elsewhere/*"),
+        no_slash_seen,
+    )
+    routes = routes_score(result)
+    assert routes.wrong == {"elsewhere/*"}
+    assert [r["pattern"] for r in result.wrong_routes] == ["elsewhere/*"]
+
+
+def test_a_route_under_an_undecided_setting_is_not_wrong_when_django_lacks_it(no_slash_seen):
+    analysis = analysis_of(NO_SLASH, "api/notes", "api/notes/<pk>", "debug/")
+    analysis.routes[2] = replace(analysis.routes[2], conditional="settings.DEBUG")
+    routes = routes_score(verify(analysis, no_slash_seen))
+    assert (routes.precision, routes.wrong, routes.static - routes.judged) == (
+        1.0,
+        set(),
+        {"debug/"},
+    )
+    analysis.routes[2] = replace(analysis.routes[2], conditional=None)
+    assert routes_score(verify(analysis, no_slash_seen)).wrong == {"debug/"}
