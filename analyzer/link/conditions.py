@@ -12,11 +12,10 @@ _UNKNOWN = object()
 def evaluate(expression: str, settings: Mapping[str, object]) -> bool | None:
     """True or False when every setting the expression reads is known, else None."""
     try:
-        tree = ast.parse(expression, mode="eval")
-    except (SyntaxError, ValueError, RecursionError):
-        return None
-    value = _value(tree.body, settings)
-    return None if value is _UNKNOWN else bool(value)
+        value = _value(ast.parse(expression, mode="eval").body, settings)
+        return None if value is _UNKNOWN else bool(value)
+    except (SyntaxError, ValueError, TypeError, RecursionError):
+        return None  # a test it cannot read is one it does not know
 
 
 def _value(node: ast.AST, settings: Mapping[str, object]) -> object:
