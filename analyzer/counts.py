@@ -4,7 +4,9 @@
 `Counts`; the terminal summary, report.md, report.html and analysis.json's `counts` object all
 show it, so they never disagree (the terminal once said 59 models where report.md said 69, and
 routes were counted once per HTTP method). Each `Count` carries `what`, a short phrase saying
-what is counted, for a legend or a tooltip.
+what is counted, for a legend or a tooltip; `among` holds sorts that are part of the count
+(conditional routes), `apart` sorts seen but not counted (external apps and routes, abstract
+and proxy models, the shared kernel).
 
 What is counted:
 - apps: the project's own installed apps (third-party apps are listed apart as `external`);
