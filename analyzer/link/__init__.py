@@ -28,8 +28,7 @@ def link(project: Project, files: list[FileFacts]) -> Analysis:
         model = models.model_for_ref(ref)
         return model.label if model is not None else None
 
-    settings = getattr(project, "settings_values", None)  # values read statically, if any
-    routes = RouteBuilder(index, locator, warnings, model_label, settings).build(
+    routes = RouteBuilder(index, locator, warnings, model_label, project.settings_values).build(
         project.root_urlconf
     )
     edge_set = EdgeBuilder(index, models, locator).build()

@@ -14,8 +14,8 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 FIGKIT = Path(sys.executable).with_name("figkit")
 
-# the fixtures Django can load as they are (the others name a package that is not installed,
-# or hold routes whose settings condition is unknown statically)
+# each fixture Django can load, with the packages it needs (the external includes fixture
+# names a package that is not installed, so it is not here)
 LOADABLE = {
     "routes_drf_router_options": ("rest_framework",),
     "routes_drf_nested": ("rest_framework", "rest_framework_nested", "rest_framework_extensions"),
@@ -24,6 +24,7 @@ LOADABLE = {
     "routes_ready_extension": ("rest_framework",),
     "routes_one_per_url": ("rest_framework",),
     "routes_i18n_patterns": (),
+    "routes_settings_conditions": ("rest_framework",),
 }
 
 
