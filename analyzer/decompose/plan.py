@@ -8,7 +8,7 @@ sagas, joins that become API composition, raw SQL and writes across the line. A 
 is listed once, in the step that first cuts it.
 
 The service that stays behind as the monolith comes last: the one that holds the most, its
-share of the live routes plus its share of the tables plus its share of the entanglement
+share of the live routes and tables plus its share of the entanglement
 (so not a read-only reporting app that happens to be entangled). The shared kernel is no
 step: it is a library each service vendors, so coupling to it is no cut.
 """
@@ -56,19 +56,19 @@ def entanglement(coupling: Coupling, assignment: dict[str, str]) -> dict[str, fl
 def holdings(
     coupling: Coupling, assignment: dict[str, str], scores: dict[str, float]
 ) -> dict[str, float]:
-    """What a service holds: its share of live routes + share of tables + share of entanglement."""
-    routes: dict[str, int] = defaultdict(int)
+    """What a service holds: its share of the live routes and tables (one count) plus its share
+    of the entanglement."""
+    owned: dict[str, int] = defaultdict(int)
     for route in coupling.routes:
         element = route_element(coupling, route)
         if element is not None and not route.get("conditional"):
-            routes[assignment[element]] += 1
-    tables: dict[str, int] = defaultdict(int)
+            owned[assignment[element]] += 1
     for element, service in assignment.items():
         if coupling.elements[element].kind == "model" and coupling.models[element].get("table"):
-            tables[service] += 1
-    total_r, total_t = sum(routes.values()) or 1, sum(tables.values()) or 1
+            owned[service] += 1
+    total_owned = sum(owned[s] for s in scores) or 1
     total_e = sum(scores.values()) or 1.0
-    return {s: routes[s] / total_r + tables[s] / total_t + scores[s] / total_e for s in scores}
+    return {s: owned[s] / total_owned + scores[s] / total_e for s in scores}
 
 
 def extraction_order(
