@@ -11,15 +11,18 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from analyzer.analysis import Analysis, Edge
+from analyzer.bugs import bug_warning, debug_log_to_env_file
 from analyzer.cache import FactCache, extractor_version, file_key
-from analyzer.discover import SourceFile, discover
+from analyzer.discover import Project, SourceFile, discover
 from analyzer.errors import AnalyzerError
 from analyzer.extract import extract
 from analyzer.facts import FileFacts, Warning_
+from analyzer.libraries import LibrarySource, library_facts
 from analyzer.link import link
 
 Progress = Callable[[int, int], None]  # (files done, files to read)
@@ -28,6 +31,7 @@ _PARALLEL_MIN_FILES = 24  # below this, starting workers costs more than it save
 
 def _extract_one(root: str, source: SourceFile) -> tuple[SourceFile, FileFacts]:
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    debug_log_to_env_file()
     path = Path(root) / source.path
     try:
         data = path.read_bytes()
@@ -51,6 +55,9 @@ def analyze(
     site_packages: tuple[Path, ...] = (),
 ) -> Analysis:
     """Analyse the Django project at ``path``; raises ProjectNotFound for a wrong path.
+
+    A bug of the analyzer's own in one file (reading it or linking its facts) is a warning
+    that names the file, and the analysis goes on without it (analyzer/bugs.py).
 
     ``site_packages``: folders of an environment with the project's requirements, where the
     abstract models of libraries (their fields) are read from.
@@ -84,13 +91,17 @@ def analyze(
     if progress:
         progress(0, total)
     if jobs > 1 and total >= _PARALLEL_MIN_FILES:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(_extract_one, str(project.root), s) for s in todo]
-            for done, future in enumerate(as_completed(futures), 1):
-                source, facts = future.result()
-                fresh[source.path] = facts
-                if progress:
-                    progress(done, total)
+        try:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(_extract_one, str(project.root), s) for s in todo]
+                for done, future in enumerate(as_completed(futures), 1):
+                    source, facts = future.result()
+                    fresh[source.path] = facts
+                    if progress:
+                        progress(done, total)
+        except BrokenProcessPool:
+            rest = [s for s in todo if s.path not in fresh]
+            fresh.update(_extract_isolated(str(project.root), rest))
     else:
         logging.getLogger("sqlglot").setLevel(logging.ERROR)
         for done, source in enumerate(todo, 1):
@@ -99,11 +110,18 @@ def analyze(
                 progress(done, total)
     if cache is not None:
         cache.put_many([(keys[p], f) for p, f in fresh.items() if p in keys])
-        cache.close()
 
     files = [cached.get(s.path) or fresh[s.path] for s in project.files]
+    try:
+        libraries, library_warnings = library_facts(
+            files, LibrarySource(site_packages), _library_reader(cache)
+        )
+    finally:
+        if cache is not None:
+            cache.close()
     extracted = time.perf_counter()
-    analysis = link(project, files)
+    analysis = link_guarded(project, files + libraries)
+    analysis.warnings.extend(library_warnings)
     try:
         tool_version = version("figkit")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
@@ -131,6 +149,99 @@ def analyze(
         analysis.edges.extend(cochange_edges(project, analysis))
         analysis.stats["seconds"]["git"] = round(time.perf_counter() - git_started, 3)  # type: ignore[index]
     return analysis
+
+
+def _library_reader(cache: FactCache | None):
+    """Reads one library module through the fact cache, like the project's files."""
+
+    def read(module: str, file: Path, is_package: bool) -> FileFacts:
+        try:
+            data = file.read_bytes()
+        except OSError:
+            return FileFacts(path=str(file), module=module)
+        key = file_key(data, module, is_package)
+        hit = cache.get_many([key]).get(key) if cache is not None else None
+        if hit is not None:
+            return hit
+        facts = extract(data, str(file), module, is_package)
+        if cache is not None:
+            cache.put_many([(key, facts)])
+        return facts
+
+    return read
+
+
+def _extract_isolated(root: str, sources: list[SourceFile]) -> dict[str, FileFacts]:
+    """After a worker process died (a native crash in the parser), read the rest one file at a
+    time, each in a worker, so the file that kills its worker is named and skipped."""
+    out: dict[str, FileFacts] = {}
+    pool = ProcessPoolExecutor(max_workers=1)
+    try:
+        for source in sources:
+            try:
+                out[source.path] = pool.submit(_extract_one, root, source).result()[1]
+            except BrokenProcessPool:
+                facts = FileFacts(path=source.path, module=source.module)
+                facts.warnings.append(
+                    Warning_(source.path, "crashed the parser (its process died); skipped")
+                )
+                out[source.path] = facts
+                pool.shutdown(wait=False)
+                pool = ProcessPoolExecutor(max_workers=1)
+    finally:
+        pool.shutdown()
+    return out
+
+
+def link_guarded(project: Project, files: list[FileFacts], max_culprits: int = 5) -> Analysis:
+    """``link``, but an analyzer bug set off by one file's facts leaves that file out with a
+    warning instead of ending the analysis. The file is found by bisection: linking a prefix
+    of the files fails from the first prefix that holds it (log2(files) more links, paid only
+    when there is a bug)."""
+    try:
+        return link(project, files)
+    except Exception:  # noqa: S110 - found and reported file by file below
+        pass
+    kept = list(files)
+    bugs: list[Warning_] = []
+    for _ in range(max_culprits):
+        failure = _link_failure(project, kept)
+        if failure is None:
+            break
+        lo, hi = 0, len(kept)  # link(kept[:hi]) fails; find the shortest failing prefix
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            found = _link_failure(project, kept[:mid])
+            if found is None:
+                lo = mid
+            else:
+                hi, failure = mid, found
+        culprit = kept.pop(hi - 1)
+        bugs.append(
+            bug_warning(
+                culprit.path, None, f"{culprit.path} while linking (its facts left out)", failure
+            )
+        )
+    try:
+        analysis = link(project, kept)
+    except Exception as exc:  # a bug that no single file sets off: keep what discovery found
+        bugs.append(bug_warning("", None, "the project while linking (nothing linked)", exc))
+        analysis = Analysis(
+            project={"root": str(project.root), "source_root": str(project.source_root),
+                     "settings_module": project.settings_module, "urlconf": project.root_urlconf,
+                     "auth_user_model": project.auth_user_model or "auth.User"},
+            apps=[], models=[], routes=[], edges=[], warnings=list(project.warnings),
+        )  # fmt: skip
+    analysis.warnings.extend(bugs)
+    return analysis
+
+
+def _link_failure(project: Project, files: list[FileFacts]) -> Exception | None:
+    try:
+        link(project, files)
+    except Exception as exc:
+        return exc
+    return None
 
 
 def cochange_edges(project, analysis: Analysis) -> list[Edge]:

@@ -2,12 +2,14 @@
 
 A class is a model when one of its bases is ``django.db.models.Model``, another model, or an
 abstract model of a third-party package (``AbstractUser``, ``MPTTModel`` ...). Relations
-declared on abstract bases belong to each concrete child, as in Django.
+declared on abstract bases belong to each concrete child, as in Django, also when the base
+comes from a library whose source was read (analyzer/libraries.py): such a base is an
+external model, and what the child inherits from it is evidenced at the child's class line.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from analyzer.facts import USER_MODEL, Relation, Warning_
 from analyzer.link.apps import App, AppLocator
@@ -84,8 +86,9 @@ class ModelRegistry:
         self._is_model: dict[str, bool] = {}
         self._apps = {a.label for a in apps}
         for qualname in index.classes:
-            if self.is_model(qualname):
+            if qualname not in index.library_classes and self.is_model(qualname):
                 self._add(qualname)
+        self._add_library_bases()
         self._inherit()
         for model in list(self.by_label.values()):
             if not model.external:
@@ -108,16 +111,41 @@ class ModelRegistry:
                 if resolved in self.index.classes:
                     result = self.is_model(resolved, depth + 1)
                 else:
-                    result = _external_model_base(resolved)
+                    result = external_model_base(resolved)
                 if result:
                     break
         self._is_model[qualname] = result
         return result
 
+    def _add_library_bases(self) -> None:
+        """Library models that the project's models inherit from, up their chains: abstract
+        ones by class only (they are no table), concrete ones as external models."""
+        todo = list(self.by_qualname.values())
+        while todo:
+            model = todo.pop()
+            for base in self.index.classes[model.qualname].bases:
+                name = self.index.resolve(base[2:]) if base.startswith("q:") else ""
+                if name not in self.index.library_classes or name in self.by_qualname:
+                    continue
+                if not self.is_model(name):
+                    continue
+                cls = self.index.classes[name]
+                module = self.index.class_module[name]
+                label = cls.meta.get("app_label")
+                if not isinstance(label, str):
+                    label = module.split(".models")[0].rpartition(".")[2] or module
+                if cls.meta.get("abstract") is True:
+                    found = Model(f"{label}.{cls.name}", name, label, cls.name, None, None, None,
+                                  abstract=True, external=True)  # fmt: skip
+                else:
+                    found = self.external(f"{label}.{cls.name}")
+                self.by_qualname[name] = found
+                todo.append(found)
+
     def _add(self, qualname: str) -> None:
         cls = self.index.classes[qualname]
         module = self.index.class_module[qualname]
-        facts = self.index.modules[module]
+        facts = self.index.facts_of_class(qualname)
         app_label = cls.meta.get("app_label")
         if not isinstance(app_label, str):
             app = self.locator.app_of(module)
@@ -210,20 +238,27 @@ class ModelRegistry:
         return model
 
     def _own_and_abstract_relations(
-        self, model: Model, depth: int = 0
+        self, model: Model, depth: int = 0, child: tuple[str, int] | None = None
     ) -> list[tuple[Relation, str]]:
-        """Relations of a model and of its abstract ancestors, with the file of each."""
+        """Relations of a model and of its abstract ancestors, with the file of each. What a
+        library's base declares is placed at ``child``, the project class inheriting it."""
         cls = self.index.classes[model.qualname]
-        relations = [(r, model.file or "") for r in cls.relations]
+        if child is not None:
+            file, line = child
+            relations = [(replace(r, line=line), file) for r in cls.relations]
+        else:
+            relations = [(r, model.file or "") for r in cls.relations]
         if depth > 10:
             return relations
         for base in cls.bases:
             known = _KNOWN_BASE_RELATIONS.get(self.index.resolve(base[2:]), ())
             for name, field_class, target in known:
                 relations.append((Relation(name, field_class, target, cls.line), model.file or ""))
+        here = child or (model.file or "", cls.line)
         for base in self._model_bases(model):
             if base.abstract:
-                relations.extend(self._own_and_abstract_relations(base, depth + 1))
+                inherit_at = here if base.external else child
+                relations.extend(self._own_and_abstract_relations(base, depth + 1, inherit_at))
         return relations
 
     # -- relations -----------------------------------------------------------------------------
@@ -247,7 +282,7 @@ class ModelRegistry:
             if found is not None:
                 return found.label
             label = external_label(qualname)
-            if label is not None and qualname not in self.index.classes:
+            if label is not None and self._outside_project(qualname):
                 return self.external(label).label
         return None
 
@@ -265,11 +300,14 @@ class ModelRegistry:
             label = external_label(qualname)
             if (
                 label is not None
-                and qualname not in self.index.classes
-                and _external_model_base(qualname)
+                and self._outside_project(qualname)
+                and external_model_base(qualname)
             ):
                 return self.external(label)
         return None
+
+    def _outside_project(self, qualname: str) -> bool:
+        return qualname not in self.index.classes or qualname in self.index.library_classes
 
     def _resolve_relations(self, model: Model) -> None:
         if model.abstract:
@@ -393,7 +431,7 @@ class ModelRegistry:
         return current
 
 
-def _external_model_base(qualname: str) -> bool:
+def external_model_base(qualname: str) -> bool:
     """Whether a base class from outside the tree is a Django model (``AbstractUser``,
     ``MPTTModel``). Model classes live in a ``models`` module; pydantic's ``BaseModel`` and
     friends do not, which keeps API schemas out of the model list."""
