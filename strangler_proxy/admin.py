@@ -10,6 +10,8 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -64,7 +66,7 @@ class AdminAPI:
         return found[0]
 
     async def _body(
-        self, request: Request, allowed: set[str], required: set[str] = frozenset()
+        self, request: Request, allowed: AbstractSet[str], required: AbstractSet[str] = frozenset()
     ) -> dict:
         chunks, size = [], 0
         async for chunk in request.stream():  # stop reading at the limit, not after it
@@ -271,6 +273,8 @@ def create_admin_app(
     async def store_error(request: Request, exc: ProxyError) -> Response:
         return _err(503, str(exc))
 
+    # Starlette types its handlers for any Exception; each of these takes its own kind.
+    handlers: dict[Any, Any] = {_Denied: denied, RouteError: route_error, StoreError: store_error}
     return Starlette(
         routes=[
             Endpoint("/healthz", api.healthz),
@@ -286,5 +290,5 @@ def create_admin_app(
             Endpoint("/api/history", api.history, methods=["GET"]),
             Endpoint("/api/upstreams", api.upstreams_, methods=["GET"]),
         ],
-        exception_handlers={_Denied: denied, RouteError: route_error, StoreError: store_error},
+        exception_handlers=handlers,
     )

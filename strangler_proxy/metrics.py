@@ -92,15 +92,15 @@ class Recorder:
         errors, self._errors = self._errors, {}
         for key, n in requests.items():
             REQUESTS.labels(*key).inc(n)
-        for key, counts in latency.items():
-            child = LATENCY.labels(*key)
+        for pair, counts in latency.items():
+            child = LATENCY.labels(*pair)
             # A histogram has no "observe n times"; its bucket values are incremented directly.
             for i, n in enumerate(counts[:-1]):
                 if n:
                     child._buckets[i].inc(n)
             child._sum.inc(counts[-1])
-        for key, n in errors.items():
-            UPSTREAM_ERRORS.labels(*key).inc(n)
+        for error, n in errors.items():
+            UPSTREAM_ERRORS.labels(*error).inc(n)
 
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from typing import cast
 
 from strangler_proxy.errors import RouteConflict, RouteError, RouteNotFound
-from strangler_proxy.routing import MODES, Route, RouteTable
+from strangler_proxy.routing import MODES, Mode, Route, RouteTable
 from strangler_proxy.store import Transaction
 
 
@@ -45,7 +46,7 @@ def add(tx: Transaction, route: Route, upstreams: Iterable[str]) -> Route:
 def set_mode(tx: Transaction, name: str, mode: str) -> Route:
     if mode not in MODES:
         raise RouteError(f"bad mode {mode!r}: use {' or '.join(MODES)}")
-    route = replace(_existing(tx, name), mode=mode)
+    route = replace(_existing(tx, name), mode=cast(Mode, mode))
     tx.put(route)
     return route
 

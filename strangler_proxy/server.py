@@ -17,13 +17,14 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any, cast
 
 from strangler_proxy import rollout
 from strangler_proxy.config import load_config, token_secrets
 from strangler_proxy.errors import ProxyError
 from strangler_proxy.store import open_store
 
-UVICORN_OPTIONS = {
+UVICORN_OPTIONS: dict[str, Any] = {
     "loop": "uvloop",
     "http": "httptools",
     "lifespan": "on",
@@ -120,7 +121,7 @@ def serve(config_path: Path, workers: int | None = None, log_level: str = "warni
 
 
 def _wait_for_admin(
-    admin: multiprocessing.Process, host: str, port: int, seconds: float = 15
+    admin: multiprocessing.process.BaseProcess, host: str, port: int, seconds: float = 15
 ) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -170,9 +171,12 @@ def _run_granian(host: str, port: int, workers: int, log_level: str) -> None:
         loop=Loops.uvloop,
         workers=workers,
         websockets=False,
-        log_level=log_level
-        if log_level in ("critical", "error", "warning", "info", "debug")
-        else "warning",
+        log_level=cast(
+            Any,
+            log_level
+            if log_level in ("critical", "error", "warning", "info", "debug")
+            else "warning",
+        ),
         log_access=False,
         respawn_failed_workers=True,
     ).serve()

@@ -298,9 +298,12 @@ class PostgresStore(RouteStore):
         self._conn.execute(sql, args)
 
     def _lock_version(self) -> int:
-        return self._conn.execute(
+        row = self._conn.execute(
             "SELECT version FROM figkit_route_table WHERE id = 1 FOR UPDATE"
-        ).fetchone()[0]
+        ).fetchone()
+        if row is None:
+            raise StoreError("the route table has no version row; run `figkit proxy check`")
+        return int(row[0])
 
     @contextmanager
     def _read_transaction(self):
