@@ -18,6 +18,27 @@ def evaluate(expression: str, settings: Mapping[str, object]) -> bool | None:
         return None  # a test it cannot read is one it does not know
 
 
+def residual(expression: str, settings: Mapping[str, object]) -> bool | str:
+    """False or True when the settings decide `expression`; otherwise the part of it they
+    do not decide, as written: ``not settings.A and os.environ.get("X")`` with A False
+    leaves ``os.environ.get("X")``."""
+    known = evaluate(expression, settings)
+    if known is not None:
+        return known
+    try:
+        tree = ast.parse(expression, mode="eval").body
+        if not (isinstance(tree, ast.BoolOp) and isinstance(tree.op, ast.And)):
+            return expression
+        parts = []
+        for part in tree.values:
+            text = ast.get_source_segment(expression, part) or ""
+            if evaluate(text, settings) is None:
+                parts.append(f"({text})" if isinstance(part, ast.BoolOp) else text)
+    except (SyntaxError, ValueError, TypeError, RecursionError):
+        return expression
+    return " and ".join(parts) or expression
+
+
 def _value(node: ast.AST, settings: Mapping[str, object]) -> object:
     if isinstance(node, ast.BoolOp):
         values = [_value(v, settings) for v in node.values]

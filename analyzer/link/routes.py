@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from analyzer.facts import UrlEntry, UrlList, Warning_
 from analyzer.link.apps import AppLocator
-from analyzer.link.conditions import evaluate
+from analyzer.link.conditions import residual
 from analyzer.link.drf_routes import DrfRouters
 from analyzer.link.external_urls import KNOWN_URLCONFS
 from analyzer.link.index import CodeIndex
@@ -176,12 +176,12 @@ class RouteBuilder:
         else the part not known statically (None: always on)."""
         if not inner:
             return outer
-        known = evaluate(inner, self.settings)
-        if known is False:
+        left = residual(inner, self.settings)
+        if left is False:
             return False
-        if known is True:
+        if left is True:
             return outer
-        return f"{outer} and {inner}" if outer else inner
+        return f"{outer} and {left}" if outer else left
 
     def _language(self) -> str:
         code = self.settings.get("LANGUAGE_CODE")
