@@ -3,12 +3,12 @@ tasks, signal receivers, and functions that wrap ``transaction.atomic``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import libcst as cst
 
 from analyzer.extract.context import Context, dotted, string_value
-from analyzer.extract.drf_templates import route_templates
+from analyzer.extract.drf_classes import add_extra_mapping, route_templates, view_action
 from analyzer.facts import (
     USER_MODEL,
     ClassDef,
@@ -280,56 +280,6 @@ class Definitions:
             model_target(ctx, through) if through is not None else None,
         )
 
-    def _action(self, node: cst.FunctionDef) -> ViewAction | None:
-        for decorator in node.decorators:
-            expr = decorator.decorator
-            call = expr if isinstance(expr, cst.Call) else None
-            name = self.ctx.qualname(call.func if call else expr) or dotted(
-                call.func if call else expr
-            )
-            if name is None or name.rsplit(".", 1)[-1] not in (
-                "action",
-                "detail_route",
-                "list_route",
-            ):
-                continue
-            detail = name.endswith("detail_route")
-            methods: tuple[str, ...] = ("get",)
-            url_path = node.name.value
-            if call is not None:
-                detail_node = _keyword(call, "detail")
-                if detail_node is not None:
-                    detail = _literal(detail_node) is True
-                methods_node = _keyword(call, "methods")
-                if methods_node is not None:
-                    value = _literal(methods_node)
-                    if isinstance(value, list) and value:
-                        methods = tuple(m.lower() for m in value)
-                path_node = _keyword(call, "url_path")
-                if path_node is not None:
-                    url_path = string_value(path_node) or url_path
-            return ViewAction(node.name.value, detail, methods, url_path, self.ctx.line)
-        return None
-
-    @staticmethod
-    def _extra_mapping(node: cst.FunctionDef, owner: _ClassBuilder) -> None:
-        """``@delete_version.mapping.patch``: one more method on an action's URL, served by
-        this method."""
-        for decorator in node.decorators:
-            expr = decorator.decorator
-            if not (
-                isinstance(expr, cst.Attribute)
-                and isinstance(expr.value, cst.Attribute)
-                and expr.value.attr.value == "mapping"
-                and isinstance(expr.value.value, cst.Name)
-            ):
-                continue
-            target = expr.value.value.value
-            for index, action in enumerate(owner.actions):
-                if action.name == target:
-                    extra = (*action.extra, (expr.attr.value.upper(), node.name.value))
-                    owner.actions[index] = replace(action, extra=extra)
-
     # -- functions -------------------------------------------------------------------------
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         ctx = self.ctx
@@ -339,10 +289,10 @@ class Definitions:
             and ctx.functions[-1] == f"{owner.qualname}.{node.name.value}"
         ):
             owner.methods.append(node.name.value)
-            action = self._action(node)
+            action = view_action(ctx, node)
             if action is not None:
                 owner.actions.append(action)
-            self._extra_mapping(node, owner)
+            add_extra_mapping(node, owner.actions)
         decorators: list[Ref] = []
         http: tuple[str, ...] = ()
         task_name: str | None = None

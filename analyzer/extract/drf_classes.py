@@ -1,4 +1,6 @@
-"""A DRF router class's own ``routes = [Route(...), DynamicRoute(...)]``, read where static.
+"""What DRF classes declare: a viewset's ``@action`` methods (and the methods added to them
+with ``@<action>.mapping.<method>``), and a router class's own ``routes = [Route(...),
+DynamicRoute(...)]``, read where static.
 
 A router subclass that lists its own routes changes every URL it builds (an API with
 ``^{prefix}/{lookup}/`` only, or the older ``DynamicDetailRoute``/``DynamicListRoute`` entries
@@ -8,10 +10,12 @@ of DRF 2.x that projects still vendor). The linker builds URLs from these templa
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import libcst as cst
 
-from analyzer.extract.context import dotted, string_value
-from analyzer.facts import RouteTemplate
+from analyzer.extract.context import Context, dotted, string_value
+from analyzer.facts import RouteTemplate, ViewAction
 
 # positional fields of each namedtuple, as DRF (and DRF 2.x) declare them
 _FIELDS = {
@@ -85,3 +89,57 @@ def _is_old_route(call: cst.Call) -> bool:
         and isinstance(positional[3], cst.Dict)
         or ("initkwargs" in keywords and len(positional) < 4)
     )
+
+
+def view_action(ctx: Context, node: cst.FunctionDef) -> ViewAction | None:
+    """``@action(detail=True, methods=["post"], url_path=...)`` (or DRF 2's ``@detail_route`` /
+    ``@list_route``) on a method."""
+    for decorator in node.decorators:
+        expr = decorator.decorator
+        call = expr if isinstance(expr, cst.Call) else None
+        target = call.func if call else expr
+        name = ctx.qualname(target) or dotted(target)
+        if name is None or name.rsplit(".", 1)[-1] not in ("action", "detail_route", "list_route"):
+            continue
+        detail = name.endswith("detail_route")
+        methods: tuple[str, ...] = ("get",)
+        url_path = node.name.value
+        if call is not None:
+            keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+            detail_node = keywords.get("detail")
+            if isinstance(detail_node, cst.Name):
+                detail = detail_node.value == "True"
+            values = _string_list(keywords.get("methods"))
+            if values:
+                methods = tuple(m.lower() for m in values)
+            path_node = keywords.get("url_path")
+            if path_node is not None:
+                url_path = string_value(path_node) or url_path
+        return ViewAction(node.name.value, detail, methods, url_path, ctx.line)
+    return None
+
+
+def add_extra_mapping(node: cst.FunctionDef, actions: list[ViewAction]) -> None:
+    """``@delete_version.mapping.patch``: one more method on an action's URL, served by
+    this method."""
+    for decorator in node.decorators:
+        expr = decorator.decorator
+        if not (
+            isinstance(expr, cst.Attribute)
+            and isinstance(expr.value, cst.Attribute)
+            and expr.value.attr.value == "mapping"
+            and isinstance(expr.value.value, cst.Name)
+        ):
+            continue
+        target = expr.value.value.value
+        for index, action in enumerate(actions):
+            if action.name == target:
+                extra = (*action.extra, (expr.attr.value.upper(), node.name.value))
+                actions[index] = replace(action, extra=extra)
+
+
+def _string_list(node: cst.BaseExpression | None) -> list[str]:
+    if not isinstance(node, cst.List | cst.Tuple):
+        return []
+    values = [string_value(e.value) for e in node.elements]
+    return [v for v in values if v is not None]
