@@ -38,6 +38,10 @@ class Conditions:
     def pop(self) -> None:
         self._frames.pop()
 
+    def holding(self) -> list[cst.BaseExpression]:
+        """The tests that hold here (the `if` branches, not the `else` ones)."""
+        return [node.test for node, _, negated in self._frames if not negated]
+
     @property
     def current(self) -> str | None:
         parts = [f"not ({test})" if negated else test for _, test, negated in self._frames]

@@ -13,6 +13,7 @@ from analyzer.extract.conditions import Conditions
 from analyzer.extract.context import Context, dotted, string_value
 from analyzer.extract.routers import router_instance
 from analyzer.extract.url_text import keyword_is_false, static_text
+from analyzer.extract.view_registry import registered_view
 from analyzer.facts import UrlEntry, UrlList
 
 _PATH_FUNCS = {"path": "path", "re_path": "re_path", "url": "re_path"}
@@ -124,6 +125,10 @@ class Urls:
             self._call_lines[id(node)] = self.ctx.line
             return
         func = node.func
+        registration = registered_view(self.ctx, node, self.conditions)
+        if registration is not None:
+            self.ctx.facts.view_registrations.append(registration)
+            return
         if not isinstance(func, cst.Attribute) or func.attr.value not in ("append", "extend"):
             return
         if not node.args:

@@ -28,9 +28,10 @@ def link(project: Project, files: list[FileFacts]) -> Analysis:
         model = models.model_for_ref(ref)
         return model.label if model is not None else None
 
-    routes = RouteBuilder(index, locator, warnings, model_label, project.settings_values).build(
-        project.root_urlconf
-    )
+    model_classes = {m.qualname: m.label for m in models.by_label.values() if not m.abstract}
+    routes = RouteBuilder(
+        index, locator, warnings, model_label, project.settings_values, model_classes
+    ).build(project.root_urlconf)
     edge_set = EdgeBuilder(index, models, locator).build()
 
     app_by_label = {a.label: a for a in apps}

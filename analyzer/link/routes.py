@@ -20,6 +20,7 @@ from analyzer.link.drf_routes import DrfRouters
 from analyzer.link.external_urls import KNOWN_URLCONFS
 from analyzer.link.index import CodeIndex
 from analyzer.link.ninja_routes import NinjaRoutes
+from analyzer.link.view_registry import ViewRegistry
 
 
 @dataclass(frozen=True)
@@ -115,13 +116,12 @@ class RouteBuilder:
         self, index: CodeIndex, locator: AppLocator, warnings: list[Warning_],
         model_label: Callable[[str], str | None] = lambda ref: None,
         settings: Mapping[str, object] | None = None,
+        model_classes: Mapping[str, str] | None = None,
     ) -> None:  # fmt: skip
         self.index = index
         self.locator = locator
         self.warnings = warnings
-        self.model_label = model_label  # resolves a model reference to its label
         self.settings = settings or {}  # setting values read statically, for `if` conditions
-        self._view_registry: dict[tuple[str, bool], list] | None = None
         self.lists: dict[str, list[tuple[UrlList, str]]] = {}  # qualname -> pieces (with file)
         self.routers: dict[str, list] = {}
         self.router_kinds: dict[str, str] = {}
@@ -139,6 +139,7 @@ class RouteBuilder:
         self._extensions = extensions
         self.drf = DrfRouters(self)
         self.ninja = NinjaRoutes(self)
+        self.view_registry = ViewRegistry(self, model_label, model_classes or {})
         self.routes: list[Route] = []
         self._seen: dict[tuple[str, str | None], int] = {}  # (pattern, condition) -> index
         self._groups: dict[int, str] = {}  # route index -> what serves several views at once
@@ -221,14 +222,14 @@ class RouteBuilder:
         if entry.view is None:
             return
         view = self.index.resolve(entry.view[2:])
-        self.add(full, view, scope.qualify(entry.name), self._methods(view), file, entry.line,
+        self.add(full, view, scope.qualify(entry.name), self.methods(view), file, entry.line,
                  format_suffix=inner.format_suffix, conditional=condition)  # fmt: skip
 
     def _include(self, entry: UrlEntry, file: str, scope: Scope, stack: tuple) -> None:
         target = entry.include or ""
         kind, _, name = target.partition(":")
         if kind == "v":
-            self._registered_views(name, scope)
+            self.view_registry.expand(name, scope)
             return
         if kind == "m":
             module_facts = self.index.modules.get(name)
@@ -286,26 +287,6 @@ class RouteBuilder:
                                       f"route {scope.prefix}*; send that whole prefix to the "
                                       "service that keeps the package", entry.line))  # fmt: skip
 
-    def _registered_views(self, spec: str, scope: Scope) -> None:
-        """Routes of ``get_model_urls("app", "model", detail=...)``: the views registered for
-        that model with ``@register_model_view``, as netbox builds them."""
-        if self._view_registry is None:
-            self._view_registry = {}
-            for facts in self.index.files:
-                for registration in facts.view_registrations:
-                    label = self.model_label(registration.model)
-                    if label is not None:
-                        key = (label.lower(), registration.detail)
-                        self._view_registry.setdefault(key, []).append((registration, facts.path))
-        label, _, kind = spec.rpartition(":")
-        model_name = label.rpartition(".")[2]
-        prefix = scope.prefix
-        for registration, file in self._view_registry.get((label.lower(), kind == "detail"), []):
-            pattern = f"{prefix}{registration.path}/" if registration.path else prefix
-            name = f"{model_name}_{registration.name}" if registration.name else model_name
-            self.add(pattern, registration.view, scope.qualify(name), self._methods(registration.view),
-                     file, registration.line, conditional=scope.condition)  # fmt: skip
-
     def class_attribute(self, qualname: str, names: tuple[str, ...], depth: int = 0) -> str | None:
         """A string class attribute, looked up along the bases like Python does."""
         cls = self.index.classes.get(qualname)
@@ -337,7 +318,7 @@ class RouteBuilder:
                     self.index.resolve(b[2:]) for b in reversed(cls.bases) if b.startswith("q:")
                 )
 
-    def _methods(self, view: str) -> tuple[str, ...] | None:
+    def methods(self, view: str) -> tuple[str, ...] | None:
         function = self.index.functions.get(view)
         if function is not None:
             return function.http_methods or None

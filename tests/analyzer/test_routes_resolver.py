@@ -25,6 +25,7 @@ LOADABLE = {
     "routes_one_per_url": ("rest_framework",),
     "routes_i18n_patterns": (),
     "routes_settings_conditions": ("rest_framework",),
+    "routes_view_registry": (),
 }
 
 

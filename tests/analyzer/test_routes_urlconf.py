@@ -135,3 +135,11 @@ def test_a_condition_keeps_only_the_part_the_settings_do_not_decide():
     assert residual(text, {"A": False, "C": True}) == '(settings.B or os.environ.get("X"))'
     assert residual(text, {"A": True}) is False
     assert residual("settings.B", {}) == "settings.B"
+
+
+def test_views_registered_for_every_model_of_a_kind_become_routes_of_each_such_model():
+    found = by_pattern(document("routes_view_registry"))
+    # register_model_view(model, "journal")(...) under `if issubclass(model, JournalingMixin)`
+    assert set(found) == {"sites/<int:pk>/journal/", "sites/<int:pk>/map/"}
+    assert found["sites/<int:pk>/journal/"]["view"] == "core.views.JournalView"
+    assert found["sites/<int:pk>/journal/"]["evidence"]["file"] == "core/features.py"
