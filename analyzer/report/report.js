@@ -205,9 +205,8 @@
     for (const app of data.apps) {
       if (hiddenApps.has(app.label)) continue;
       const elements = elementsOf[app.label] || [];
-      if (app.service && !openServices.has(app.service)) ids.add("svc:" + app.service);
-      else if (!expanded.has(app.label) || !elements.length) ids.add("app:" + app.label);
-      else for (const e of elements) ids.add(insideApp(e));
+      if (!elements.length) ids.add("app:" + app.label); // an app with no code of its own has no service
+      for (const e of elements) ids.add(nodeFor(e.id));
     }
     return [...ids];
   }
@@ -289,6 +288,7 @@
     } else {
       nodeSet = new vis.DataSet(ids.map(visNode));
       edgeSet = new vis.DataSet(edges);
+      window.figkit.settled = false;
       network.setOptions({ physics: { enabled: true } });
       network.setData({ nodes: nodeSet, edges: edgeSet });
     }
@@ -308,7 +308,11 @@
       interaction: { hover: true, tooltipDelay: 150, hideEdgesOnDrag: true },
       edges: { smooth: false }, layout: { improvedLayout: nodes.length < 150 },
     });
-    network.on("stabilizationIterationsDone", () => { network.setOptions({ physics: { enabled: false } }); network.fit({ maxZoomLevel: 1.3 }); });
+    network.on("stabilizationIterationsDone", () => {
+      network.setOptions({ physics: { enabled: false } });
+      network.fit({ maxZoomLevel: 1.3 });
+      window.figkit.settled = true; // nodes stay where they are from now on
+    });
     network.on("click", onClick);
   }
 

@@ -57,9 +57,10 @@ def wait_until(page, expression: str, seconds: float = 30) -> None:
 
 
 def click_node(page, node_id: str) -> None:
+    """Click a node once the layout has settled (the page fits the view when it does)."""
+    wait_until(page, "window.figkit.settled === true")
     point = page.evaluate(
-        "(id) => { const n = window.figkit.network; n.setOptions({physics: {enabled: false}});"
-        " return n.canvasToDOM(n.getPositions([id])[id]); }",
+        "(id) => { const n = window.figkit.network; return n.canvasToDOM(n.getPositions([id])[id]); }",
         node_id,
     )
     box = page.locator("#network").bounding_box()

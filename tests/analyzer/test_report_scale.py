@@ -13,6 +13,7 @@ import re
 
 import pytest
 
+from analyzer.counts import count
 from analyzer.decompose import decompose
 from analyzer.decompose.boundaries import services_json
 from analyzer.decompose.coupling import from_analysis
@@ -88,7 +89,7 @@ def test_the_generator_makes_40_apps_and_2000_edges_of_every_kind_it_names():
     assert {e["kind"] for e in doc["edges"]} == set(MODEL_KINDS + MODULE_KINDS) <= set(EDGE_KINDS)
 
 
-def test_the_first_screen_of_40_apps_and_2000_edges_shows_services_not_apps(
+def test_the_first_screen_of_40_apps_and_2000_edges_shows_services_and_counts(
     browser, tmp_path, forty
 ):
     page, problems = open_report(browser, tmp_path, forty)
@@ -96,9 +97,14 @@ def test_the_first_screen_of_40_apps_and_2000_edges_shows_services_not_apps(
     assert 1 < len(nodes) <= 60, len(nodes)
     assert all(n.startswith("svc:") for n in nodes)
     assert sorted(n[4:] for n in nodes) == sorted(s["name"] for s in forty["services"])
+    header = page.locator("header").inner_text()
+    for name, c in count(forty).items():
+        assert f"{c.n} {name}" in header
+    page.locator("header summary").click()
+    assert all(c.what in page.locator("header").inner_text() for _, c in count(forty).items())
     widths = page.evaluate("window.figkit.network.body.data.edges.get().map((e) => e.width)")
     assert len(set(widths)) > 1, "edge width should follow the edge's weight"
-    wait_until(page, "!window.figkit.network.physics.physicsEnabled")
+    wait_until(page, "window.figkit.settled === true")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "report-scale-graph.png"))
     first = forty["services"][0]["name"]
@@ -139,6 +145,10 @@ def test_the_legend_names_every_service_of_40_with_a_distinct_colour(browser, tm
     kernel = rgb(colours[-1])
     assert kernel[0] == kernel[1] == kernel[2], "the shared kernel is grey"
     assert "shared library" in items.last.inner_text()
+    node = page.evaluate(
+        "(id) => window.figkit.network.body.data.nodes.get(id)", "svc:" + names[-1]
+    )
+    assert node["shape"] == "square" and "shared library" in node["label"]
     assert problems == []
 
 
