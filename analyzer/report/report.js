@@ -74,7 +74,7 @@
     const parts = ["apps", "models", "routes", "services", "edges"].map((name) => {
       const aside = (counted[name] || {}).aside;
       return el("span", { class: "count", title: (counted[name] || {}).what || "" },
-        `${c[name] ?? 0} ${name}`, aside ? ` (${aside.replace("shared kernel", "shared library")})` : "");
+        `${c[name] ?? 0} ${name}`, aside ? ` (${aside})` : "");
     });
     const m = data.metrics || {};
     return el("p", { class: "summary" }, parts.flatMap((p, i) => (i ? [" · ", p] : [p])),
@@ -278,7 +278,7 @@
     const ids = nodeIds();
     links = aggregate();
     const weights = [...links.values()].map((l) => l.weight);
-    maxWeight = Math.max(1, ...weights);
+    maxWeight = weights.reduce((m, w) => Math.max(m, w), 1);
     if (auto) threshold = autoThreshold(weights, ids.length);
     const edges = [...links.entries()].filter(([, l]) => l.weight >= threshold).map(([key, l]) => visEdge(key, l));
     if (!network) create(ids.map(visNode), edges);
@@ -471,7 +471,7 @@
   function drawMatrix() {
     const order = matrixOrder();
     const cells = matrixCells(order);
-    const max = Math.max(1, ...[...cells.values()].map((c) => c.weight));
+    const max = [...cells.values()].reduce((m, c) => Math.max(m, c.weight), 1);
     const head = el("tr", {}, el("th", { colspan: 2 }, ""), order.map((a, j) =>
       el("th", { class: "col " + blockClasses(order, 0, j).filter((c) => c === "bl").join(" "), title: `${a.label} (${a.service || "no service"})` }, String(j + 1))));
     const table = el("table", { class: "dsm" }, head, order.map((_, i) => matrixRow(order, i, cells, max)));
