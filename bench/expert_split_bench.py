@@ -50,12 +50,25 @@ def row(name: str, document: dict) -> tuple[str, dict]:
     kernel = sorted(
         a for sv in out["services"] if sv.get("kind") == "shared_kernel" for a in sv["apps"]
     )
+    truth = expert.partition()
+    worst = max(
+        (sv for sv in out["services"] if sv.get("kind") != "shared_kernel"),
+        key=lambda sv: (len({truth.get(a) for a in sv["apps"] if a in truth}), len(sv["apps"])),
+    )
+    mixed = sorted({truth[a].removeprefix("service:") for a in worst["apps"] if a in truth})
+    short = (
+        f"- **{name}** (F1 {_f(s.f1)}): the biggest mix is `{worst['name']}` "
+        f"({', '.join(worst['apps'])}), which holds apps of {len(mixed)} expert groups "
+        f"({', '.join(mixed)})."
+        if s.f1 is not None and s.f1 < 0.7
+        else ""
+    )
     line = (
         f"| {name} | {len(result.apps)} | {result.expert_services} | {s.services} | "
         f"{_f(s.precision)} | {_f(s.recall)} | **{_f(s.f1)}** | {_f(s.ari)} | "
         f"{_f(b.f1)} | {_f(b.ari)} | {_f(result.kernel_jaccard)} | {', '.join(kernel) or '-'} |"
     )
-    return line, {"services": out["services"], "note": out["metrics"]["note"]}
+    return line, {"services": out["services"], "note": out["metrics"]["note"], "short": short}
 
 
 def main() -> None:
@@ -74,7 +87,7 @@ def main() -> None:
     if not sources:
         parser.error("give --analysis NAME=analysis.json or --project NAME=PATH for some of: "
                      + ", ".join(p.stem for p in sorted(EXPERTS.glob("*.toml"))))  # fmt: skip
-    rows, details = [], []
+    rows, details, shorts = [], [], []
     for name, (analysis, project) in sources.items():
         line, detail = row(name, load(name, analysis, project))
         rows.append(line)
@@ -84,8 +97,10 @@ def main() -> None:
             for s in detail["services"]
         )
         details.append(f"- **{name}**: {services}")
+        if detail["short"]:
+            shorts.append(detail["short"])
     command = "    .venv/bin/python bench/expert_split_bench.py " + " ".join(
-        [f"--analysis {n}=/tmp/fk-{n}/analysis.json" for n in sources]
+        f"--analysis {n}={a}" if a else f"--project {n}={proj}" for n, (a, proj) in sources.items()
     )
     section = "\n".join(
         [
@@ -98,8 +113,9 @@ def main() -> None:
             "expert groups anything). Kernel J: Jaccard of the apps both sides call shared kernel. "
             "Target of issue 11: F1 >= 0.7.",
             "",
-            f"Machine: {machine()}. Analyses made once with "
-            "`.venv/bin/figkit analyze /work/ext/NAME --out /tmp/fk-NAME`, then:",
+            f"Machine: {machine()}. Each analysis.json made once with "
+            "`.venv/bin/figkit analyze /work/ext/NAME --out DIR` (saleor, netbox: about 40-55 s "
+            "cold); the decomposition is run again from it, then scored:",
             "",
             command,
             "",
@@ -107,6 +123,10 @@ def main() -> None:
             "| F1 | ARI | per-app F1 | per-app ARI | kernel J | suggested kernel |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
             *rows,
+            "",
+            "Where F1 is below 0.7, the suggested service that mixes the most expert groups:",
+            "",
+            *(shorts or ["- none"]),
             "",
             "What was suggested:",
             "",

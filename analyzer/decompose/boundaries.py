@@ -105,8 +105,10 @@ def _name_services(
     parts: list[set[str]],
     taken: set[str],
     dominance: dict[str, tuple[int, int, int]] | None = None,
+    families: dict[str, set[str]] | None = None,
 ) -> dict[str, str]:
-    """Name each part after its dominant domain: the app with most live routes and tables in it."""
+    """Name each part after its dominant domain: the app with most live routes and tables in it,
+    or the sub-package of a family of sibling apps that makes up most of it (`integrations`)."""
     dominance = dominance or {}
     assignment: dict[str, str] = {}
     for part in sorted(parts, key=lambda p: (-len(p), sorted(p)[0])):
@@ -114,6 +116,10 @@ def _name_services(
         base = sorted(
             apps, key=lambda a: (*(-x for x in dominance.get(a, (0, 0, 0))), -apps[a], a)
         )[0]
+        for package, members in sorted((families or {}).items()):
+            label = package.rpartition(".")[2]
+            if members <= set(apps) and len(members) * 2 > len(apps) and label not in coupling.apps:
+                base = label
         name, n = base, 2
         while name in taken:
             name, n = f"{base}-{n}", n + 1
@@ -428,7 +434,10 @@ def suggest(coupling: Coupling, options: Options) -> Suggestion:
             )
         protected = set(options.extracted) | {KERNEL} | set(roles.gateway)
         notes = _routeless(coupling, chosen, roles, protected)
-        notes = _rename(coupling, chosen, notes, set(fixed.values()), dominance)
+        families: dict[str, set[str]] = defaultdict(set)
+        for app, package in roles.package_of.items():
+            families[package].add(app)
+        notes = _rename(coupling, chosen, notes, set(fixed.values()), dominance, families)
     if roles:
         for app, why in [*roles.gateway.items(), *roles.identity.items()]:
             notes[app] = (why + " " + notes.get(app, "")).strip()
@@ -465,6 +474,7 @@ def _rename(
     notes: dict[str, str],
     keep: set[str],
     dominance: dict[str, tuple[int, int, int]],
+    families: dict[str, set[str]] | None = None,
 ) -> dict[str, str]:
     """Name every service again after its dominant app, once apps have moved; returns the notes
     under the new names."""
@@ -472,7 +482,7 @@ def _rename(
     for element, service in assignment.items():
         if service not in keep:
             parts[service].add(element)
-    renamed = _name_services(coupling, list(parts.values()), set(keep), dominance)
+    renamed = _name_services(coupling, list(parts.values()), set(keep), dominance, families)
     old_name = {renamed[next(iter(members))]: old for old, members in parts.items()}
     assignment.update(renamed)
     return {

@@ -202,3 +202,20 @@ def test_the_user_models_app_is_an_identity_service_that_its_satellites_join():
     assert "AUTH_USER_MODEL" in identity["note"]
     assert set(identity["apps"]) == {"users", "tokens"}, "tokens' strongest tie is users"
     assert "stock" not in identity["apps"] and "blog" not in identity["apps"]
+
+
+def test_sibling_apps_of_one_sub_package_start_together_and_name_their_service():
+    """proj.integrations.slack/.email/.sms share no coupling but one package: one service."""
+    p = Project()
+    p.cluster("monitor", ("Check", "Ping"), routes=5)
+    for channel in ("slack", "email", "sms"):
+        p.app(channel, modules=("transport", "views"), name=f"proj.integrations.{channel}")
+        p.edge(f"proj.integrations.{channel}.views", f"proj.integrations.{channel}.transport")
+        p.edge(f"proj.integrations.{channel}.transport", "monitor.Check", "orm_read", 1)
+        p.route(f"integrations/{channel}/", f"proj.integrations.{channel}.views.setup", channel)
+    out = decompose(p.doc())
+    holder = service_of(out, "slack")
+    assert {"slack", "email", "sms"} <= set(holder["apps"])
+    assert holder["name"] == "integrations"
+    apart = decompose(p.doc(), Options(roles=False))
+    assert service_of(apart, "slack")["name"] != service_of(apart, "sms")["name"]
