@@ -324,7 +324,13 @@ class Urls:
             else:
                 inner = ctx.resolve(view_node.func)  # decorated view: login_required(view)
                 if view_node.args:
-                    wrapped = ctx.resolve(view_node.args[0].value)
+                    arg = view_node.args[0].value
+                    if (  # csrf_exempt(GraphQLView.as_view(...)): the class
+                        isinstance(arg, cst.Call) and isinstance(arg.func, cst.Attribute)
+                        and arg.func.attr.value in ("as_view", "as_asgi")
+                    ):  # fmt: skip
+                        arg = arg.func.value
+                    wrapped = ctx.resolve(arg)
                     view = wrapped if wrapped and wrapped.startswith("q:") else inner
         elif isinstance(view_node, cst.Attribute) and view_node.attr.value == "urls":
             owner = self._urls_owner(view_node.value)
