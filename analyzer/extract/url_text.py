@@ -1,11 +1,14 @@
-"""The text of a URL pattern where it is static, and small readers of call arguments."""
+"""The text of a URL pattern where it is static, small readers of call arguments, and
+``static()``'s one pattern."""
 
 from __future__ import annotations
+
+import re
 
 import libcst as cst
 
 from analyzer.extract.context import Context, string_value
-from analyzer.facts import Warning_
+from analyzer.facts import UrlEntry, Warning_
 
 
 def keyword_is_false(call: cst.Call, name: str) -> bool:
@@ -56,3 +59,20 @@ def static_text(ctx: Context, node: cst.BaseExpression) -> str | None:
         left, right = static_text(ctx, node.left), static_text(ctx, node.right)
         return left + right if left is not None and right is not None else None
     return None
+
+
+def static_files(ctx: Context, call: cst.Call, condition: str | None) -> UrlEntry | None:
+    """``static("/media/", view=...)``: one pattern, served only when settings.DEBUG."""
+    positional = [a.value for a in call.args if a.keyword is None]
+    keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+    prefix = string_value(positional[0]) if positional else None
+    if not prefix or "://" in prefix:
+        return None  # a prefix from settings (MEDIA_URL) is not known here
+    view_node = keywords.get("view")
+    view = ctx.resolve(view_node) if view_node is not None else None
+    if view is None or not view.startswith("q:"):
+        view = "q:django.views.static.serve"
+    if condition is None or "settings.DEBUG" not in condition:
+        condition = f"({condition}) and settings.DEBUG" if condition else "settings.DEBUG"
+    pattern = rf"^{re.escape(prefix.lstrip('/'))}(?P<path>.*)$"
+    return UrlEntry("re_path", pattern, ctx.line, view, condition=condition)

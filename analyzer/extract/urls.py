@@ -4,7 +4,6 @@ piece is added under. DRF routers are read by analyzer/extract/routers.py."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 import libcst as cst
@@ -12,7 +11,7 @@ import libcst as cst
 from analyzer.extract.conditions import Conditions
 from analyzer.extract.context import Context, dotted, string_value
 from analyzer.extract.routers import router_instance
-from analyzer.extract.url_text import keyword_is_false, static_text
+from analyzer.extract.url_text import keyword_is_false, static_files, static_text
 from analyzer.extract.view_registry import registered_view
 from analyzer.facts import UrlEntry, UrlList
 
@@ -248,22 +247,9 @@ class Urls:
         return marked, routers, app_name
 
     def _static_files(self, call: cst.Call) -> UrlEntry | None:
-        """``static("/media/", view=...)``: one pattern, served only when settings.DEBUG."""
-        positional = [a.value for a in call.args if a.keyword is None]
-        keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
-        prefix = string_value(positional[0]) if positional else None
-        if not prefix or "://" in prefix:
-            return None  # a prefix from settings (MEDIA_URL) is not known here
-        view_node = keywords.get("view")
-        view = self.ctx.resolve(view_node) if view_node is not None else None
-        if view is None or not view.startswith("q:"):
-            view = "q:django.views.static.serve"
-        condition = self.conditions.current
-        if condition is None or "settings.DEBUG" not in condition:
-            condition = f"({condition}) and settings.DEBUG" if condition else "settings.DEBUG"
-        pattern = rf"^{re.escape(prefix.lstrip('/'))}(?P<path>.*)$"
-        entry = UrlEntry("re_path", pattern, self.ctx.line, view, condition=condition)
-        self._entry_calls[id(entry)] = id(call)
+        entry = static_files(self.ctx, call, self.conditions.current)
+        if entry is not None:
+            self._entry_calls[id(entry)] = id(call)
         return entry
 
     def _urls_owner(self, node: cst.BaseExpression) -> str | None:
