@@ -27,6 +27,7 @@ from analyzer.counts import count
 from analyzer.decompose.coupling import app_services, from_analysis
 from analyzer.decompose.outputs import METRICS
 from analyzer.edge_kinds import for_page as edge_kinds_for_page
+from analyzer.edge_kinds import plan_lists
 
 MAX_CYCLES = 50
 EDGES_WHAT = "coupling edges, one per source, target and kind (an import, a foreign key, a read...)"
@@ -82,6 +83,7 @@ def page_data(data: dict[str, Any]) -> dict[str, Any]:
         "metrics": data.get("metrics", {}),
         "metric_labels": [list(m) for m in METRICS],
         "edge_kinds": edge_kinds_for_page(),
+        "plan_lists": [[key, title] for key, (title, _) in plan_lists().items()],
         "plan": data.get("plan", []),
         "cycles": app_cycles(coupling),
         "warnings": data.get("warnings", [])[:500],

@@ -517,6 +517,10 @@
       el("table", {}, el("tr", {}, ["metric", "suggested", "per app", "better"].map((h) => el("th", {}, h))), rows));
   }
 
+  function planItem(item) {
+    if (item.writes) return `the transaction in ${item.function || item.module} (writes ${item.writes.join(", ")})`;
+    return `${item.kind ? item.kind + " " : ""}${item.source} → ${item.target}`;
+  }
   sections.Plan.append(el("h2", {}, "Extraction plan"), el("p", {}, "Least entangled first. Tick items off as you go (not saved)."));
   for (const step of data.plan) {
     const items = el("ul", { class: "checklist" });
@@ -525,10 +529,9 @@
     if (step.routes.length) add(`Route ${step.routes.length} routes through the proxy (routes/${String(step.order).padStart(2, "0")}-${step.service}.json): ` +
       step.routes.map((r) => r.proxy_route.match).join(", "));
     if (step.tables.length) add(`Move tables: ${step.tables.join(", ")}`);
-    for (const r of step.cut_relations) add(`Replace ${r.kind} ${r.source} → ${r.target} by an id plus an API or event`, r.evidence);
-    for (const s of step.atomic_to_saga) add(`Saga instead of the transaction in ${s.function || s.module} (writes ${s.writes.join(", ")})`, s.evidence);
-    for (const j of step.joins_to_compose) add(`Compose ${j.source} ⋈ ${j.target} with API calls`, j.evidence);
-    for (const r of step.raw_sql || []) add(`Raw SQL ${r.source} → ${r.target}: call the owner's API`, r.evidence);
+    for (const [key, title] of data.plan_lists) { // analyzer/edge_kinds.py: one list per way of cutting
+      for (const item of step[key] || []) add(`${title}: ${planItem(item)}`, item.evidence);
+    }
     sections.Plan.append(el("h3", {}, `${step.order}. ${step.service}`, step.stays_in_monolith ? " (what remains of the monolith)" : ""),
       el("p", {}, `entanglement ${step.entanglement}`), items);
   }
