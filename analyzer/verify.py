@@ -5,25 +5,32 @@ the project's Django registry and URL resolver (analyzer/verify_probe.py) and th
 models, tables, relations and routes are scored against it: recall (share of Django's that the
 analysis found) and precision (share of the analysis's that Django has), with every miss listed.
 Only what is defined inside the analysed tree counts for recall; third-party apps are out of
-scope. Routes are compared in one canonical form (``route_key``) in which the trailing slash is
-significant, and each route's proxy route is tried on a concrete path built from Django's
-own pattern (``check_proxy_routes``).
+scope. Routes are compared in one canonical form in which the trailing slash is significant,
+and each route's proxy route is tried on a concrete path built from Django's own pattern
+(both in analyzer/verify_routes.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from analyzer.analysis import Analysis
 from analyzer.errors import AnalyzerError
+from analyzer.verify_routes import (
+    PROXY_STATUSES,
+    ProxyCheck,
+    check_proxy_routes,
+    check_suffix_copies,
+    format_suffix_base,
+    route_key,
+)
 
 
 class VerifyError(AnalyzerError):
@@ -106,92 +113,6 @@ def probe(analysis: Analysis, timeout: float = 300) -> dict:
     return json.loads(result.stdout)
 
 
-# -- routes in one canonical form -------------------------------------------------------------
-
-_GROUP_NAME = re.compile(r"\?P<\w+>")
-_CONVERTER = re.compile(r"<(?:(\w+):)?\w+>")
-# DRF's format_suffix_patterns repeat a route as `name.<format>` (a regex group, or a path
-# converter whose own regex holds the dot: `<drf_format_suffix:format>`).
-_FORMAT_SUFFIX = re.compile(r"(\\?\.\(\?P<format>[^)]*\)(/\?)?(\$|\\Z)?|\.?<(\w+:)?format>/?)$")
-
-
-def _class_end(text: str, start: int) -> int:
-    """Index just past the `]` that closes the character class opened at ``start``."""
-    i = start + 1
-    i += text.startswith("^", i)
-    i += text.startswith("]", i)  # a `]` first in the class is a literal
-    while i < len(text) and text[i] != "]":
-        i += 2 if text[i] == "\\" else 1
-    return min(i + 1, len(text))
-
-
-def _group_end(text: str, start: int) -> int:
-    """Index just past the `)` that closes the group opened at ``start``."""
-    depth, i = 0, start
-    while i < len(text):
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "[":
-            i = _class_end(text, i)
-            continue
-        depth += (c == "(") - (c == ")")
-        i += 1
-        if depth == 0:
-            return i
-    return len(text)
-
-
-def route_key(pattern: str, typed: bool = False) -> str:
-    """A route as clients see it, to compare patterns by. Regex anchors (`^`, `$`, `\\A`,
-    `\\Z`) go; every capture, a named regex group or a path converter, becomes `<>` (names
-    and types are not in the path a client sends); escaped punctuation becomes the character;
-    the trailing slash stays: `^api/(?P<pk>[0-9]+)\\.json/$` and `api/<int:id>.json/` are both
-    `api/<>.json/`, and `api/<>` is another route. ``typed`` keeps a converter's type and a
-    group's regex (`api/<int>.json/`), to tell apart routes that differ only there."""
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\" and i + 1 < len(pattern):
-            nxt = pattern[i + 1]
-            if nxt not in "AZ":
-                out.append(pattern[i : i + 2] if nxt.isalnum() else nxt)
-            i += 2
-        elif c in "^$":
-            i += 1
-        elif c == "[":
-            end = _class_end(pattern, i)
-            out.append(pattern[i:end])
-            i = end
-        elif c == "(":
-            end = _group_end(pattern, i)
-            inner = pattern[i + 1 : end - 1]
-            if _GROUP_NAME.match(inner) or not inner.startswith("?"):
-                out.append(f"<{_GROUP_NAME.sub('', inner, count=1)}>" if typed else "<>")
-            elif inner.startswith("?:"):
-                out.append("(?:" + route_key(inner[2:], typed) + ")")
-            else:
-                out.append(pattern[i:end])  # look-around or inline flags: kept as written
-            i = end
-        elif c == "<" and (m := _CONVERTER.match(pattern, i)):
-            out.append(f"<{m.group(1) or 'str'}>" if typed else "<>")
-            i = m.end()
-        else:
-            out.append(c)
-            i += 1
-    return "".join(out)
-
-
-def format_suffix_base(pattern: str) -> str | None:
-    """For a DRF `.<format>` copy of a route, the key of the route it copies without its
-    trailing slash; None for any other route."""
-    if not _FORMAT_SUFFIX.search(pattern):
-        return None
-    return route_key(_FORMAT_SUFFIX.sub("", pattern)).rstrip("/")
-
-
 def _is_prefix_claim(route) -> bool:
     """A third-party include whose patterns the analysis does not know: `prefix/*`."""
     return route.pattern.endswith("*")
@@ -254,34 +175,6 @@ def score(analysis: Analysis, seen: dict) -> list[Score]:
 # -- proxy routes against concrete paths ------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ProxyCheck:
-    """One own route of Django's: the path built from its pattern, the proxy route the plan
-    made for the matching analysis route, and what the proxy's matcher did with both."""
-
-    pattern: str  # Django's
-    view: str
-    sample: str | None
-    proxy_match: str | None
-    status: str  # ok | no route | no match | slash | bad proxy route | no sample
-    detail: str = ""
-
-    def as_json(self) -> dict[str, object]:
-        return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
-
-
-PROXY_STATUSES = {
-    "ok": "the proxy route matches the path and, where Django would not serve it, not the "
-    "path with its trailing slash toggled",
-    "no route": "the analysis has no route of this pattern",
-    "no match": "the proxy route does not match the path built from Django's pattern",
-    "slash": "the proxy route also matches the path with its trailing slash toggled, which "
-    "Django does not resolve to this route",
-    "bad proxy route": "the proxy refuses the generated route",
-    "no sample": "no path could be built from Django's pattern",
-}
-
-
 def _proxy_matchers(document: dict | None) -> Callable[[str], str]:
     """The proxy match the plan wrote for each analysis route pattern; patterns not in a plan
     step go through the plan's own conversion."""
@@ -296,63 +189,6 @@ def _proxy_matchers(document: dict | None) -> Callable[[str], str]:
     return lambda pattern: planned.get(pattern) or proxy_match(pattern)[0]
 
 
-def check_proxy_routes(
-    seen: Iterable[dict], static_patterns: Iterable[str], match_for: Callable[[str], str]
-) -> list[ProxyCheck]:
-    """For each own route of Django's (not a `.<format>` copy), try the proxy route made from
-    the analysis route of the same key on the route's concrete path, and on that path with
-    its trailing slash toggled when Django would not resolve that one to the route."""
-    # The analyzer does not import the proxy otherwise: only --verify needs its matcher.
-    from strangler_proxy.errors import RouteError
-    from strangler_proxy.routing import Route, RouteTable
-
-    by_key: dict[str, list[str]] = {}
-    for pattern in static_patterns:
-        by_key.setdefault(route_key(pattern), []).append(pattern)
-    tables: dict[str, RouteTable | str] = {}
-
-    def table_for(match: str) -> RouteTable | str:
-        if match not in tables:
-            try:
-                tables[match] = RouteTable([Route(name="route", match=match, target="service")])
-            except RouteError as exc:
-                tables[match] = str(exc)
-        return tables[match]
-
-    out = []
-    for r in seen:
-        if not r.get("view_local", r.get("local")) or format_suffix_base(r["pattern"]):
-            continue
-        candidates = by_key.get(route_key(r["pattern"]), [])
-        # Routes that differ only in a converter's type share a key: the best one counts.
-        typed = route_key(r["pattern"], typed=True)
-        candidates.sort(key=lambda p: route_key(p, typed=True) != typed)
-        checks = [_check_one(r, match_for(p), table_for(match_for(p))) for p in candidates]
-        if checks and route_key(candidates[0], typed=True) == typed:
-            checks = checks[:1]  # the analysis has this very route: judge that one
-        checks.sort(key=lambda c: _STATUS_ORDER.index(c.status))
-        out.append(checks[0] if checks else ProxyCheck(r["pattern"], r.get("view", ""),
-                                                       r.get("sample"), None, "no route"))  # fmt: skip
-    return out
-
-
-_STATUS_ORDER = ("ok", "slash", "no match", "bad proxy route", "no sample", "no route")
-
-
-def _check_one(r: dict, match: str, table) -> ProxyCheck:
-    pattern, view, sample = r["pattern"], r.get("view", ""), r.get("sample")
-    if isinstance(table, str):
-        return ProxyCheck(pattern, view, sample, match, "bad proxy route", table)
-    if sample is None:
-        return ProxyCheck(pattern, view, None, match, "no sample", r.get("skipped", ""))
-    if table.match("GET", sample) is None:
-        return ProxyCheck(pattern, view, sample, match, "no match")
-    toggled = r.get("toggled")
-    if toggled and not r.get("toggled_resolves") and table.match("GET", toggled) is not None:
-        return ProxyCheck(pattern, view, sample, match, "slash", toggled)
-    return ProxyCheck(pattern, view, sample, match, "ok")
-
-
 # -- the whole check, and what it prints ------------------------------------------------------
 
 
@@ -362,6 +198,7 @@ class Verification:
     proxy: list[ProxyCheck]
     missed_routes: list[dict[str, Any]]  # Django's own routes the analysis lacks
     wrong_routes: list[dict[str, Any]]  # analysis routes Django does not have
+    suffix_proxy: list[ProxyCheck] = field(default_factory=list)  # `.<format>` copies
 
     @property
     def proxy_ok(self) -> int:
@@ -378,6 +215,12 @@ class Verification:
             "statuses": PROXY_STATUSES,
             "failed": [c.as_json() for c in self.proxy if c.status != "ok"],
         }  # fmt: skip
+        if self.suffix_proxy:
+            out["format suffixes"]["proxy"] = {
+                "copies": len(self.suffix_proxy),
+                "matching": sum(c.status == "ok" for c in self.suffix_proxy),
+                "failed": [c.as_json() for c in self.suffix_proxy if c.status != "ok"],
+            }
         return dict(out)
 
 
@@ -397,10 +240,11 @@ def verify(analysis: Analysis, seen: dict, document: dict | None = None) -> Veri
         for r in analysis.routes
         if route_key(r.pattern) in routes.wrong and not format_suffix_base(r.pattern)
     ]
-    proxy = check_proxy_routes(
-        seen["routes"], [r.pattern for r in analysis.routes], _proxy_matchers(document)
-    )
-    return Verification(scores, proxy, missed, wrong)
+    match_for = _proxy_matchers(document)
+    proxy = check_proxy_routes(seen["routes"], [r.pattern for r in analysis.routes], match_for)
+    suffixed = [r.pattern for r in analysis.routes if getattr(r, "format_suffix", False)]
+    copies = check_suffix_copies(seen["routes"], suffixed, match_for)
+    return Verification(scores, proxy, missed, wrong, copies)
 
 
 def run(analysis: Analysis, out: Path) -> Verification:
@@ -427,6 +271,11 @@ def print_verification(result: Verification, console, shown: int = 10) -> None:
     share = result.proxy_ok / total if total else 1.0
     console.print(f"proxy routes matching a path built from Django's pattern: "
                   f"{result.proxy_ok} of {total} own routes ({share:.1%})")  # fmt: skip
+
+    if result.suffix_proxy:
+        ok = sum(c.status == "ok" for c in result.suffix_proxy)
+        console.print(f"`.<format>` copies taken by their route's proxy route: {ok} of "
+                      f"{len(result.suffix_proxy)}")  # fmt: skip
 
     def say(text: str) -> None:
         console.print(text, markup=False, highlight=False)

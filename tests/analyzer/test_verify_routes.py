@@ -15,8 +15,14 @@ import pytest
 from analyzer.analysis import Analysis
 from analyzer.decompose.plan import proxy_match
 from analyzer.link.routes import Route
-from analyzer.verify import check_proxy_routes, format_suffix_base, probe, route_key, verify
+from analyzer.verify import probe, verify
 from analyzer.verify_probe import NoSample, sample_path, toggle_slash
+from analyzer.verify_routes import (
+    check_proxy_routes,
+    check_suffix_copies,
+    format_suffix_base,
+    route_key,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NO_SLASH = FIXTURES / "verify_router_without_trailing_slash"
@@ -265,3 +271,14 @@ def test_a_route_under_an_undecided_setting_is_not_wrong_when_django_lacks_it(no
     )
     analysis.routes[2] = replace(analysis.routes[2], conditional=None)
     assert routes_score(verify(analysis, no_slash_seen)).wrong == {"debug/"}
+
+
+def test_a_format_copy_is_checked_against_its_routes_proxy_route(no_slash_seen):
+    checks = check_suffix_copies(
+        no_slash_seen["routes"], ["api/notes", "api/notes/<pk>"], lambda p: proxy_match(p)[0]
+    )
+    assert {(c.sample, c.proxy_match, c.status) for c in checks} == {
+        ("/api/notes.a", "/api/notes", "no match"),  # a literal route does not take `.json`
+        ("/api/notes/a.a", "/api/notes/<pk>", "ok"),  # a capture takes it along
+    }
+    assert check_suffix_copies(no_slash_seen["routes"], [], lambda p: p) == []
