@@ -112,8 +112,8 @@
   let threshold = 0, auto = true, maxWeight = 1;
   const AUTO_EDGES_PER_NODE = 2, AUTO_MIN_EDGES = 20;
 
-  const details = el("aside", { id: "details" },
-    el("p", { class: "hint" }, "Click a service to open it into its apps, an app into its models and modules; click anything to see its evidence."));
+  const hint = () => el("p", { class: "hint" }, "Click a service to open it into its apps, an app into its models and modules; click anything to see its evidence.");
+  const details = el("aside", { id: "details" }, hint());
   const canvas = el("div", { id: "network" });
   const thresholdNumber = el("input", { type: "number", min: 0, step: "any", value: 0, "data-threshold": "number",
     oninput: (ev) => setThreshold(Number(ev.target.value) || 0) });
@@ -354,6 +354,7 @@
   function closeAll() {
     openServices.clear();
     expanded.clear();
+    details.replaceChildren(hint());
     draw();
   }
 
