@@ -11,6 +11,7 @@ nested registrations. Patterns keep DRF's regex pieces except lookups, which are
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -155,7 +156,7 @@ class DrfRouters:
                 for action in sorted(extra, key=lambda a: a.name):
                     if action.detail != detail:
                         continue
-                    url = _fill(template.url, url_path=action.url_path, methodname=action.name,
+                    url = _fill(template.url, url_path=_groups_as_names(action.url_path), methodname=action.name,
                                 methodnamehyphen=action.name.replace("_", "-"))  # fmt: skip
                     name = _fill(template.name, url_name=action.name.replace("_", "-"),
                                  methodname=action.name, methodnamehyphen=action.name.replace("_", "-"))  # fmt: skip
@@ -192,6 +193,16 @@ class DrfRouters:
             actions.update(cls.methods)  # DRF binds an action where hasattr(viewset, action)
             extra.extend(a for a in cls.actions if a.name not in {e.name for e in extra})
         return actions, extra
+
+
+_SIMPLE_GROUP = re.compile(r"\(\?P<(\w+)>[^()]*\)")
+
+
+def _groups_as_names(url_path: str) -> str:
+    r"""An @action's ``url_path=r"versions/(?P<version_id>\d+)"`` with its named groups
+    written ``<version_id>``, like the lookup, so the route stays a path a proxy matches
+    exactly."""
+    return _SIMPLE_GROUP.sub(lambda m: f"<{m.group(1)}>", url_path)
 
 
 def _fill(template: str, **values: str) -> str:

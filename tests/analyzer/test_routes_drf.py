@@ -22,8 +22,10 @@ def test_router_options_subclasses_and_custom_route_lists_shape_every_url():
     assert set(found) == {
         # DefaultRouter(trailing_slash=False): no slash; API root and format suffixes
         "strict/", "strict/notes", "strict/notes/<pk>", "strict/notes/<pk>/pin",
+        "strict/notes/<pk>/versions/<version_id>",
         # SimpleRouter: no API root
         "simple/notes/", "simple/notes/<pk>/", "simple/notes/<pk>/pin/",
+        "simple/notes/<pk>/versions/<version_id>/",  # url_path=r"versions/(?P<version_id>\d+)"
         # a subclass that sets self.trailing_slash = "/?"
         "optional/tags/?", "optional/tags/<title>/?",
         # a DefaultRouter subclass made in another module, include_format_suffixes = False
