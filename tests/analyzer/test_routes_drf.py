@@ -34,6 +34,8 @@ def test_router_options_subclasses_and_custom_route_lists_shape_every_url():
         "listonly/notes/",
         # a DefaultRouter subclass whose name does not end in "Router"
         "v2/", "v2/tags", "v2/tags/<title>",
+        # SimpleRouter(trailing_slash="/?"): DRF makes any true value "/"
+        "truthy/tags/", "truthy/tags/<title>/",
     }  # fmt: skip
     suffixed = {p for p in found if found[p].get("format_suffix")}
     assert suffixed == {p for p in found if p.startswith(("strict/", "v2/"))}
