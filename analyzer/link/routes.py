@@ -172,7 +172,7 @@ class RouteBuilder:
             self._expand_module(module, Scope(), ())
         return self.routes
 
-    def condition(self, outer: str | None, inner: str | None):
+    def condition(self, outer: str | None, inner: str | None) -> str | bool | None:
         """The condition in force under `outer` and `inner`: False when statically off,
         else the part not known statically (None: always on)."""
         if not inner:
