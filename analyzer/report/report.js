@@ -55,6 +55,10 @@
   distinctColours(own.length).forEach((c, i) => { colour[own[i]] = c; });
   services.filter(isShared).forEach((s, i) => { colour[s] = hslToHex(0, 0, 0.62 - 0.08 * i); });
   const colourOf = (service) => colour[service] || NO_SERVICE;
+  const textOn = (hex) => { // black or white, whichever reads on that background
+    const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+    return 0.299 * r + 0.587 * g + 0.114 * b < 140 ? "#ffffff" : "#111111";
+  };
   const swatch = (service) => el("span", { class: "swatch", style: `background:${colourOf(service)}` });
 
   // ---- indexes --------------------------------------------------------------------------
@@ -237,7 +241,7 @@
       const isPackage = e.type === "module" && e.id === (appInfo[e.app].name || "");
       return { id, label: isPackage ? "__init__.py" : e.id.split(".").slice(-1)[0] + (e.type === "model" ? "" : ".py"),
         title: e.id, shape: e.type === "model" ? "box" : "ellipse",
-        color: { background: colourOf(e.service), border: "#333" }, font: { size: 12 } };
+        color: { background: colourOf(e.service), border: "#333" }, font: { size: 12, color: textOn(colourOf(e.service)) } };
     },
   };
   const visNode = (id) => { const [type, key] = splitId(id); return NODE[type](id, key); };
