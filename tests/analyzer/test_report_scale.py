@@ -97,16 +97,16 @@ def test_the_first_screen_of_40_apps_and_2000_edges_shows_services_and_counts(
     assert 1 < len(nodes) <= 60, len(nodes)
     assert all(n.startswith("svc:") for n in nodes)
     assert sorted(n[4:] for n in nodes) == sorted(s["name"] for s in forty["services"])
-    header = page.locator("header").inner_text()
-    for name, c in count(forty).items():
-        assert f"{c.n} {name}" in header
-    page.locator("header summary").click()
-    assert all(c.what in page.locator("header").inner_text() for _, c in count(forty).items())
     widths = page.evaluate("window.figkit.network.body.data.edges.get().map((e) => e.width)")
     assert len(set(widths)) > 1, "edge width should follow the edge's weight"
     wait_until(page, "window.figkit.settled === true")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "report-scale-graph.png"))
+    header = page.locator("header").inner_text()
+    for name, c in count(forty).items():
+        assert f"{c.n} {name}" in header
+    page.locator("header summary").click()
+    assert all(c.what in page.locator("header").inner_text() for _, c in count(forty).items())
     first = forty["services"][0]["name"]
     page.locator(f"#legend button[data-service='{first}']").click()
     opened = len(forty["services"]) - 1 + len(forty["services"][0]["apps"])
