@@ -23,7 +23,7 @@ from typing import Any
 
 import networkx as nx
 
-from analyzer.decompose.coupling import Coupling, Granularity, route_element
+from analyzer.decompose.coupling import KERNEL, Coupling, Granularity, route_element
 from analyzer.decompose.roles import (
     AppProfile,
     Roles,
@@ -31,6 +31,14 @@ from analyzer.decompose.roles import (
     hubs,
     profiles,
     reference_counts,
+)
+from analyzer.decompose.settle import (
+    Dominance,
+    dominance,
+    join_identity,
+    name_services,
+    rename,
+    routeless,
 )
 from analyzer.errors import AnalyzerError
 
@@ -50,9 +58,6 @@ class Options:
     extracted: dict[str, tuple[str, ...]] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
     roles: bool = True  # set the shared kernel and API layers apart, divide hub edges
-
-
-KERNEL = "shared-kernel"  # the name of the shared kernel's group in an assignment
 
 
 @dataclass
@@ -85,48 +90,6 @@ def resolve(coupling: Coupling, name: str) -> set[str]:
 
 def per_app(coupling: Coupling) -> dict[str, str]:
     return {e.id: e.app for e in coupling.elements.values()}
-
-
-def _dominance(profiles: dict[str, AppProfile]) -> dict[str, tuple[int, int, int]]:
-    """How much an app weighs in naming its service: apps whose routes are all off (under a
-    settings condition) come last, then by live routes plus tables."""
-    return {
-        app: (
-            int(p.live_routes > 0 or p.conditional_routes == 0),
-            p.live_routes + p.tables,
-            p.tables,
-        )
-        for app, p in profiles.items()
-    }
-
-
-def _name_services(
-    coupling: Coupling,
-    parts: list[set[str]],
-    taken: set[str],
-    dominance: dict[str, tuple[int, int, int]] | None = None,
-    families: dict[str, set[str]] | None = None,
-) -> dict[str, str]:
-    """Name each part after its dominant domain: the app with most live routes and tables in it,
-    or the sub-package of a family of sibling apps that makes up most of it (`integrations`)."""
-    dominance = dominance or {}
-    assignment: dict[str, str] = {}
-    for part in sorted(parts, key=lambda p: (-len(p), sorted(p)[0])):
-        apps = Counter(coupling.elements[e].app for e in part)
-        base = sorted(
-            apps, key=lambda a: (*(-x for x in dominance.get(a, (0, 0, 0))), -apps[a], a)
-        )[0]
-        for package, members in sorted((families or {}).items()):
-            label = package.rpartition(".")[2]
-            if members <= set(apps) and len(members) * 2 > len(apps) and label not in coupling.apps:
-                base = label
-        name, n = base, 2
-        while name in taken:
-            name, n = f"{base}-{n}", n + 1
-        taken.add(name)
-        for element in part:
-            assignment[element] = name
-    return assignment
 
 
 def _separate(
@@ -255,58 +218,26 @@ def _set_aside(
     return roles, fixed
 
 
-def _routeless(
-    coupling: Coupling,
-    assignment: dict[str, str],
-    roles: Roles | None,
-    protected: set[str],
-) -> dict[str, str]:
-    """Services that serve no route: merged into the service they are most coupled with when they
-    own no table; kept, with a note saying why, when they do (a worker or a domain served
-    through another's API). Returns service -> note."""
-    served: set[str] = set()
-    for route in coupling.routes:
-        element = route_element(coupling, route)
-        if element is not None and not route.get("conditional"):
-            served.add(assignment[element])
-    graph = coupling.element_graph()
-    notes: dict[str, str] = {}
-    for service in sorted(set(assignment.values()) - served - protected):
-        members = [e for e, s in assignment.items() if s == service]
-        tables = sum(
-            1
-            for e in members
-            if coupling.elements[e].kind == "model" and coupling.models[e].get("table")
-        )
-        ties: Counter[str] = Counter()
-        for element in members:
-            for neighbour, data in graph[element].items():
-                other = assignment[neighbour]
-                if other != service and other not in protected | {KERNEL}:
-                    ties[other] += data["weight"]
-        if tables:
-            reach = f"; most coupled with {ties.most_common(1)[0][0]}" if ties else ""
-            notes[service] = (
-                f"serves no route but owns {tables} table(s): kept as a service whose data is reached "
-                f"through other services' APIs, or a worker (tasks, signals){reach}"
-            )
-        elif ties:
-            target = ties.most_common(1)[0][0]
-            for element in members:
-                assignment[element] = target
-            notes[target] = (
-                notes.get(target, "") + f" Took in {service} (no route, no table)."
-            ).strip()
-        else:
-            notes[service] = (
-                "serves no route, owns no table and is coupled to nothing: code to retire or vendor"
-            )
-    return notes
+@dataclass
+class _Setup:
+    """What every candidate shares: the user's constraints, the roles, the graph clustered."""
+
+    apart: list[tuple[set[str], set[str]]]
+    roles: Roles | None
+    fixed: dict[
+        str, str
+    ]  # element -> service, never clustered (extracted, kernel, API layer, identity)
+    weight_of: Dominance
+    pairs: list[tuple[str, str, float]]  # the clustering graph, element level
+    graph: nx.Graph  # the same, folded into groups
+    members: dict[str, set[str]]  # group -> its elements
+    folded: bool  # some groups were folded (pinned together, or a package family)
 
 
-def suggest(coupling: Coupling, options: Options) -> Suggestion:
-    if not coupling.elements:
-        raise AnalyzerError("no models or modules of the project's own apps to split")
+def _constraints(
+    coupling: Coupling, options: Options
+) -> tuple[list[set[str]], list[tuple[set[str], set[str]]], set[str]]:
+    """Elements pinned together, pairs pinned apart, and every app the user named."""
     together = [set().union(*(resolve(coupling, n) for n in group)) for group in options.together]
     apart = [(resolve(coupling, a), resolve(coupling, b)) for a, b in options.apart]
     for first, second in apart:
@@ -314,33 +245,30 @@ def suggest(coupling: Coupling, options: Options) -> Suggestion:
             raise AnalyzerError(
                 f"the figkit config pins {sorted(first & second)} both together and apart"
             )
-    named = {
-        coupling.elements[e].app
-        for group in [*together, *(x for pair in apart for x in pair)]
-        for e in group
-    }
-    named |= {
-        coupling.elements[e].app
-        for names in options.extracted.values()
-        for n in names
-        for e in resolve(coupling, n)
-    }
-    roles, fixed = _set_aside(coupling, options, named)
-    dominance = _dominance(roles.profiles if roles else profiles(coupling))
-    hub_degree = reference_counts(coupling) if roles else {}
+    pinned = [*together, *(x for pair in apart for x in pair)]
+    pinned += [resolve(coupling, n) for names in options.extracted.values() for n in names]
+    return together, apart, {coupling.elements[e].app for group in pinned for e in group}
 
+
+def _setup(coupling: Coupling, options: Options) -> _Setup:
+    together, apart, named = _constraints(coupling, options)
+    roles, fixed = _set_aside(coupling, options, named)
+    kernel = {e for e, s in fixed.items() if s == KERNEL}
+    pairs = _clustering_pairs(
+        coupling, set(coupling.elements) - kernel, reference_counts(coupling) if roles else {}
+    )
     # Groups at the chosen granularity, folded further where the user pinned them together
     # and, at app granularity, where apps share a sub-package.
     group_of = {
         e: coupling.group_of(e, options.granularity) for e in coupling.elements if e not in fixed
     }
-    merge: dict[str, str] = {}
     folds = [
         {e for e in group_of if coupling.elements[e].app in apps}
         for apps in _package_families(roles, options)
     ]
-    for members_ in [*together, *folds]:
-        groups = sorted({group_of[e] for e in members_ if e in group_of})
+    merge: dict[str, str] = {}
+    for pinned in [*together, *folds]:
+        groups = sorted({group_of[e] for e in pinned if e in group_of})
         for group in groups[1:]:
             merge[group] = groups[0]
 
@@ -350,27 +278,34 @@ def suggest(coupling: Coupling, options: Options) -> Suggestion:
         return group
 
     node_of = {e: root(g) for e, g in group_of.items()}
-    pairs = _clustering_pairs(
-        coupling, set(coupling.elements) - {e for e, s in fixed.items() if s == KERNEL}, hub_degree
-    )
     graph = nx.Graph()
-    graph.add_nodes_from(
-        sorted(set(node_of.values()))
-    )  # sorted: Louvain under a seed must see one order
+    graph.add_nodes_from(sorted(set(node_of.values())))  # Louvain under a seed: one order
     for a, b, w in pairs:
         if a in node_of and b in node_of and node_of[a] != node_of[b]:
             x, y = node_of[a], node_of[b]
             graph.add_edge(x, y, weight=graph[x][y]["weight"] + w if graph.has_edge(x, y) else w)
-
     members: dict[str, set[str]] = defaultdict(set)
     for element, node in node_of.items():
         members[node].add(element)
+    return _Setup(
+        apart=apart,
+        roles=roles,
+        fixed=fixed,
+        weight_of=dominance(roles.profiles if roles else profiles(coupling)),
+        pairs=pairs,
+        graph=graph,
+        members=members,
+        folded=bool(merge),
+    )
 
-    baseline = per_app(coupling)
+
+def _candidates(coupling: Coupling, options: Options, setup: _Setup) -> list[dict[str, str]]:
+    """One split per Louvain resolution (merged down to --services N if asked), then per group."""
     element_graph = coupling.element_graph()
+    fixed, apart = setup.fixed, setup.apart
+    taken = set(options.extracted) | set(fixed.values())
     candidates: list[dict[str, str]] = []
     seen: set[frozenset] = set()
-    taken = set(options.extracted) | set(fixed.values())
 
     def add(assignment: dict[str, str]) -> None:
         key = frozenset(
@@ -383,10 +318,10 @@ def suggest(coupling: Coupling, options: Options) -> Suggestion:
 
     for resolution in RESOLUTIONS:
         communities = nx.community.louvain_communities(
-            graph, weight="weight", resolution=resolution, seed=options.seed
+            setup.graph, weight="weight", resolution=resolution, seed=options.seed
         )
-        parts = [set().union(*(members[n] for n in community)) for community in communities]
-        assignment = {**fixed, **_name_services(coupling, parts, set(taken), dominance)}
+        parts = [set().union(*(setup.members[n] for n in community)) for community in communities]
+        assignment = {**fixed, **name_services(coupling, parts, set(taken), setup.weight_of)}
         _attach_loners(coupling, assignment, element_graph)
         _separate(coupling, assignment, apart)
         add(assignment)
@@ -401,57 +336,78 @@ def suggest(coupling: Coupling, options: Options) -> Suggestion:
             _separate(coupling, merged, apart)
             add(merged)
     if not options.together and not options.apart and not options.extracted:
-        if fixed or merge:  # per group: kernel, API layers, package families set apart
-            groups = list(members.values())
-            add({**fixed, **_name_services(coupling, groups, set(taken), dominance)})
+        if fixed or setup.folded:  # per group: kernel, API layers, package families set apart
+            groups = list(setup.members.values())
+            add({**fixed, **name_services(coupling, groups, set(taken), setup.weight_of)})
         else:  # the baseline is a fair candidate when no constraint or role rules it out
-            candidates.append(baseline)
+            add(per_app(coupling))
+    return candidates
 
-    def count(a: dict[str, str]) -> int:
-        return len(set(a.values()) - {KERNEL})
 
-    def objective(a: dict[str, str]) -> float:
-        return _pairs_modularity(pairs, a)
+def _count(assignment: dict[str, str]) -> int:
+    return len(set(assignment.values()) - {KERNEL})
 
+
+def _choose(
+    candidates: list[dict[str, str]], pairs: list[tuple[str, str, float]], target: int | None
+) -> tuple[float, dict[str, str]]:
+    """The best candidate on the objective (nearest to `target` services first, if given); with
+    no target, the fewest services within NEAR_BEST of the best."""
     pool = candidates
-    if options.services:
-        best_gap = min(abs(count(a) - options.services) for a in candidates)
-        pool = [a for a in candidates if abs(count(a) - options.services) == best_gap]
-    scored = [(objective(a), a) for a in pool]
-    score, chosen = max(scored, key=lambda item: (item[0], -count(item[1])))
-    if not options.services:  # parsimony: the fewest services within NEAR_BEST of the best score
+    if target:
+        best_gap = min(abs(_count(a) - target) for a in candidates)
+        pool = [a for a in candidates if abs(_count(a) - target) == best_gap]
+    scored = [(_pairs_modularity(pairs, a), a) for a in pool]
+    score, chosen = max(scored, key=lambda item: (item[0], -_count(item[1])))
+    if not target:
         near = [item for item in scored if item[0] >= score - NEAR_BEST * abs(score)]
-        score, chosen = min(near, key=lambda item: (count(item[1]), -item[0]))
-    baseline_score = objective(baseline)
-    is_baseline = chosen is baseline
-    chosen = dict(chosen)
-    notes: dict[str, str] = {}
-    if roles and not is_baseline:
-        if roles.identity:
-            family = set(roles.package_of)
-            _join_identity(
-                coupling, chosen, next(iter(roles.identity)), set(fixed.values()), family
-            )
-        protected = set(options.extracted) | {KERNEL} | set(roles.gateway)
-        notes = _routeless(coupling, chosen, roles, protected)
-        families: dict[str, set[str]] = defaultdict(set)
-        for app, package in roles.package_of.items():
-            families[package].add(app)
-        notes = _rename(coupling, chosen, notes, set(fixed.values()), dominance, families)
-    if roles:
-        for app, why in [*roles.gateway.items(), *roles.identity.items()]:
-            notes[app] = (why + " " + notes.get(app, "")).strip()
+        score, chosen = min(near, key=lambda item: (_count(item[1]), -item[0]))
+    return score, dict(chosen)
+
+
+def _settle(
+    coupling: Coupling, options: Options, setup: _Setup, chosen: dict[str, str]
+) -> dict[str, str]:
+    """After clustering: identity satellites join, route-less services merge, names are given
+    again. Returns the notes per service."""
+    roles, fixed = setup.roles, setup.fixed
+    if roles is None:
+        return {}
+    if roles.identity:
+        identity = next(iter(roles.identity))
+        join_identity(coupling, chosen, identity, set(fixed.values()), set(roles.package_of))
+    notes = routeless(coupling, chosen, set(options.extracted) | {KERNEL} | set(roles.gateway))
+    families: dict[str, set[str]] = defaultdict(set)
+    for app, package in roles.package_of.items():
+        families[package].add(app)
+    notes = rename(coupling, chosen, notes, set(fixed.values()), setup.weight_of, families)
+    for app, why in [*roles.gateway.items(), *roles.identity.items()]:
+        notes[app] = (why + " " + notes.get(app, "")).strip()
+    return notes
+
+
+def suggest(coupling: Coupling, options: Options) -> Suggestion:
+    if not coupling.elements:
+        raise AnalyzerError("no models or modules of the project's own apps to split")
+    setup = _setup(coupling, options)
+    candidates = _candidates(coupling, options, setup)
+    _, chosen = _choose(candidates, setup.pairs, options.services)
+    notes = _settle(coupling, options, setup, chosen)
+    score = _pairs_modularity(setup.pairs, chosen)  # after the moves of _settle
+    baseline = per_app(coupling)
+    baseline_score = _pairs_modularity(setup.pairs, baseline)
     offered, note = True, ""
-    if options.services and count(chosen) != options.services:
-        note = f"no split with exactly {options.services} services was found; the nearest has {count(chosen)}. "
+    if options.services and _count(chosen) != options.services:
+        note = f"no split with exactly {options.services} services was found; the nearest has {_count(chosen)}. "
     if all(chosen[e] == baseline[e] for e in chosen):
         note += "No split found beats one service per app on modularity; the suggestion is the per-app split."
     elif score < baseline_score:
         offered = False
         note += (
-            f"The best split with {count(chosen)} services has modularity {score:.3f}, below the per-app "
-            f"split's {baseline_score:.3f}: it is shown for comparison, not offered."
+            f"The best split with {_count(chosen)} services has modularity {score:.3f}, below the "
+            f"per-app split's {baseline_score:.3f}: it is shown for comparison, not offered."
         )
+    roles = setup.roles
     return Suggestion(
         assignment=chosen,
         baseline=baseline,
@@ -466,64 +422,6 @@ def suggest(coupling: Coupling, options: Options) -> Suggestion:
         hubs=hubs(coupling, roles.profiles) if roles else [],
         profiles=roles.profiles if roles else {},
     )
-
-
-def _rename(
-    coupling: Coupling,
-    assignment: dict[str, str],
-    notes: dict[str, str],
-    keep: set[str],
-    dominance: dict[str, tuple[int, int, int]],
-    families: dict[str, set[str]] | None = None,
-) -> dict[str, str]:
-    """Name every service again after its dominant app, once apps have moved; returns the notes
-    under the new names."""
-    parts: dict[str, set[str]] = defaultdict(set)
-    for element, service in assignment.items():
-        if service not in keep:
-            parts[service].add(element)
-    renamed = _name_services(coupling, list(parts.values()), set(keep), dominance, families)
-    old_name = {renamed[next(iter(members))]: old for old, members in parts.items()}
-    assignment.update(renamed)
-    return {
-        **{n: note for n, note in notes.items() if n in keep},
-        **{new: notes[old] for new, old in old_name.items() if old in notes},
-    }
-
-
-def _join_identity(
-    coupling: Coupling,
-    assignment: dict[str, str],
-    identity: str,
-    fixed: set[str],
-    family: set[str],
-) -> None:
-    """Apps that are mostly about users (token stores, profiles, per-user settings) join the
-    identity service: their tie to it is stronger than to any other service (the kernel and
-    API layers aside) and than the coupling inside the app itself."""
-    ties: dict[str, Counter[str]] = defaultdict(Counter)
-    inside: Counter[str] = Counter()
-    for edge in coupling.edges:
-        a, b = coupling.elements[edge["source"]].app, coupling.elements[edge["target"]].app
-        w = coupling.edge_weight(edge)
-        if a == b:
-            inside[a] += w
-            continue
-        ties[a][assignment[edge["target"]]] += w
-        ties[b][assignment[edge["source"]]] += w
-    service_of = {coupling.elements[e].app: s for e, s in assignment.items()}
-    moving = []
-    for app, counts in sorted(ties.items()):
-        own = service_of.get(app)
-        if own is None or own in fixed or app in family:
-            continue  # a member of a package family moves with its family
-        to_identity = counts[identity]
-        others = [w for s, w in counts.items() if s not in fixed]
-        if to_identity > inside[app] and to_identity > max(others, default=0.0):
-            moving.append(app)
-    for element in assignment:
-        if coupling.elements[element].app in moving:
-            assignment[element] = identity
 
 
 def _package_families(roles: Roles | None, options: Options) -> list[set[str]]:

@@ -19,6 +19,8 @@ from analyzer.edge_kinds import default_weights
 
 Granularity = Literal["app", "module", "model"]
 
+KERNEL = "shared-kernel"  # the shared kernel's group in an assignment: a library, no service
+
 # Default weight of one kind of coupling: what it costs to cut it (analyzer/edge_kinds.py).
 DEFAULT_WEIGHTS: dict[str, float] = default_weights()
 

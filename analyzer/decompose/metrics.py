@@ -13,10 +13,9 @@ from collections import Counter, defaultdict
 from itertools import combinations
 from typing import Any
 
-from analyzer.decompose.coupling import Coupling, cross_counts, route_element
+from analyzer.decompose.coupling import KERNEL, Coupling, cross_counts, route_element
 from analyzer.edge_kinds import cut_buckets
 
-KERNEL = "shared-kernel"  # the shared kernel's group (analyzer/decompose/boundaries.py): no service
 # The quality metrics and which way is better, in the order they are reported.
 DIRECTIONS: dict[str, str] = {
     "modularity": "higher",

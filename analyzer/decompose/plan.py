@@ -19,7 +19,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from analyzer.decompose.coupling import Coupling, route_element
+from analyzer.decompose.coupling import KERNEL, Coupling, route_element
 from analyzer.edge_kinds import EDGE_KINDS, plan_lists
 
 PLAN_LISTS = plan_lists()  # key -> (checklist title, what each becomes)
@@ -36,9 +36,6 @@ def proxy_match(pattern: str) -> tuple[str, bool]:
     literal = _REGEX_CHARS.split(text, maxsplit=1)[0]
     head = literal[: literal.rfind("/") + 1] if "/" in literal else ""
     return "/" + head + "*", False
-
-
-KERNEL = "shared-kernel"  # the shared kernel's group (analyzer/decompose/boundaries.py)
 
 
 def entanglement(coupling: Coupling, assignment: dict[str, str]) -> dict[str, float]:
