@@ -208,13 +208,13 @@ def _set_aside(
         if app in named:  # the user decides for it
             for role in (roles.kernel, roles.gateway, roles.identity):
                 role.pop(app, None)
-    for element in coupling.elements.values():
-        if element.id in fixed:
+    for el in coupling.elements.values():
+        if el.id in fixed:
             continue
-        if element.app in roles.kernel:
-            fixed[element.id] = KERNEL
-        elif element.app in roles.gateway or element.app in roles.identity:
-            fixed[element.id] = element.app
+        if el.app in roles.kernel:
+            fixed[el.id] = KERNEL
+        elif el.app in roles.gateway or el.app in roles.identity:
+            fixed[el.id] = el.app
     return roles, fixed
 
 
@@ -472,7 +472,7 @@ def services_json(
                 f"{app}: {why}" for app, why in sorted(suggestion.kernel.items())
             )
         held = sorted(hub_apps & set(apps))
-        if held and name != KERNEL:
+        if held and name != KERNEL and suggestion:
             note = (
                 "; ".join(
                     f"{app} is referenced by foreign keys from "

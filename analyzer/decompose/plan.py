@@ -69,7 +69,7 @@ def holdings(
 
 
 def extraction_order(
-    coupling: Coupling, assignment: dict[str, str], extracted: set[str]
+    coupling: Coupling, assignment: dict[str, str], extracted: set[str] | frozenset[str]
 ) -> list[str]:
     """Least entangled first; the service holding the most stays, last."""
     scores = entanglement(coupling, assignment)
@@ -126,7 +126,9 @@ def _route_entry(route: dict[str, Any], service: str, used: set[str]) -> dict[st
 
 
 def make_plan(
-    coupling: Coupling, assignment: dict[str, str], extracted: set[str] = frozenset()
+    coupling: Coupling,
+    assignment: dict[str, str],
+    extracted: set[str] | frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
     scores = entanglement(coupling, assignment)
     order = extraction_order(coupling, assignment, extracted)
@@ -166,7 +168,7 @@ def make_plan(
             item = {"source": a, "target": b, "other_service": other, "evidence": edge["evidence"]}
             if edge_kind.plan_key == "cut_relations":
                 item["kind"] = kind
-            cut[edge_kind.plan_key].append({**item, "becomes": edge_kind.becomes})
+            cut[str(edge_kind.plan_key)].append({**item, "becomes": edge_kind.becomes})
         sagas = []
         for key, block in sorted(blocks.items()):
             if key in handled_blocks:

@@ -54,10 +54,10 @@ def profiles(coupling: Coupling) -> dict[str, AppProfile]:
         if element.kind == "model" and coupling.models[element.id].get("table"):
             out[element.app].tables += 1
     for route in coupling.routes:
-        element = route_element(coupling, route)
-        if element is None:
+        served_by = route_element(coupling, route)
+        if served_by is None:
             continue
-        profile = out[coupling.elements[element].app]
+        profile = out[coupling.elements[served_by].app]
         if route.get("conditional"):
             profile.conditional_routes += 1
         else:

@@ -68,8 +68,8 @@ def join_identity(
     """Apps that are mostly about users (token stores, profiles, per-user settings) join the
     identity service: their tie to it is stronger than to any other service (the kernel and
     API layers aside) and than the coupling inside the app itself."""
-    ties: dict[str, Counter[str]] = defaultdict(Counter)
-    inside: Counter[str] = Counter()
+    ties: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    inside: dict[str, float] = defaultdict(float)
     for edge in coupling.edges:
         a, b = coupling.elements[edge["source"]].app, coupling.elements[edge["target"]].app
         w = coupling.edge_weight(edge)
