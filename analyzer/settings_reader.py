@@ -57,7 +57,7 @@ class _Evaluator:
             positions = cst.metadata.MetadataWrapper(tree, unsafe_skip_copy=True).resolve(
                 cst.metadata.PositionProvider
             )
-        except (OSError, SyntaxError, UnicodeDecodeError, LookupError, RecursionError, TooDeep) as exc:  # fmt: skip
+        except (OSError, SyntaxError, cst.ParserSyntaxError, UnicodeDecodeError, LookupError, RecursionError, TooDeep) as exc:  # fmt: skip
             self.result.unreadable.append(
                 (path, 0, f"cannot read settings ({exc.__class__.__name__})")
             )

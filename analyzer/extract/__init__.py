@@ -10,6 +10,7 @@ listener class added to that list.
 from __future__ import annotations
 
 import ast
+import warnings
 
 import libcst as cst
 
@@ -76,7 +77,9 @@ def _syntax_error(
     the line after the mistake; CPython's compiler, run only on files that fail, names the
     line people expect."""
     try:
-        compile(source, "<analysed file>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the analysed file's invalid escapes are not ours
+            compile(source, "<analysed file>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
     except SyntaxError as py_exc:
         if py_exc.lineno:
             return py_exc.lineno, f"{py_exc.msg} (line {py_exc.lineno})"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import itertools
 import threading
+import warnings
 
 import libcst as cst
 
@@ -38,7 +39,9 @@ def bracket_depth(source: bytes) -> int:
 
 def _too_deep_for_cpython(source: bytes) -> bool:
     try:
-        compile(source, "<analysed file>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the analysed file's invalid escapes are not ours
+            compile(source, "<analysed file>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
     except (RecursionError, MemoryError):
         return True
     except SyntaxError as exc:
