@@ -337,11 +337,17 @@ def _candidates(coupling: Coupling, options: Options, setup: _Setup) -> list[dic
             add(merged)
     if not options.together and not options.apart and not options.extracted:
         if fixed or setup.folded:  # per group: kernel, API layers, package families set apart
-            groups = list(setup.members.values())
-            add({**fixed, **name_services(coupling, groups, set(taken), setup.weight_of)})
+            add(_per_group(coupling, options, setup))
         else:  # the baseline is a fair candidate when no constraint or role rules it out
             add(per_app(coupling))
     return candidates
+
+
+def _per_group(coupling: Coupling, options: Options, setup: _Setup) -> dict[str, str]:
+    """One service per group (app, with package families folded) plus what was set aside."""
+    taken = set(options.extracted) | set(setup.fixed.values())
+    groups = list(setup.members.values())
+    return {**setup.fixed, **name_services(coupling, groups, taken, setup.weight_of)}
 
 
 def _count(assignment: dict[str, str]) -> int:
@@ -395,7 +401,10 @@ def suggest(coupling: Coupling, options: Options) -> Suggestion:
     notes = _settle(coupling, options, setup, chosen)
     score = _pairs_modularity(setup.pairs, chosen)  # after the moves of _settle
     baseline = per_app(coupling)
-    baseline_score = _pairs_modularity(setup.pairs, baseline)
+    # Judged against per-app with the same roles applied (kernel, API layers, identity, package
+    # families set apart): the roles are rules, not something modularity must pay for again.
+    fair = _per_group(coupling, options, setup) if setup.roles else baseline
+    baseline_score = _pairs_modularity(setup.pairs, fair)
     offered, note = True, ""
     if options.services and _count(chosen) != options.services:
         note = f"no split with exactly {options.services} services was found; the nearest has {_count(chosen)}. "
@@ -405,7 +414,9 @@ def suggest(coupling: Coupling, options: Options) -> Suggestion:
         offered = False
         note += (
             f"The best split with {_count(chosen)} services has modularity {score:.3f}, below the "
-            f"per-app split's {baseline_score:.3f}: it is shown for comparison, not offered."
+            f"per-app split's {baseline_score:.3f}"
+            + (" (with the same kernel, API layers and families set apart)" if setup.roles else "")
+            + ": it is shown for comparison, not offered."
         )
     roles = setup.roles
     return Suggestion(

@@ -166,9 +166,20 @@ def measure(coupling: Coupling, assignment: dict[str, str]) -> dict[str, Any]:
     }
 
 
+# Why a split loses one metric to per-app: what the metric rewards, in a few words.
+LOSS_REASON = {
+    "modularity": "modularity (its services are less dense than chance would make them)",
+    "sm": "SM (it rewards many small, cohesive services)",
+    "icp": "ICP (more coupling crosses its services)",
+    "ifn": "IFN (its services expose more elements to each other)",
+    "ned": "NED (services above 20 elements count as extreme)",
+    "bcp": "BCP (a larger service serves more routes)",
+}
+
+
 def losing_note(suggested: dict[str, Any], per_app: dict[str, Any], suggestion: Any = None) -> str:
-    """When the per-app split does better on most quality metrics, say so first, and why the
-    suggestion may still be the better plan (or not): the trade-off, in one or two sentences."""
+    """When the per-app split does better on most quality metrics, say so first, which ones and
+    why, and what the suggestion buys for it: the trade-off, in two or three sentences."""
     if not suggested or not per_app:
         return ""
     lost = [
@@ -179,17 +190,20 @@ def losing_note(suggested: dict[str, Any], per_app: dict[str, Any], suggestion: 
     ]
     if len(lost) * 2 <= len(DIRECTIONS):
         return ""
-    kernel = bool(getattr(suggestion, "kernel", None))
-    why = (
-        "graph metrics reward cutting along the densest edges, while the suggestion also sets the "
-        "shared kernel apart as a library and discounts hub entities, which every metric counts as "
-        "coupling across services"
-        if kernel
-        else "these metrics score small, equal groups; fewer, larger services cut fewer places but "
-        "lose on interface and distribution counts"
+    cut_s, cut_b = sum(suggested["cut"].values()), sum(per_app["cut"].values())
+    buys = (
+        f"it cuts {cut_s} places where per-app cuts {cut_b}"
+        if cut_s < cut_b
+        else "it does not cut fewer places either"
+    )
+    kernel = (
+        " The shared kernel is measured as one more group, though it is vendored as a library."
+        if getattr(suggestion, "kernel", None)
+        else ""
     )
     return (
         f"The per-app split does better than the suggestion on {len(lost)} of {len(DIRECTIONS)} "
-        f"metrics ({', '.join(lost)}). Trade-off: {why}; read the cut counts and the plan before "
-        "choosing."
+        f"metrics: {'; '.join(LOSS_REASON[k] for k in lost)}. Trade-off: the suggestion trades "
+        f"them for fewer, larger services, with the shared kernel, API layers and hub entities "
+        f"set apart, and {buys}; read the cut counts and the plan before choosing.{kernel}"
     )

@@ -219,3 +219,28 @@ def test_sibling_apps_of_one_sub_package_start_together_and_name_their_service()
     assert holder["name"] == "integrations"
     apart = decompose(p.doc(), Options(roles=False))
     assert service_of(apart, "slack")["name"] != service_of(apart, "sms")["name"]
+
+
+def test_the_losing_note_names_each_lost_metric_and_what_the_suggestion_buys():
+    from analyzer.decompose.metrics import losing_note
+
+    per_app = {"modularity": 0.5, "sm": 0.3, "icp": 0.2, "ifn": 1.0, "ned": 0.1, "bcp": 1.0,
+               "cut": {"foreign_keys": 10, "writes": 5}}  # fmt: skip
+    worse = {**per_app, "sm": 0.1, "ifn": 3.0, "ned": 0.9, "bcp": 2.0, "cut": {"foreign_keys": 4}}
+    note = losing_note(worse, per_app)
+    assert note.startswith("The per-app split does better than the suggestion on 4 of 6 metrics")
+    assert "SM (" in note and "NED (" in note and "ICP" not in note
+    assert "it cuts 4 places where per-app cuts 15" in note
+    better = {**per_app, "modularity": 0.6, "icp": 0.1, "ifn": 0.5, "sm": 0.1}
+    assert losing_note(better, per_app) == ""
+
+
+def test_a_family_split_is_offered_against_per_app_with_the_same_roles():
+    p = Project()
+    p.cluster("monitor", ("Check", "Ping"), routes=5)
+    for channel in ("slack", "email", "sms"):
+        p.app(channel, modules=("transport", "views"), name=f"proj.integrations.{channel}")
+        p.edge(f"proj.integrations.{channel}.views", f"proj.integrations.{channel}.transport")
+        p.route(f"integrations/{channel}/", f"proj.integrations.{channel}.views.setup", channel)
+    out = decompose(p.doc())
+    assert out["metrics"]["offered"] is True, out["metrics"]["note"]
