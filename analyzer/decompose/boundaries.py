@@ -430,7 +430,9 @@ def suggest(coupling: Coupling, options: Options) -> Suggestion:
         candidates=len(candidates),
         kernel=dict(roles.kernel) if roles else {},
         notes=notes,
-        hubs=hubs(coupling, roles.profiles) if roles else [],
+        hubs=[h for h in hubs(coupling, roles.profiles) if h not in roles.identity]
+        if roles
+        else [],
         profiles=roles.profiles if roles else {},
     )
 
@@ -490,7 +492,7 @@ def services_json(
                     f"{len(suggestion.profiles[app].referenced_by)} apps"
                     for app in held
                 )
-                + ": identity or reference data, that other services hold by id. "
+                + ": reference data that other services hold by id. "
                 + note
             ).strip()
         if note:
