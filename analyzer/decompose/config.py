@@ -10,6 +10,8 @@ apart = [["catalog", "orders"]]          # pairs that must not
 catalog = ["catalog"]
 [tool.figkit.weights]                    # per edge kind, over the defaults
 import = 0.5
+
+roles = false   # (top level) no shared kernel, API layers, identity or hub discount: plain clustering
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ KEYS = {
     "weights",
     "boundaries",
     "allow",
+    "roles",
 }
 
 
@@ -95,6 +98,10 @@ def options_from(data: dict[str, Any], where: str = "the figkit config") -> Opti
                     f"{where}: {key} must be a whole number{' >= 1' if key == 'services' else ''}"
                 )
             options = replace(options, **{key: data[key]})
+    if "roles" in data:
+        if not isinstance(data["roles"], bool):
+            raise AnalyzerError(f"{where}: roles must be true or false")
+        options = replace(options, roles=data["roles"])
     if "together" in data:
         groups = data["together"]
         if not isinstance(groups, list) or not all(

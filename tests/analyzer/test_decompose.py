@@ -107,12 +107,17 @@ def test_a_constraint_naming_nothing_is_a_clear_error(twoclusters):
         ({"weights": {"imports": 1}}, "weights.imports is no edge kind"),
         ({"weights": {"import": -1}}, "must be a number >= 0"),
         ({"colour": 1}, "unknown key"),
+        ({"roles": "no"}, "roles must be true or false"),
     ],
 )
 def test_config_mistakes_are_named(config, says):
     with pytest.raises(AnalyzerError, match=None) as info:
         options_from(config)
     assert says in str(info.value)
+
+
+def test_roles_can_be_turned_off_in_the_config():
+    assert options_from({"roles": False}).roles is False and options_from({}).roles is True
 
 
 def test_weights_from_config_change_the_split(twoclusters):
