@@ -175,18 +175,21 @@ def score(analysis: Analysis, seen: dict) -> list[Score]:
 # -- proxy routes against concrete paths ------------------------------------------------------
 
 
-def _proxy_matchers(document: dict | None) -> Callable[[str], str]:
-    """The proxy match the plan wrote for each analysis route pattern; patterns not in a plan
-    step go through the plan's own conversion."""
+def _proxy_matchers(document: dict | None) -> Callable[[str], str | None]:
+    """The proxy match the plan wrote for each analysis route pattern; None for a route that
+    no plan step holds (it gets no proxy route). Without a document (a plan), every pattern
+    goes through the plan's own conversion."""
     from analyzer.decompose.plan import proxy_match
 
+    if document is None or "plan" not in document:
+        return lambda pattern: proxy_match(pattern)[0]
     planned = {
         entry["pattern"]: entry["proxy_route"]["match"]
-        for step in (document or {}).get("plan", [])
+        for step in document["plan"]
         for entry in step.get("routes", [])
         if entry.get("proxy_route")
     }
-    return lambda pattern: planned.get(pattern) or proxy_match(pattern)[0]
+    return planned.get
 
 
 # -- the whole check, and what it prints ------------------------------------------------------
@@ -291,7 +294,12 @@ def print_verification(result: Verification, console, shown: int = 10) -> None:
     for r in result.wrong_routes[:shown]:
         say(f"  route not in Django: {r['pattern']}  ({r['view']}, {r['evidence']})")
     for c in [c for c in result.proxy if c.status not in ("ok", "no route")][:shown]:
-        say(f"  proxy {c.status}: {c.proxy_match} for {c.sample or c.pattern} {c.detail}".rstrip())
+        if c.proxy_match is None:
+            say(f"  proxy {c.status}: {c.pattern}  ({c.view})")
+        else:
+            say(
+                f"  proxy {c.status}: {c.proxy_match} for {c.sample or c.pattern} {c.detail}".rstrip()
+            )
     more = len(result.missed_routes) + len(result.wrong_routes) > 2 * shown
     if more:
         say("  (the full lists are in verify.json)")

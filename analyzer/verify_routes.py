@@ -123,6 +123,7 @@ PROXY_STATUSES = {
     "Django does not resolve to this route",
     "bad proxy route": "the proxy refuses the generated route",
     "no sample": "no path could be built from Django's pattern",
+    "not in plan": "the analysis has the route, but no step of the plan gives it a proxy route",
 }
 
 
@@ -148,7 +149,7 @@ class _ProxyTables:
 
 
 def check_proxy_routes(
-    seen: Iterable[dict], static_patterns: Iterable[str], match_for: Callable[[str], str]
+    seen: Iterable[dict], static_patterns: Iterable[str], match_for: Callable[[str], str | None]
 ) -> list[ProxyCheck]:
     """For each own route of Django's (not a `.<format>` copy), try the proxy route made from
     the analysis route of the same key on the route's concrete path, and on that path with
@@ -165,7 +166,7 @@ def check_proxy_routes(
         # Routes that differ only in a converter's type share a key: the best one counts.
         typed = route_key(r["pattern"], typed=True)
         candidates.sort(key=lambda p: route_key(p, typed=True) != typed)
-        checks = [_check_one(r, match_for(p), tables(match_for(p))) for p in candidates]
+        checks = [_check_one(r, match_for(p), tables) for p in candidates]
         if checks and route_key(candidates[0], typed=True) == typed:
             checks = checks[:1]  # the analysis has this very route: judge that one
         checks.sort(key=lambda c: _STATUS_ORDER.index(c.status))
@@ -175,7 +176,7 @@ def check_proxy_routes(
 
 
 def check_suffix_copies(
-    seen: Iterable[dict], suffixed: Iterable[str], match_for: Callable[[str], str]
+    seen: Iterable[dict], suffixed: Iterable[str], match_for: Callable[[str], str | None]
 ) -> list[ProxyCheck]:
     """For each own `.<format>` copy of Django's whose route the analysis marks
     ``format_suffix`` (``suffixed``: those routes' patterns), does that route's proxy route
@@ -190,16 +191,26 @@ def check_suffix_copies(
         base = format_suffix_base(r["pattern"])
         if not r.get("view_local", r.get("local")) or base is None or base not in by_base:
             continue
-        match = match_for(by_base[base])
-        out.append(_check_one(r, match, tables(match)))
+        out.append(_check_one(r, match_for(by_base[base]), tables))
     return out
 
 
-_STATUS_ORDER = ("ok", "slash", "no match", "bad proxy route", "no sample", "no route")
+_STATUS_ORDER = (
+    "ok",
+    "slash",
+    "no match",
+    "bad proxy route",
+    "no sample",
+    "not in plan",
+    "no route",
+)
 
 
-def _check_one(r: dict, match: str, table) -> ProxyCheck:
+def _check_one(r: dict, match: str | None, tables: _ProxyTables) -> ProxyCheck:
     pattern, view, sample = r["pattern"], r.get("view", ""), r.get("sample")
+    if match is None:
+        return ProxyCheck(pattern, view, sample, None, "not in plan")
+    table = tables(match)
     if isinstance(table, str):
         return ProxyCheck(pattern, view, sample, match, "bad proxy route", table)
     if sample is None:

@@ -282,3 +282,13 @@ def test_a_format_copy_is_checked_against_its_routes_proxy_route(no_slash_seen):
         ("/api/notes/a.a", "/api/notes/<pk>", "ok"),  # a capture takes it along
     }
     assert check_suffix_copies(no_slash_seen["routes"], [], lambda p: p) == []
+
+
+def test_a_route_that_no_plan_step_holds_gets_no_proxy_route(no_slash_seen):
+    plan = [{"routes": [{"pattern": "api/notes", "proxy_route": {"match": "/api/notes"}}]}]
+    result = verify(analysis_of(NO_SLASH, "api/notes", "api/notes/<pk>"), no_slash_seen,
+                    {"plan": plan})  # fmt: skip
+    assert {c.sample: c.status for c in result.proxy} == {
+        "/api/notes": "ok",
+        "/api/notes/a": "not in plan",
+    }
