@@ -9,12 +9,14 @@ external model, and what the child inherits from it is evidenced at the child's 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
 from analyzer.facts import USER_MODEL, Relation, Warning_
 from analyzer.link.apps import App, AppLocator
 from analyzer.link.index import CodeIndex
 
+LABEL = re.compile(r"[^.\s]+\.[^.\s]+")  # app_label.ModelName, as analysis.json requires
 _MODEL_ROOTS = {"django.db.models.Model", "django.db.models.base.Model"}
 _NOT_MODEL_SUFFIXES = (
     "Manager", "QuerySet", "Choices", "Field", "Form", "Serializer", "View", "ViewSet",
@@ -80,6 +82,12 @@ class ModelRegistry:
         self.locator = locator
         self.warnings = warnings
         self.user_model = auth_user_model or "auth.User"
+        if not LABEL.fullmatch(self.user_model):
+            warnings.append(
+                Warning_("", f"AUTH_USER_MODEL {self.user_model!r} is not 'app_label.ModelName'; "
+                         "auth.User is assumed")
+            )  # fmt: skip
+            self.user_model = "auth.User"
         self.by_qualname: dict[str, Model] = {}
         self.by_label: dict[str, Model] = {}
         self._lower: dict[str, str] = {}
@@ -147,6 +155,12 @@ class ModelRegistry:
         module = self.index.class_module[qualname]
         facts = self.index.facts_of_class(qualname)
         app_label = cls.meta.get("app_label")
+        if isinstance(app_label, str) and not LABEL.fullmatch(f"{app_label}.{cls.name}"):
+            self.warnings.append(
+                Warning_(facts.path, f"model {cls.name} has app_label {app_label!r}, which is "
+                         "no app label; the app of its module is used", cls.line)
+            )  # fmt: skip
+            app_label = None
         if not isinstance(app_label, str):
             app = self.locator.app_of(module)
             if app is not None:
@@ -162,6 +176,8 @@ class ModelRegistry:
                             cls.line,
                         )  # fmt: skip
                     )
+        if not LABEL.fullmatch(f"{app_label}.{cls.name}"):  # an AppConfig.label with a dot
+            app_label = re.sub(r"[.\s]+", "_", app_label) or "_"
         abstract = cls.meta.get("abstract") is True
         proxy = cls.meta.get("proxy") is True
         label = f"{app_label}.{cls.name}"
@@ -274,6 +290,8 @@ class ModelRegistry:
                 return owner.label
             if "." not in text:
                 text = f"{owner.app}.{text}"
+            if not LABEL.fullmatch(text):
+                return None  # not "app_label.ModelName": Django would refuse it too
             found = self.lookup_label(text)
             return found.label if found else self.external(text).label
         if ref.startswith("q:"):

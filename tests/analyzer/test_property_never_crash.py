@@ -291,8 +291,27 @@ def test_settings_reader_never_crashes(settings_source, base):
         _no_bug(discover(root).warnings)
 
 
+HEADER = (
+    "from django.db import models, connection, transaction\nfrom django.conf import settings\n"
+    "from django.urls import path, re_path, include\nfrom rest_framework import routers, viewsets\n"
+    "from django.contrib.auth import get_user_model\nfrom django.dispatch import receiver\n"
+    "from django.db.models.signals import post_save\nfrom celery import shared_task\n"
+)
+MODEL_MODULES = st.lists(
+    model_classes() | model_classes().map(lambda c: c.replace("(", "(models.Model, ", 1)),
+    min_size=1, max_size=4,
+).map("\n\n".join)  # fmt: skip
+APP_MODULES = {
+    "models": MODEL_MODULES,
+    "views": st.lists(functions(), max_size=4).map("\n\n".join),
+    "urls": urlconfs().map(lambda u: f"from . import views\n{u}"),
+}
+
+
 @st.composite
 def projects(draw) -> dict[str, bytes | str]:
+    """Two apps whose models, views and urls are mostly well-formed (so that linking,
+    clustering and the plan get real models, routes and edges), sometimes mutated."""
     files: dict[str, bytes | str] = {
         "manage.py": MANAGE,
         "cfg/__init__.py": "",
@@ -300,18 +319,20 @@ def projects(draw) -> dict[str, bytes | str]:
             "INSTALLED_APPS = ['alpha', 'beta', 'django.contrib.auth']\nROOT_URLCONF = 'cfg.urls'\n",
             "INSTALLED_APPS = ['alpha']\nAUTH_USER_MODEL = 'beta.Model0'\nROOT_URLCONF = 'cfg.urls'\n",
         ])) + draw(SETTINGS_FILES),  # fmt: skip
-        "cfg/urls.py": "from django.urls import include, path\nurlpatterns = [path('a/', include('alpha.urls')), path('b/', include('beta.urls'))]\n"
-        + draw(MODULES),
+        "cfg/urls.py": "from django.urls import include, path\nurlpatterns = [path('a/', include('alpha.urls')), path('b/', include('beta.urls'))]\n",
     }  # fmt: skip
-    for app in ("alpha", "beta"):
+    for app, other in (("alpha", "beta"), ("beta", "alpha")):
         files[f"{app}/__init__.py"] = ""
-        for module in ("models", "views", "urls"):
-            source = draw(MODULES)
-            files[f"{app}/{module}.py"] = draw(mutated(st.just(source.encode()))) if draw(st.integers(0, 4)) == 0 else source  # fmt: skip
+        for module, strategy in APP_MODULES.items():
+            imports = (
+                f"from {other}.models import *\nfrom .models import *\n" if module != "urls" else ""
+            )
+            source = HEADER + imports + draw(strategy) + "\n" + draw(MODULES)
+            files[f"{app}/{module}.py"] = draw(mutated(st.just(source.encode()))) if draw(st.integers(0, 5)) == 0 else source  # fmt: skip
     return files
 
 
-@settings(PROPERTY, max_examples=150)
+@settings(PROPERTY, max_examples=80)
 @given(files=projects())
 def test_every_stage_of_figkit_analyze_survives_generated_projects(files):
     with tempfile.TemporaryDirectory() as tmp:
