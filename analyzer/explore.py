@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 
-DECOMPOSE_KEYS = {"granularity", "services", "seed", "together", "apart", "extracted", "weights"}
+DECOMPOSE_KEYS = {
+    "granularity", "services", "seed", "together", "apart", "extracted", "weights", "roles",
+}  # fmt: skip
 
 
 def _pandas():

@@ -53,6 +53,8 @@ def test_resplit_and_compare(two):
     assert table.loc["cut:atomic_blocks", "apart"] > table.loc["cut:atomic_blocks", "suggested"]
     heavy = two.resplit(weights={"import": 50})
     assert heavy.options.weights == {"import": 50.0}
+    plain = two.resplit("plain", roles=False)  # the boundary roles (shared kernel, hubs) off
+    assert plain.options.roles is False and two.resplit("roles").options.roles is True
 
 
 @pytest.mark.parametrize(("changes", "says"), [({"colour": 1}, "resplit() takes"), ({"weights": {"imports": 1}}, "no edge kind"),
