@@ -202,8 +202,8 @@ def losing_note(suggested: dict[str, Any], per_app: dict[str, Any], suggestion: 
         else ""
     )
     return (
-        f"The per-app split does better than the suggestion on {len(lost)} of {len(DIRECTIONS)} "
-        f"metrics: {'; '.join(LOSS_REASON[k] for k in lost)}. Trade-off: the suggestion trades "
+        f"Where one service per app does better: {'; '.join(LOSS_REASON[k] for k in lost)}. "
+        f"Trade-off: the suggestion trades "
         f"them for fewer, larger services, with the shared kernel, API layers and hub entities "
         f"set apart, and {buys}; read the cut counts and the plan before choosing.{kernel}"
     )

@@ -25,7 +25,7 @@ import networkx as nx
 
 from analyzer.counts import count
 from analyzer.decompose.coupling import app_services, from_analysis
-from analyzer.decompose.outputs import METRICS
+from analyzer.decompose.outputs import METRICS, verdict
 from analyzer.edge_kinds import for_page as edge_kinds_for_page
 from analyzer.edge_kinds import plan_lists
 
@@ -82,6 +82,7 @@ def page_data(data: dict[str, Any]) -> dict[str, Any]:
         "services": data.get("services", []),
         "metrics": data.get("metrics", {}),
         "metric_labels": [list(m) for m in METRICS],
+        "verdict": verdict(data.get("metrics", {})),
         "edge_kinds": edge_kinds_for_page(),
         "plan_lists": [[key, title] for key, (title, _) in plan_lists().items()],
         "plan": data.get("plan", []),

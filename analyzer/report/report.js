@@ -518,6 +518,8 @@
       rows.push(el("tr", {}, el("td", {}, "cut: " + key.replace("_", " ")), el("td", {}, s), el("td", {}, b), el("td", {}, s === b ? "" : s < b ? "suggested" : "per app")));
     }
     sections.Metrics.append(el("h2", {}, "Metrics: suggested against one service per app"),
+      data.verdict ? el("p", { class: "verdict" }, data.verdict) : null,
+      m.note ? el("p", { class: "note" }, m.note) : null,
       el("p", {}, `Objective: ${m.objective}. ${m.offered === false ? "The suggestion is NOT offered: it is worse than per-app on the objective." : ""}`),
       el("table", {}, el("tr", {}, ["metric", "suggested", "per app", "better"].map((h) => el("th", {}, h))), rows));
   }

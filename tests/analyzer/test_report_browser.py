@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from analyzer.decompose import decompose
+from analyzer.decompose.outputs import score
 from analyzer.decompose.plan import PLAN_LISTS
 from analyzer.report import html as html_report
 from tests import services
@@ -95,6 +96,9 @@ def test_the_report_draws_services_opens_one_into_apps_and_an_app_into_modules(
     assert "catalog/models.py:" in details.inner_text()
     for tab in ("Matrix", "Services", "Metrics", "Plan", "Cycles", "Warnings"):
         page.get_by_role("link", name=tab).click()
+    page.get_by_role("link", name="Metrics").click()
+    wins, losses, total = score(document["metrics"])
+    assert f"wins {len(wins)}" in page.locator("#section-metrics p.verdict").inner_text()
     page.get_by_role("link", name="Plan").click()
     tasks = sum(bool(step["routes"]) + bool(step["tables"]) + sum(len(step[key]) for key in PLAN_LISTS)
                 for step in document["plan"])  # fmt: skip
