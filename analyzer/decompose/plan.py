@@ -28,12 +28,69 @@ _REGEX_CHARS = re.compile(r"[\^$()\[\]?*+\\{}|]")
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
+# Regex groups the proxy can say with a Django converter: (converter, whether it matches the
+# same paths). `[^/.]+` (DRF's default lookup) becomes str, which also takes a dot: close, not exact.
+_GROUP_CONVERTERS: dict[str, tuple[str, bool]] = {
+    r"\d+": ("int", True), r"[0-9]+": ("int", True),
+    r"[^/]+": ("str", True), r"[^/.]+": ("str", False), r".+": ("path", True),
+    r"[-\w]+": ("slug", True), r"[\w-]+": ("slug", True), r"[-a-zA-Z0-9_]+": ("slug", True),
+    r"[a-zA-Z0-9_-]+": ("slug", True), r"[\w]+": ("slug", False), r"\w+": ("slug", False),
+    r"[0-9a-f-]+": ("str", False), r"[0-9a-fA-F-]+": ("str", False),
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}": ("uuid", True),
+}  # fmt: skip
+_NAMED_GROUP = re.compile(r"\(\?P<(\w+)>((?:[^()\\]|\\.)*)\)")
+_ESCAPED_LITERAL = re.compile(r"\\([./-])")
+
+
+def _as_converters(text: str) -> tuple[str, bool] | None:
+    """A regex pattern whose groups all read as converters, in the proxy's Django form, and
+    whether it matches exactly the same paths; None when some part stays a regex."""
+    exact = True
+
+    def convert(match: re.Match[str]) -> str:
+        nonlocal exact
+        found = _GROUP_CONVERTERS.get(match.group(2))
+        if found is None:
+            raise LookupError
+        exact = exact and found[1]
+        return f"<{found[0]}:{match.group(1)}>"
+
+    try:
+        converted = _ESCAPED_LITERAL.sub(r"\1", _NAMED_GROUP.sub(convert, text))
+    except LookupError:
+        return None
+    if _REGEX_CHARS.search(_CONVERTER_TEXT.sub("", converted)) or not _path_last(converted):
+        return None
+    return "/" + converted, exact
+
+
+def _path_last(text: str) -> bool:
+    """The proxy takes ``<path:...>`` only as the whole last segment."""
+    where = text.find("<path:")
+    return (
+        where < 0
+        or (text.rfind("/", 0, where) == where - 1 or where == 0)
+        and _CONVERTER_TEXT.fullmatch(text[where:]) is not None
+    )
+
+
+_CONVERTER_TEXT = re.compile(r"<(?:\w+:)?\w+>")
+
+
 def proxy_match(pattern: str) -> tuple[str, bool]:
-    """A Django route pattern as a strangler-proxy match; False when it had to widen a regex to a prefix."""
+    """A Django route pattern as a strangler-proxy match, and whether it matches the same paths.
+
+    Path patterns pass as they are; a regex whose groups are converter-like (``\\d+``,
+    ``[^/]+``, ``[-\\w]+``) becomes a converter pattern; any other regex is widened to the
+    nearest literal prefix (``exact`` False).
+    """
     text = pattern.removeprefix("^").removesuffix("$")
-    if not _REGEX_CHARS.search(text):
+    if not _REGEX_CHARS.search(_CONVERTER_TEXT.sub("", text)) and _path_last(text):
         return "/" + text, True
-    literal = _REGEX_CHARS.split(text, maxsplit=1)[0]
+    converted = _as_converters(text)
+    if converted is not None:
+        return converted
+    literal = _REGEX_CHARS.split(text.split("<path:", 1)[0], maxsplit=1)[0]
     head = literal[: literal.rfind("/") + 1] if "/" in literal else ""
     return "/" + head + "*", False
 

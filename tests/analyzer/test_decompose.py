@@ -182,10 +182,20 @@ def test_business_context_purity_by_hand():
         ("search/?", "/search/*", False),
         ("backoffice/reports/(?P<kind>[a-z-]+)\\.csv", "/backoffice/reports/*", False),
         ("^legacy/old/$", "/legacy/old/", True),
+        # Regex groups that read as converters keep the route exact rather than a prefix.
+        ("^users/(?P<pk>\\d+)/$", "/users/<int:pk>/", True),
+        ("api/(?P<slug>[-\\w]+)\\.json$", "/api/<slug:slug>.json", True),
+        ("users/(?P<pk>[^/.]+)/$", "/users/<str:pk>/", False),  # str also takes a dot
+        ("files/(?P<rest>.+)$", "/files/<path:rest>", True),
+        # The proxy takes <path:...> only as the whole last segment: wider then.
+        ("auth/social/<path:rest>/", "/auth/social/*", False),
     ],
 )
 def test_routes_become_proxy_matches(pattern, match, exact):
+    from strangler_proxy.routing import Route, RouteTable
+
     assert proxy_match(pattern) == (match, exact)
+    RouteTable([Route(name="r", match=match, target="svc")])  # the proxy accepts it
 
 
 def test_every_route_file_is_one_the_proxy_accepts(twoclusters):
