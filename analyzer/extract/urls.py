@@ -85,7 +85,8 @@ class Urls:
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._start()
-        if self.ctx.at_module_level and isinstance(node.target, cst.Name):
+        own = self._foreign_list(node.target) is None
+        if self.ctx.at_module_level and isinstance(node.target, cst.Name) and own:
             self._list(node.target.value, node.value, extend=True)
             return
         owner = self._foreign_list(node.target)
@@ -107,7 +108,13 @@ class Urls:
         return "<root>" if name.endswith("settings.ROOT_URLCONF") else None
 
     def _foreign_list(self, node: cst.BaseExpression) -> tuple[str, str] | None:
-        """(module, list name) for ``urls.urlpatterns`` where ``urls`` is an imported module."""
+        """(module, list name) for ``urls.urlpatterns`` where ``urls`` is an imported module,
+        or ``urlpatterns`` imported from another module (``from proj.urls import urlpatterns``)."""
+        if isinstance(node, cst.Name):
+            name = self.ctx.qualname(node) or ""
+            module, _, attr = name.rpartition(".")
+            own = module == self.ctx.module or not module
+            return None if own or attr != "urlpatterns" else (module, "urlpatterns")
         if not isinstance(node, cst.Attribute) or node.attr.value != "urlpatterns":
             return None
         base = node.value
@@ -133,13 +140,13 @@ class Urls:
         if not node.args:
             return
         owner = None
-        if isinstance(func.value, cst.Name) and self.ctx.at_module_level:
+        foreign = self._foreign_list(func.value)
+        if foreign is not None:
+            owner, name = foreign
+        elif isinstance(func.value, cst.Name) and self.ctx.at_module_level:
             name = func.value.value
         else:
-            foreign = self._foreign_list(func.value)
-            if foreign is None:
-                return
-            owner, name = foreign
+            return
         self._start()
         value = node.args[0].value
         if func.attr.value == "append":
