@@ -338,6 +338,9 @@ class RouteBuilder:
     ) -> None:  # fmt: skip
         """One route per pattern: the same view again adds its methods; another view at a
         pattern already taken is never reached by Django, so it is dropped with a warning."""
+        if methods:  # only HTTP's own methods (a router's own mapping may name others)
+            methods = tuple(m for m in methods if m in _METHOD_ORDER) or None
+        actions = tuple(a for a in actions if a[0] in _METHOD_ORDER)
         key = (pattern, conditional)
         if key in self._seen:
             index = self._seen[key]
