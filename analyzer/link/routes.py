@@ -143,6 +143,7 @@ class RouteBuilder:
         self.routes: list[Route] = []
         self._seen: dict[tuple[str, str | None], int] = {}  # (pattern, condition) -> index
         self._groups: dict[int, str] = {}  # route index -> what serves several views at once
+        self._own_tops: set[str] | None = None
 
     join = staticmethod(join_pattern)
 
@@ -234,7 +235,11 @@ class RouteBuilder:
         if kind == "m":
             module_facts = self.index.modules.get(name)
             if module_facts is None:
-                self._external(name, entry, file, scope)
+                if self._is_own_package(name):
+                    self.warnings.append(Warning_(file, f"include('{name}') names a module outside "
+                                                  "the analysed files; its routes are left out", entry.line))  # fmt: skip
+                else:
+                    self._external(name, entry, file, scope)
                 return
             inner = entry.namespace or entry.app_name or module_facts.app_name
             self._expand_module(name, _nested(scope, inner), stack)
@@ -262,12 +267,18 @@ class RouteBuilder:
             return
         if qualname.startswith("django."):
             return  # admin.site.urls: Django's own admin, left out as before
-        top = qualname.split(".", 1)[0]
-        if module is None and not any(m.split(".", 1)[0] == top for m in self.index.modules):
+        if module is None and not self._is_own_package(qualname):
             self._external(qualname, entry, file, scope)
             return
         self.warnings.append(Warning_(file, f"include of {qualname} cannot be followed "
                                       "statically; its routes are left out", entry.line))  # fmt: skip
+
+    def _is_own_package(self, dotted: str) -> bool:
+        """Whether `dotted` sits in a top-level package of the analysed files (a module of it
+        that is left out is not a third-party one)."""
+        if self._own_tops is None:
+            self._own_tops = {m.split(".", 1)[0] for m in self.index.modules}
+        return dotted.split(".", 1)[0] in self._own_tops
 
     def _external(self, name: str, entry: UrlEntry, file: str, scope: Scope) -> None:
         """An include of a package outside the analysed tree: its known patterns, or one

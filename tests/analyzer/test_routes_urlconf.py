@@ -114,8 +114,10 @@ def test_third_party_includes_are_routes_of_an_external_app_with_a_warning_when_
     assert (catch_all["external"], catch_all["app"]) == (True, "allauth")
     assert not any(p.startswith("admin/") for p in found)  # Django's admin: left out as before
     (warning,) = [w for w in doc["warnings"] if "allauth.urls" in w["message"]]
-    assert (warning["file"], warning["line"]) == ("proj/urls.py", 11)
+    assert (warning["file"], warning["line"]) == ("proj/urls.py", 12)
     assert "accounts/*" in warning["message"]
+    assert not any(p.startswith("gone/") for p in found)  # own package: not external
+    assert any("include('portal.gone_urls')" in w["message"] for w in doc["warnings"])
 
 
 def test_one_route_per_url_and_a_pattern_django_never_reaches_is_dropped_with_a_warning():
