@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import ast
 import itertools
+import os
+import queue
 import threading
 import warnings
 
@@ -57,26 +59,52 @@ def parse_module(source: bytes) -> cst.Module:
         _too_deep_for_cpython(source)
     ):
         raise TooDeep
-    outcome: list[object] = []
+    return _PARSER.parse(source)
 
-    def run() -> None:
-        try:
-            outcome.append(cst.parse_module(source))
-        except BaseException as exc:  # handed to the caller's thread below
-            outcome.append(exc)
 
-    with _STACK_LOCK:
+class _BigStackParser:
+    """One long-lived thread per process with a big stack, that parses what it is handed
+    (starting a thread per file would cost more than parsing a small file)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = -1
+        self._thread: threading.Thread | None = None
+        self._requests: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self._replies: queue.SimpleQueue[tuple[bool, object]] = queue.SimpleQueue()
+
+    def parse(self, source: bytes) -> cst.Module:
+        with self._lock:  # one parse at a time: the thread has one request slot
+            if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
+                self._start()  # first use, or a forked worker (threads do not survive a fork)
+            self._requests.put(source)
+            ok, result = self._replies.get()
+        if not ok:
+            raise result  # type: ignore[misc]
+        return result  # type: ignore[return-value]
+
+    def _start(self) -> None:
+        self._pid = os.getpid()
+        self._requests, self._replies = queue.SimpleQueue(), queue.SimpleQueue()
         previous = threading.stack_size(PARSE_STACK_BYTES)
         try:
-            thread = threading.Thread(target=run, name="figkit-parse")
-            thread.start()
+            self._thread = threading.Thread(
+                target=self._serve, args=(self._requests, self._replies), name="figkit-parse",
+                daemon=True,
+            )  # fmt: skip
+            self._thread.start()
         finally:
             threading.stack_size(previous)
-    thread.join()
-    result = outcome[0]
-    if isinstance(result, BaseException):
-        raise result
-    return result  # type: ignore[return-value]
+
+    @staticmethod
+    def _serve(requests: queue.SimpleQueue, replies: queue.SimpleQueue) -> None:
+        while True:
+            source = requests.get()
+            try:
+                replies.put((True, cst.parse_module(source)))
+            except BaseException as exc:  # handed to the caller's thread
+                replies.put((False, exc))
+            del source
 
 
-_STACK_LOCK = threading.Lock()
+_PARSER = _BigStackParser()

@@ -12,6 +12,7 @@ the stage guards catch counts as a failure too: no "analyzer bug" warning is all
 from __future__ import annotations
 
 import io
+import os
 import tempfile
 from pathlib import Path
 
@@ -33,6 +34,14 @@ from .conftest import FIXTURES, REPO
 
 set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "figkit-hypothesis")  # not the source tree
 BUG = "analyzer bug"
+# FIGKIT_PROPERTY_SCALE=10 runs ten times the examples (a deeper search than the suite's)
+_SCALE = float(os.environ.get("FIGKIT_PROPERTY_SCALE", "1"))
+
+
+def _scaled(examples: int) -> int:
+    return max(1, int(examples * _SCALE))
+
+
 PROPERTY = settings(
     deadline=None,
     database=None,  # nothing written into the source tree
@@ -254,14 +263,14 @@ def _no_bug(warnings) -> None:
     assert not bugs, bugs
 
 
-@settings(PROPERTY, max_examples=1500)
+@settings(PROPERTY, max_examples=_scaled(1500))
 @given(source=ENCODED | mutated(ENCODED))
 def test_extraction_never_crashes_on_generated_django_source(source):
     facts = extract(source, "app/models.py", "app.models", False)
     _no_bug(facts.warnings)
 
 
-@settings(PROPERTY, max_examples=1000)
+@settings(PROPERTY, max_examples=_scaled(1000))
 @given(source=mutated(FIXTURE_SOURCES), is_package=st.booleans())
 def test_extraction_never_crashes_on_mutated_real_files(source, is_package):
     facts = extract(source, "pkg/views.py", "pkg" if is_package else "pkg.views", is_package)
@@ -280,7 +289,7 @@ MANAGE = "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'cfg.settin
 SETTINGS_FILES = st.lists(SETTINGS_LINES, max_size=8).map(lambda s: "\n".join(s) + "\n")
 
 
-@settings(PROPERTY, max_examples=400)
+@settings(PROPERTY, max_examples=_scaled(400))
 @given(
     settings_source=SETTINGS_FILES | mutated(SETTINGS_FILES.map(str.encode)), base=SETTINGS_FILES
 )
@@ -332,7 +341,7 @@ def projects(draw) -> dict[str, bytes | str]:
     return files
 
 
-@settings(PROPERTY, max_examples=80)
+@settings(PROPERTY, max_examples=_scaled(80))
 @given(files=projects())
 def test_every_stage_of_figkit_analyze_survives_generated_projects(files):
     with tempfile.TemporaryDirectory() as tmp:
