@@ -17,7 +17,7 @@ from analyzer.facts import UrlEntry, UrlList, Warning_
 from analyzer.link.apps import AppLocator
 from analyzer.link.conditions import residual
 from analyzer.link.drf_routes import DrfRouters
-from analyzer.link.external_urls import KNOWN_URLCONFS
+from analyzer.link.external_urls import add_external
 from analyzer.link.index import CodeIndex
 from analyzer.link.ninja_routes import NinjaRoutes
 from analyzer.link.view_registry import ViewRegistry
@@ -239,7 +239,7 @@ class RouteBuilder:
                     self.warnings.append(Warning_(file, f"include('{name}') names a module outside "
                                                   "the analysed files; its routes are left out", entry.line))  # fmt: skip
                 else:
-                    self._external(name, entry, file, scope)
+                    add_external(self, name, file, entry.line, scope)
                 return
             inner = entry.namespace or entry.app_name or module_facts.app_name
             self._expand_module(name, _nested(scope, inner), stack)
@@ -268,7 +268,7 @@ class RouteBuilder:
         if qualname.startswith("django."):
             return  # admin.site.urls: Django's own admin, left out as before
         if module is None and not self._is_own_package(qualname):
-            self._external(qualname, entry, file, scope)
+            add_external(self, qualname, file, entry.line, scope)
             return
         self.warnings.append(Warning_(file, f"include of {qualname} cannot be followed "
                                       "statically; its routes are left out", entry.line))  # fmt: skip
@@ -279,24 +279,6 @@ class RouteBuilder:
         if self._own_tops is None:
             self._own_tops = {m.split(".", 1)[0] for m in self.index.modules}
         return dotted.split(".", 1)[0] in self._own_tops
-
-    def _external(self, name: str, entry: UrlEntry, file: str, scope: Scope) -> None:
-        """An include of a package outside the analysed tree: its known patterns, or one
-        catch-all route under the include's prefix, with a warning saying so."""
-        app = name.split(".", 1)[0]
-        known = KNOWN_URLCONFS.get(name)
-        if known is not None:
-            for pattern, route_name, methods in known:
-                self.add(join_pattern(scope.prefix, pattern), name, scope.qualify(route_name),
-                         methods, file, entry.line, conditional=scope.condition, external=True,
-                         app=app)  # fmt: skip
-            return
-        self.add(f"{scope.prefix}*", name, None, None, file, entry.line,
-                 conditional=scope.condition, external=True, app=app)  # fmt: skip
-        self.warnings.append(Warning_(file, f"include of {name} (a package outside the analysed "
-                                      f"files): its patterns are unknown, listed as one catch-all "
-                                      f"route {scope.prefix}*; send that whole prefix to the "
-                                      "service that keeps the package", entry.line))  # fmt: skip
 
     def class_attribute(self, qualname: str, names: tuple[str, ...], depth: int = 0) -> str | None:
         """A string class attribute, looked up along the bases like Python does."""
