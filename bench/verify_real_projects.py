@@ -66,24 +66,38 @@ HISTORY = (
     "generic-subscripted viewsets)."
 )
 
+MODELS = (
+    "Models and relations, not this section's subject but measured alongside: saleor misses "
+    "`schedulers.CustomPeriodicTask`, a subclass of django-celery-beat's concrete `PeriodicTask` "
+    "reached through a module alias (`from django_celery_beat import models as base_models`), and "
+    "its two relations; wger misses the six `Historical*` models that django-simple-history's "
+    "`HistoricalRecords()` creates at run time, and their 17 relations."
+)
+
 # Why, read from the lists in --misses (kept beside the figures it explains; update on a rerun).
 CAUSES = {
-    "saleor": "Saleor is a GraphQL API: 10 routes in all. The miss is `^media/(?P<path>.*)$` from "
-    '`django.conf.urls.static.static("/media/", view=...)` under `if settings.DEBUG`, a helper '
-    "the static reading does not expand. The proxy failures are regex routes that the plan "
-    "(`analyzer/decompose/plan.py:proxy_match`) widens to a `prefix/*` route, which also takes "
-    "the path with its trailing slash toggled; `^\\.well-known/jwks.json$` becomes `/*`, a "
-    "catch-all, because of its unescaped dot.",
+    "legacy_monolith": "`api/health` is served by `core`, which the suggestion now treats as a "
+    "shared kernel, so no plan step gives it a proxy route; the reports CSV route is a regex the "
+    "plan widens to `backoffice/reports/*`, which also takes the path with a slash added.",
+    "saleor": "Saleor is a GraphQL API: 10 routes in all, every one found. Of the proxy failures, "
+    "five are regex routes that the plan (`analyzer/decompose/plan.py:proxy_match`) widens to a "
+    "`prefix/*` route, which also takes the path with its trailing slash toggled; three have no "
+    "proxy route: `.well-known/jwks.json` is served by `core`, the shared kernel, and `media/` "
+    "and the home page sit under `if settings.DEBUG`, which the plan leaves out.",
     "taiga-back": "The two misses are routers whose URLs an `AppConfig.ready()` appends to "
     "`taiga.urls.urlpatterns` (`path('api/v1/', include(router.urls))` in `taiga/feedback/apps.py`, "
-    "under `if settings.FEEDBACK_ENABLED`, and in `taiga/stats/apps.py`). The proxy failures are "
-    "DRF routes with a `(?P<resource_id>\\d+)` lookup that the plan widens to `prefix/*`.",
+    "under `if settings.FEEDBACK_ENABLED`, and in `taiga/stats/apps.py`). Most proxy failures are "
+    "DRF routes with a `(?P<resource_id>\\d+)` lookup that the plan widens to `prefix/*`; the "
+    "API root (three routers on `api/v1/`) has no proxy route because its view is read as DRF's "
+    "`APIRootView`, where taiga's own router makes its own root view.",
     "healthchecks": "Every route found; the proxy refuses the routes with the project's own "
     "converters (`<sha1:...>`, `<quoted:...>`): the plan passes them through, and the proxy knows "
     "Django's converters only.",
-    "wger": "Every route found; the two proxy failures are a regex route widened to a prefix and "
+    "wger": "Every route found. Proxy failures: a regex route widened to a prefix; "
     "`gym/export/users/<int:gym_pk>)`, a stray `)` in wger's own urlconf that Django takes "
-    "literally and the plan reads as regex.",
+    "literally and the plan reads as regex; and three routes with no proxy route: two served by "
+    "`wger.utils` (the shared kernel) and `weight/import-csv/`, whose view is written "
+    "`login_required(...)` in the urlconf and is read as the decorator.",
     "paperless-ngx": "Every route found; one proxy failure: a DRF `@action` with a regex "
     "`url_path` (`versions/(?P<version_id>\\d+)`) widened to a prefix.",
 }
@@ -129,7 +143,7 @@ def run(project: Project, out: Path, reuse: bool) -> Outcome:
         started = time.perf_counter()
         with log.open("w") as f:
             subprocess.run([str(project.venv / "bin" / "figkit"), "analyze", str(project.path),
-                            "--verify", "--out", str(target), "--format", "json"],
+                            "--verify", "--no-cache", "--out", str(target), "--format", "json"],
                            stdout=f, stderr=subprocess.STDOUT, env={**os.environ, **project.env})  # fmt: skip
         seconds = time.perf_counter() - started
         (target / "bench-seconds").write_text(f"{seconds:.1f}\n")
@@ -236,19 +250,23 @@ def section(outcomes: list[Outcome], argv: list[str]) -> str:
     out = [HEADING, "",
            "`figkit analyze PATH --verify` loads the project's Django registry and URL resolver in a subprocess "
            "and scores the static analysis against them. Routes are compared in one canonical form "
-           "(`analyzer.verify.route_key`): Django's joined pattern with anchors dropped, every capture "
+           "(`analyzer.verify_routes.route_key`): Django's joined pattern with anchors dropped, every capture "
            "(regex group or converter) written `<>`, and the trailing slash kept. Own routes are Django's "
            "routes whose view is defined in the tree (admin left out), without DRF's `.<format>` copies; "
            "recall is the share of them the analysis has, precision the share of the analysis's routes "
            "that Django has (own or not). Proxy routes matching: for each own route, a concrete path is "
            "built from Django's regex and the proxy route the plan made for it must match that path (with "
            "`strangler_proxy.routing`) and must not match the path with its trailing slash toggled when "
-           "Django does not resolve that one to the route; a route the analysis lacks counts as failing.",
+           "Django does not resolve that one to the route; a route the analysis lacks, or one no plan step "
+           "gives a proxy route (`not in plan`), counts as failing. Paths are generated from the regex's "
+           "parse tree (classes, ranges, repeats, alternations; back-references and conditionals are not, "
+           "and such a route would count as `no sample`: none did here). The full lists, per project, "
+           "are written by `--misses DIR`.",
            "",
            f"Measured {date.today().isoformat()} on {machine()} (the bench's own Python; each project ran "
            "from its own venv, Python as in the table notes), with:", "",
            "    .venv/bin/python bench/verify_real_projects.py " + " ".join(argv), "",
-           "which runs, per project, `VENV/bin/figkit analyze PATH --verify --out OUT/NAME --format json`.", "",
+           "which runs, per project, `VENV/bin/figkit analyze PATH --verify --no-cache --out OUT/NAME --format json` (the time is that command's: a cold analysis, the plan, the reports and Django's probe).", "",
            header, "|" + "---|" * 8]  # fmt: skip
     out += [row(o) for o in outcomes]
     out += ["", "What each venv needed (requirements installed with pip from PyPI; then "
@@ -257,7 +275,7 @@ def section(outcomes: list[Outcome], argv: list[str]) -> str:
         out.append(
             f"- {o.project.name} (Python {o.python}): {SETUP.get(o.project.name, 'its requirements as pinned.')}"
         )
-    out += ["", HISTORY, "", "Top causes of what is still missed or wrong:", ""]
+    out += ["", HISTORY, "", MODELS, "", "Top causes of what is still missed or wrong:", ""]
     for o in outcomes:
         found = causes(o)
         out.append(f"- {o.project.name}: " + ("; ".join(found) if found else "nothing missed."))
