@@ -112,9 +112,9 @@ class Analysis:
             for module in app.modules:
                 graph.add_node(module, type="module", app=app.label, external=False)
         for edge in self.edges:
-            for node, app in ((edge.source, edge.source_app), (edge.target, edge.target_app)):
+            for node, owner in ((edge.source, edge.source_app), (edge.target, edge.target_app)):
                 if node not in graph:
-                    graph.add_node(node, type="module", app=app, external=False)
+                    graph.add_node(node, type="module", app=owner, external=False)
             graph.add_edge(edge.source, edge.target, key=edge.kind, kind=edge.kind,
                            weight=edge.weight, evidence=edge.evidence)  # fmt: skip
         return graph

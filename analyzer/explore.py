@@ -276,7 +276,7 @@ class Exploration:
             for *_, d in graph.edges(data=True)
         ]
         nx.draw_networkx_edges(graph, pos, ax=ax, width=widths, alpha=0.35)
-        nx.draw_networkx_nodes(graph, pos, ax=ax, node_color=[colour.get(service_of.get(a), "grey") for a in graph],
+        nx.draw_networkx_nodes(graph, pos, ax=ax, node_color=[colour.get(service_of.get(a) or "", "grey") for a in graph],
                                node_size=[200 + 60 * sizes[a] for a in graph])  # fmt: skip
         nx.draw_networkx_labels(graph, pos, ax=ax, font_size=9)
         for s in services:

@@ -102,11 +102,11 @@ def rules_from(config: dict[str, Any], where: str = "the figkit config") -> Rule
             raise AnalyzerError(
                 f"{where}: allow #{i + 1}: no edge kind {', '.join(sorted(unknown))}"
             )
-        fix = {"monolith": MONOLITH}
+        fix: dict[str, str] = {"monolith": MONOLITH}
         allows.append(
             Allow(
-                fix.get(rule["from"], rule["from"]),
-                fix.get(rule["to"], rule["to"]),
+                fix.get(rule["from"]) or str(rule["from"]),
+                fix.get(rule["to"]) or str(rule["to"]),
                 frozenset(kinds),
             )
         )

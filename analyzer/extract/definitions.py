@@ -52,8 +52,8 @@ def model_target(ctx: Context, node: cst.BaseExpression) -> Ref | None:
         return USER_MODEL  # reusable apps re-export it: `from oscar.core.compat import AUTH_USER_MODEL`
     if binding is not None and binding.startswith(("q:", "s:")):
         return binding
-    name = dotted(node)
-    if name is not None and name.endswith("AUTH_USER_MODEL"):
+    written = dotted(node)
+    if written is not None and written.endswith("AUTH_USER_MODEL"):
         return USER_MODEL
     return None
 

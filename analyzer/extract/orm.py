@@ -176,9 +176,9 @@ class Orm:
             if node.args:
                 model = ctx.model_ref(node.args[0].value)
                 if model is not None:
-                    lookups = tuple(_call_lookups("get", node))
                     ctx.facts.orm.append(
-                        OrmCall(model, False, ("objects",), ("get",), lookups, ctx.line,
+                        OrmCall(model, False, ("objects",), ("get",),
+                                tuple(_call_lookups("get", node)), ctx.line,
                                 ctx.function, tuple(ctx.blocks))
                     )  # fmt: skip
             return

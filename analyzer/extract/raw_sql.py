@@ -55,8 +55,8 @@ def tables_in(sql: str) -> tuple[tuple[str, ...], bool]:
         found = tuple(sorted(n for n in names - ctes if n != "_x"))
         return found, True
     except (SqlglotError, RecursionError, ValueError):
-        found = {m.group(1).rsplit(".", 1)[-1].lower() for m in _TOLERANT.finditer(sql)}
-        return tuple(sorted(n for n in found if n not in ("select", "_x"))), False
+        scanned = {m.group(1).rsplit(".", 1)[-1].lower() for m in _TOLERANT.finditer(sql)}
+        return tuple(sorted(n for n in scanned if n not in ("select", "_x"))), False
 
 
 @lru_cache(maxsize=4096)

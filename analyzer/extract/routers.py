@@ -139,9 +139,10 @@ class Routers:
             if not any(d.router == name for d in self.ctx.facts.router_defs):
                 self.ctx.facts.router_defs.append(RouterDef(name, cls, self.ctx.line))
             return name, ()
-        name = self.ctx.qualname(node)
-        if name is None:
+        qualified = self.ctx.qualname(node)
+        if qualified is None:
             return None
+        name = qualified
         local = name.startswith(f"{self.ctx.module}.")
         if local and name not in self.ctx.facts.router_vars:
             return None  # a local object that is not a router (an admin site, a registry)

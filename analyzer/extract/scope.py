@@ -187,9 +187,9 @@ class ScopeTracker:
         if isinstance(target, cst.Tuple) and target.elements:
             first = target.elements[0].value
             if isinstance(first, cst.Name) and isinstance(value, cst.Call):
-                binding = ctx.call_result(value)  # obj, created = X.objects.get_or_create()
-                if binding is not None and binding.startswith("i:"):
-                    ctx.bind(first.value, binding)
+                result = ctx.call_result(value)  # obj, created = X.objects.get_or_create()
+                if result is not None and result.startswith("i:"):
+                    ctx.bind(first.value, result)
             return
         if not isinstance(target, cst.Name):
             return

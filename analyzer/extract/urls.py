@@ -120,10 +120,10 @@ class Urls:
         base = node.value
         if isinstance(base, cst.Name) and base.value in self._module_names:
             return self._module_names[base.value], "urlpatterns"
-        module = self.ctx.qualname(base)
-        if module is None or module == self.ctx.module:
+        imported = self.ctx.qualname(base)
+        if imported is None or imported == self.ctx.module:
             return None
-        return module, "urlpatterns"
+        return imported, "urlpatterns"
 
     def visit_Call(self, node: cst.Call) -> None:
         # urlpatterns.append(path(...)) / urlpatterns.extend([...])

@@ -68,10 +68,11 @@ def _value(node: ast.AST, settings: Mapping[str, object]) -> object:
             return _UNKNOWN
         return owner.get(*args)
     if isinstance(node, ast.Dict) and all(k is not None for k in node.keys):
-        items = [
+        items: list[tuple[object, object]] = [
             (_value(k, settings), _value(v, settings))
             for k, v in zip(node.keys, node.values, strict=True)
-        ]  # type: ignore[arg-type]
+            if k is not None
+        ]
         if any(_UNKNOWN in pair for pair in items):
             return _UNKNOWN
         try:
@@ -79,8 +80,8 @@ def _value(node: ast.AST, settings: Mapping[str, object]) -> object:
         except TypeError:
             return _UNKNOWN
     if isinstance(node, ast.List | ast.Tuple | ast.Set):
-        items = [_value(e, settings) for e in node.elts]
-        return _UNKNOWN if _UNKNOWN in items else items
+        elements = [_value(e, settings) for e in node.elts]
+        return _UNKNOWN if _UNKNOWN in elements else elements
     if isinstance(node, ast.Compare) and len(node.ops) == 1:
         left, right = _value(node.left, settings), _value(node.comparators[0], settings)
         if left is _UNKNOWN or right is _UNKNOWN:

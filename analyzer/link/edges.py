@@ -61,6 +61,7 @@ class EdgeBuilder:
         self._calls_by_function: dict[str, list[str]] = defaultdict(list)
         self.tasks: dict[str, str] = {}  # task function qualname -> module
         self.task_names: dict[str, str] = {}  # celery task name -> function qualname
+        self._signal_modules: dict[str, str] | None = None  # signal qualname -> defining module
 
     def build(self) -> EdgeSet:
         for facts in self.index.files:
@@ -174,12 +175,11 @@ class EdgeBuilder:
 
     # -- behaviour across apps ---------------------------------------------------------------
     def _signals(self, facts: FileFacts) -> None:
-        signal_modules = (
-            {s.qualname: f.module for f in self.index.files for s in f.signals}
-            if not hasattr(self, "_signal_modules")
-            else self._signal_modules
-        )
-        self._signal_modules = signal_modules
+        if self._signal_modules is None:
+            self._signal_modules = {
+                s.qualname: f.module for f in self.index.files for s in f.signals
+            }
+        signal_modules = self._signal_modules
         for receiver in facts.receivers:
             for signal_ref in receiver.signals:
                 signal = self.index.resolve(signal_ref[2:])
@@ -267,9 +267,9 @@ class EdgeBuilder:
         }
         for block in atomic_blocks.values():
             written: set[str] = set()
-            for call in facts.orm:
-                if block.id in call.blocks:
-                    found = self.orm_target(call)
+            for orm_call in facts.orm:
+                if block.id in orm_call.blocks:
+                    found = self.orm_target(orm_call)
                     if found is not None and found[1]:
                         written.add(self.models.concrete_label(found[0].label))
             for statement in facts.raw_sql:  # SQL that changes a table inside the block

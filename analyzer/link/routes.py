@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from analyzer.facts import UrlEntry, UrlList, Warning_
 from analyzer.link.apps import AppLocator
@@ -173,7 +174,7 @@ class RouteBuilder:
             self._expand_module(module, Scope(), ())
         return self.routes
 
-    def condition(self, outer: str | None, inner: str | None) -> str | bool | None:
+    def condition(self, outer: str | None, inner: str | None) -> str | Literal[False] | None:
         """The condition in force under `outer` and `inner`: False when statically off,
         else the part not known statically (None: always on)."""
         if not inner:

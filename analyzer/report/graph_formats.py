@@ -93,11 +93,7 @@ def mermaid(data: dict[str, Any]) -> str:
             for kind, n in link["kinds"].items():
                 between[(sa, sb)][kind] += n
     for (a, b), kinds in sorted(between.items()):
-        strong = {
-            k: n
-            for k, n in kinds.items()
-            if k in STRONG_KINDS
-        }
+        strong = {k: n for k, n in kinds.items() if k in STRONG_KINDS}
         label = (
             ", ".join(f"{k} {n}" for k, n in sorted(strong.items()))
             or f"{sum(kinds.values())} weak"
