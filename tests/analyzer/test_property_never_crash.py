@@ -199,7 +199,23 @@ def urlconfs(draw) -> str:
                 f"router.register({draw(STRINGS)}, {draw(BASES) or 'V'}, basename={draw(STRINGS)})"
             )
         lines.append(draw(st.sampled_from(["urlpatterns += router.urls", "urlpatterns = format_suffix_patterns(urlpatterns)", "app_name = 'x'"])))  # fmt: skip
+    for _ in range(draw(st.integers(0, 2))):
+        lines.append(draw(URL_EXTRAS).format(lit=draw(LITERALS), entry=draw(URL_ENTRIES), s=draw(STRINGS)))  # fmt: skip
     return "\n".join(lines)
+
+
+URL_EXTRAS = st.sampled_from([
+    "if settings.DEBUG:\n    urlpatterns += [{entry}]",
+    "if not settings.X and {lit}:\n    urlpatterns.append({entry})\nelse:\n    pass",
+    "if getattr(settings, {s}, {lit}):\n    urlpatterns.extend([{entry}])",
+    "if settings.FEATURES.get({s}, {lit}) == {lit}:\n    urlpatterns.insert(0, {entry})",
+    "router.register({s}, V).register({s}, W, basename={s}, parents_query_lookups=[{s}])",
+    "nested = NestedSimpleRouter(router, {s}, lookup={s})\nnested.register({s}, V)\nurlpatterns += nested.urls",
+    "class Router(routers.DefaultRouter):\n    routes = [{lit}, Route(url={s}, mapping={lit}, name={s}, detail={lit}, initkwargs={{}})]",
+    "class Cfg(AppConfig):\n    def ready(self):\n        from cfg.urls import urlpatterns\n        urlpatterns.append({entry})",
+    "urlpatterns = format_suffix_patterns(urlpatterns, allowed={lit}, suffix_required={lit})",
+    "router = routers.SimpleRouter(trailing_slash={lit}, use_regex_path={lit})",
+])  # fmt: skip
 
 
 SETTINGS_LINES = st.one_of(
