@@ -32,36 +32,63 @@ def file_key(data: bytes, module: str, is_package: bool) -> str:
 
 
 class FactCache:
+    """A cache is only ever a speed-up: a damaged file is set aside (``facts.sqlite.damaged``)
+    and started afresh, and a read or write that fails is a miss, never a crash."""
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, data BLOB)")
+        try:
+            self._db = self._open(path)
+        except sqlite3.DatabaseError:  # not a database any more (a crash, a disk, a hand)
+            path.replace(path.with_name(path.name + ".damaged"))
+            for suffix in ("-wal", "-shm"):
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
+            self._db = self._open(path)
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, data BLOB)")
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
 
     def get_many(self, keys: list[str]) -> dict[str, FileFacts]:
         found: dict[str, FileFacts] = {}
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for key, data in self._db.execute(
-                f"SELECT key, data FROM facts WHERE key IN ({marks})", chunk
-            ):
+            try:
+                rows = self._db.execute(
+                    f"SELECT key, data FROM facts WHERE key IN ({marks})", chunk
+                ).fetchall()
+            except sqlite3.Error:
+                return found
+            for key, data in rows:
                 try:
-                    found[key] = pickle.loads(data)
+                    facts = pickle.loads(data)
                 except Exception:  # a damaged entry is a miss, never a crash
                     continue
+                if isinstance(facts, FileFacts):
+                    found[key] = facts
         return found
 
     def put_many(self, items: list[tuple[str, FileFacts]]) -> None:
-        with self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO facts (key, data) VALUES (?, ?)",
-                [
-                    (key, pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL))
-                    for key, facts in items
-                ],
-            )
+        try:
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO facts (key, data) VALUES (?, ?)",
+                    [
+                        (key, pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL))
+                        for key, facts in items
+                    ],
+                )
+        except sqlite3.Error:  # a full disk or a locked file: the next run reads again
+            pass
 
     def close(self) -> None:
         self._db.close()

@@ -97,6 +97,13 @@ def list_python_files(
     return found
 
 
+def _read_or_empty(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except OSError:
+        return b""
+
+
 def _package_root(path: Path) -> Path:
     """The folder above the outermost package holding ``path`` (what sys.path would hold)."""
     folder = path.parent
@@ -175,7 +182,7 @@ def discover(
     if settings_file is None:
         for rel, file in listed:
             is_settings = rel.endswith("settings.py") or "/settings/" in rel
-            if is_settings and b"INSTALLED_APPS" in file.read_bytes():
+            if is_settings and b"INSTALLED_APPS" in _read_or_empty(file):
                 settings_file = file
                 source_root = _package_root(file.resolve())
                 settings_module = module_name(file.resolve(), source_root)[0]
@@ -193,7 +200,11 @@ def discover(
 
     files: list[SourceFile] = []
     for rel, file in listed:
-        size = file.stat().st_size
+        try:
+            size = file.stat().st_size
+        except OSError as exc:  # gone or unreadable since it was listed
+            warnings.append(Warning_(rel, f"cannot be read ({exc.strerror}); skipped"))
+            continue
         if size > max_file_bytes:
             warnings.append(
                 Warning_(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -71,7 +72,7 @@ def analyze(
             )
     project = discover(path, include=include, exclude=exclude)
     jobs = jobs or min(os.cpu_count() or 1, 8)
-    cache = FactCache(cache_dir / "facts.sqlite") if cache_dir is not None else None
+    cache = _open_cache(cache_dir, project) if cache_dir is not None else None
 
     keys: dict[str, str] = {}
     cached: dict[str, FileFacts] = {}
@@ -149,6 +150,18 @@ def analyze(
         analysis.edges.extend(cochange_edges(project, analysis))
         analysis.stats["seconds"]["git"] = round(time.perf_counter() - git_started, 3)  # type: ignore[index]
     return analysis
+
+
+def _open_cache(cache_dir: Path, project: Project) -> FactCache | None:
+    try:
+        return FactCache(cache_dir / "facts.sqlite")
+    except (OSError, sqlite3.Error) as exc:  # only a speed-up: go on without it
+        project.warnings.append(
+            Warning_(
+                "", f"the fact cache in {cache_dir} cannot be used ({exc}); every file is read"
+            )
+        )
+        return None
 
 
 def _library_reader(cache: FactCache | None):

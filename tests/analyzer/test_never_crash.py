@@ -162,3 +162,21 @@ def test_strings_python_refuses_are_warnings_not_crashes(tmp_path):
     assert messages["things/mixed.py"].startswith("does not parse")
     assert "ok/" in [r.pattern for r in analysis.routes]
     assert not [w for w in analysis.warnings if BUG in w.message]
+
+
+def test_a_damaged_fact_cache_is_set_aside_and_rebuilt(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "facts.sqlite").write_bytes(b"not a database" * 100)
+    first = analyze(OCTAL, jobs=1, cache_dir=cache)
+    assert (cache / "facts.sqlite.damaged").exists()
+    second = analyze(OCTAL, jobs=1, cache_dir=cache)
+    assert second.stats["files_cached"] == first.stats["files"] == first.stats["files_read"]
+
+
+def test_a_cache_folder_that_cannot_be_made_is_a_warning(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    analysis = analyze(OCTAL, jobs=1, cache_dir=blocker / "cache")
+    assert any("fact cache" in w.message for w in analysis.warnings)
+    assert [m.label for m in analysis.models] == ["things.Thing"]
