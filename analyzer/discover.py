@@ -82,11 +82,18 @@ def list_python_files(
             continue
         seen_dirs.add(key)
         dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS and not d.startswith("."))
+        for name in [d for d in dirnames if not _utf8(d)]:
+            dirnames.remove(name)
+            rel = (here / name).relative_to(root).as_posix()
+            warnings.append(Warning_(_printable(rel), "folder name is not UTF-8; skipped"))
         for name in sorted(filenames):
             if not name.endswith(".py"):
                 continue
             full = here / name
             rel = full.relative_to(root).as_posix()
+            if not _utf8(name):  # no module can have that name, and analysis.json is UTF-8
+                warnings.append(Warning_(_printable(rel), "file name is not UTF-8; skipped"))
+                continue
             excluded = _matches(rel, DEFAULT_EXCLUDES) and not _matches(rel, include)
             if excluded or _matches(rel, exclude):
                 continue
@@ -95,6 +102,18 @@ def list_python_files(
                 continue
             found.append((rel, full))
     return found
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes, kept by Python as lone surrogates
+        return False
+    return True
+
+
+def _printable(name: str) -> str:
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _read_or_empty(file: Path) -> bytes:

@@ -180,3 +180,18 @@ def test_a_cache_folder_that_cannot_be_made_is_a_warning(tmp_path):
     analysis = analyze(OCTAL, jobs=1, cache_dir=blocker / "cache")
     assert any("fact cache" in w.message for w in analysis.warnings)
     assert [m.label for m in analysis.models] == ["things.Thing"]
+
+
+def test_file_and_folder_names_that_are_not_utf8_are_warnings(tmp_path):
+    root = _project(tmp_path, {})
+    (root / "things" / b"caf\xe9.py".decode("utf-8", "surrogateescape")).write_text("x = 1\n")
+    bad_folder = root / b"\xff".decode("utf-8", "surrogateescape")
+    bad_folder.mkdir()
+    (bad_folder / "__init__.py").write_text("")
+    run = subprocess.run(
+        [FIGKIT, "analyze", root, "--no-cache", "--out", tmp_path / "out", "--format", "json,md"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "things/caf\ufffd.py: file name is not UTF-8; skipped" in run.stderr
+    assert "\ufffd: folder name is not UTF-8; skipped" in run.stderr
