@@ -57,8 +57,8 @@ SETUP = {
 
 
 HISTORY = (
-    "Before the route fixes of issue 11, the same measure (figkit at adbd852, the trailing slash "
-    "significant) gave own-route recall / precision of 47.9% / 47.0% on wger (every page under "
+    "Earlier the same day, before the last route fixes of issue 11, the same measure (figkit "
+    "at 99f6d9a to 9926050, the trailing slash significant) gave own-route recall / precision of 47.9% / 47.0% on wger (every page under "
     "i18n_patterns was read with Django's default `en-us/` prefix, not the project's "
     "LANGUAGE_CODE `en`), 85.7% / 100% on netbox (the feature tabs registered per model at run "
     "time), 88.9% / 100% on saleor and 100% / 100% on healthchecks; the issue reported 0.3%, 76% "
@@ -84,12 +84,10 @@ CAUSES = {
     "`prefix/*` route, which also takes the path with its trailing slash toggled; three have no "
     "proxy route: `.well-known/jwks.json` is served by `core`, the shared kernel, and `media/` "
     "and the home page sit under `if settings.DEBUG`, which the plan leaves out.",
-    "taiga-back": "The two misses are routers whose URLs an `AppConfig.ready()` appends to "
-    "`taiga.urls.urlpatterns` (`path('api/v1/', include(router.urls))` in `taiga/feedback/apps.py`, "
-    "under `if settings.FEEDBACK_ENABLED`, and in `taiga/stats/apps.py`). Most proxy failures are "
-    "DRF routes with a `(?P<resource_id>\\d+)` lookup that the plan widens to `prefix/*`; the "
-    "API root (three routers on `api/v1/`) has no proxy route because its view is read as DRF's "
-    "`APIRootView`, where taiga's own router makes its own root view.",
+    "taiga-back": "Every route found (the routers that `AppConfig.ready()` appends to "
+    "`taiga.urls.urlpatterns` included). The three proxy failures are the API roots of three "
+    "routers on `api/v1/`: their view is read as DRF's `APIRootView`, where taiga's own router "
+    "subclass makes its own root view, so the route belongs to no app and no plan step.",
     "healthchecks": "Every route found; the proxy refuses the routes with the project's own "
     "converters (`<sha1:...>`, `<quoted:...>`): the plan passes them through, and the proxy knows "
     "Django's converters only.",
@@ -98,8 +96,9 @@ CAUSES = {
     "literally and the plan reads as regex; and three routes with no proxy route: two served by "
     "`wger.utils` (the shared kernel) and `weight/import-csv/`, whose view is written "
     "`login_required(...)` in the urlconf and is read as the decorator.",
-    "paperless-ngx": "Every route found; one proxy failure: a DRF `@action` with a regex "
-    "`url_path` (`versions/(?P<version_id>\\d+)`) widened to a prefix.",
+    "paperless-ngx": "Every route found; one proxy failure: the catch-all `.*` of the web app has no "
+    "proxy route, because its view is written `login_required(IndexView.as_view())` in the urlconf "
+    "and read as the decorator (no app, so no plan step).",
 }
 
 
