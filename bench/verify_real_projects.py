@@ -119,6 +119,7 @@ class Outcome:
     analysis: dict
     verify: dict | None
     error: str = ""
+    figkit: str = "?"  # the figkit commit the run started at (the venvs run this working tree)
 
 
 def _parse(spec: str) -> Project:
@@ -129,6 +130,11 @@ def _parse(spec: str) -> Project:
     return Project(name, Path(path), Path(venv), {})
 
 
+def _figkit_commit() -> str:
+    return subprocess.run(["git", "-C", str(Path(__file__).parent), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip() or "?"  # fmt: skip
+
+
 def run(project: Project, out: Path, reuse: bool) -> Outcome:
     commit = subprocess.run(["git", "-C", str(project.path), "rev-parse", "--short=9", "HEAD"],
                             capture_output=True, text=True).stdout.strip() or "?"  # fmt: skip
@@ -137,8 +143,11 @@ def run(project: Project, out: Path, reuse: bool) -> Outcome:
                             capture_output=True, text=True).stdout.strip()  # fmt: skip
     target = out / project.name
     log = out / f"{project.name}.log"
-    seconds = 0.0
+    seconds, figkit = 0.0, _figkit_commit()
     if not reuse:
+        (target).mkdir(parents=True, exist_ok=True)
+        (target / "bench-figkit").write_text(figkit + "\n")
+        (target / "bench-commit").write_text(commit + "\n")
         started = time.perf_counter()
         with log.open("w") as f:
             subprocess.run([str(project.venv / "bin" / "figkit"), "analyze", str(project.path),
@@ -148,6 +157,10 @@ def run(project: Project, out: Path, reuse: bool) -> Outcome:
         (target / "bench-seconds").write_text(f"{seconds:.1f}\n")
     elif (target / "bench-seconds").exists():
         seconds = float((target / "bench-seconds").read_text())
+        if (target / "bench-figkit").exists():
+            figkit = (target / "bench-figkit").read_text().strip()
+        if (target / "bench-commit").exists():
+            commit = (target / "bench-commit").read_text().strip()
     analysis = json.loads((target / "analysis.json").read_text())
     verify_file = target / "verify.json"
     error = ""
@@ -160,7 +173,7 @@ def run(project: Project, out: Path, reuse: bool) -> Outcome:
     else:
         lines = [ln for ln in log.read_text().splitlines() if "--verify" in ln]
         error = lines[-1] if lines else "no verify.json written"
-    return Outcome(project, seconds, commit, python, analysis, verify, error)
+    return Outcome(project, seconds, commit, python, analysis, verify, error, figkit)
 
 
 def _pair(score: dict | None) -> str:
@@ -262,7 +275,8 @@ def section(outcomes: list[Outcome], argv: list[str]) -> str:
            "and such a route would count as `no sample`: none did here). The full lists, per project, "
            "are written by `--misses DIR`.",
            "",
-           f"Measured {date.today().isoformat()} on {machine()} (the bench's own Python; each project ran "
+           f"Measured {date.today().isoformat()} on {machine()}, the runs starting at figkit "
+           f"{', '.join(sorted({o.figkit for o in outcomes}))} (the bench's own Python; each project ran "
            "from its own venv, Python as in the table notes), with:", "",
            "    .venv/bin/python bench/verify_real_projects.py " + " ".join(argv), "",
            "which runs, per project, `VENV/bin/figkit analyze PATH --verify --no-cache --out OUT/NAME --format json` (the time is that command's: a cold analysis, the plan, the reports and Django's probe).", "",
