@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -279,14 +280,14 @@ def _no_bug(warnings) -> None:
     assert not bugs, bugs
 
 
-@settings(PROPERTY, max_examples=_scaled(1500))
+@settings(PROPERTY, max_examples=_scaled(2000))
 @given(source=ENCODED | mutated(ENCODED))
 def test_extraction_never_crashes_on_generated_django_source(source):
     facts = extract(source, "app/models.py", "app.models", False)
     _no_bug(facts.warnings)
 
 
-@settings(PROPERTY, max_examples=_scaled(1000))
+@settings(PROPERTY, max_examples=_scaled(1200))
 @given(source=mutated(FIXTURE_SOURCES), is_package=st.booleans())
 def test_extraction_never_crashes_on_mutated_real_files(source, is_package):
     facts = extract(source, "pkg/views.py", "pkg" if is_package else "pkg.views", is_package)
@@ -305,7 +306,7 @@ MANAGE = "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'cfg.settin
 SETTINGS_FILES = st.lists(SETTINGS_LINES, max_size=8).map(lambda s: "\n".join(s) + "\n")
 
 
-@settings(PROPERTY, max_examples=_scaled(400))
+@settings(PROPERTY, max_examples=_scaled(600))
 @given(
     settings_source=SETTINGS_FILES | mutated(SETTINGS_FILES.map(str.encode)), base=SETTINGS_FILES
 )
@@ -357,18 +358,39 @@ def projects(draw) -> dict[str, bytes | str]:
     return files
 
 
-@settings(PROPERTY, max_examples=_scaled(80))
+@settings(PROPERTY, max_examples=_scaled(150))
 @given(files=projects())
 def test_every_stage_of_figkit_analyze_survives_generated_projects(files):
     with tempfile.TemporaryDirectory() as tmp:
-        root = _write(Path(tmp) / "project", files)
-        out = Path(tmp) / "out"
-        analysis = analyze(root, jobs=1, cache_dir=None)
-        _no_bug(analysis.warnings)
-        document = decompose(analysis.to_json())
-        written = write_analysis(document, out)  # validates against the schema
-        write_route_files(document, out)
-        write_reports(document, out, FORMATS)
-        console = Console(file=io.StringIO(), width=100)
-        print_summary(analysis, document, str(written), console)
-        print_decomposition(document, console)
+        _every_stage(_write(Path(tmp) / "project", files), Path(tmp) / "out")
+
+
+FIXTURE_PROJECTS = ["tinyshop", "twoclusters", "ninjashop", "sitepackages_project"]
+
+
+def _every_stage(root: Path, out: Path) -> None:
+    analysis = analyze(root, jobs=1, cache_dir=None)
+    _no_bug(analysis.warnings)
+    document = decompose(analysis.to_json())
+    written = write_analysis(document, out)  # validates against the schema
+    write_route_files(document, out)
+    write_reports(document, out, FORMATS)
+    console = Console(file=io.StringIO(), width=100)
+    print_summary(analysis, document, str(written), console)
+    print_decomposition(document, console)
+
+
+@settings(PROPERTY, max_examples=_scaled(80))
+@given(name=st.sampled_from(FIXTURE_PROJECTS), data=st.data())
+def test_every_stage_survives_mutated_fixture_projects(name, data):
+    source = FIXTURES / name
+    files = sorted(
+        p.relative_to(source) for p in source.rglob("*.py") if "__pycache__" not in p.parts
+    )
+    chosen = data.draw(st.lists(st.sampled_from(files), min_size=1, max_size=3, unique=True))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / name
+        shutil.copytree(source, root, ignore=shutil.ignore_patterns("__pycache__"))
+        for rel in chosen:
+            (root / rel).write_bytes(data.draw(mutated(st.just((source / rel).read_bytes()))))
+        _every_stage(root, Path(tmp) / "out")
