@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -292,3 +293,23 @@ def test_a_route_that_no_plan_step_holds_gets_no_proxy_route(no_slash_seen):
         "/api/notes": "ok",
         "/api/notes/a": "not in plan",
     }
+
+
+def test_the_command_names_a_missed_route_by_djangos_pattern_with_its_view(tmp_path):
+    project = tmp_path / "proj"
+    shutil.copytree(NO_SLASH, project, ignore=shutil.ignore_patterns("__pycache__"))
+    urls = project / "notes" / "urls.py"
+    urls.write_text(urls.read_text() + '\nfrom django.urls import path\nfrom notes.views import NoteViewSet\n\n'
+                    'hidden = "".join(["hid", "den"])  # a pattern no static reading can know\n'
+                    'urlpatterns = urlpatterns + [path(hidden, NoteViewSet.as_view({"get": "list"}))]\n')  # fmt: skip
+    result = subprocess.run(
+        [str(FIGKIT), "analyze", str(project), "--out", str(tmp_path / "out"), "--verify",
+         "--format", "json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "route missed: api/hidden  (notes.views.NoteViewSet, in notes.urls)" in result.stdout
+    routes = json.loads((tmp_path / "out" / "verify.json").read_text())["routes"]
+    assert routes["missed_routes"] == [
+        {"pattern": "api/hidden", "view": "notes.views.NoteViewSet", "declared_in": "notes.urls"}
+    ]
