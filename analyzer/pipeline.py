@@ -172,7 +172,7 @@ def _library_reader(cache: FactCache | None):
             data = file.read_bytes()
         except OSError:
             return FileFacts(path=str(file), module=module)
-        key = file_key(data, module, is_package)
+        key = file_key(data, f"<library>{module}", is_package)  # apart from project files
         hit = cache.get_many([key]).get(key) if cache is not None else None
         if hit is not None:
             return hit

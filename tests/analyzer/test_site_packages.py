@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,14 @@ def test_site_packages_option_and_a_missing_folder(tmp_path):
     )  # fmt: skip
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and "is not a folder" in run.stderr
+
+
+def test_only_the_modules_defining_the_bases_are_read_and_they_are_cached(tmp_path):
+    first = analyze(PROJECT, jobs=1, cache_dir=tmp_path, site_packages=(SITE,))
+    with sqlite3.connect(tmp_path / "facts.sqlite") as db:
+        rows = db.execute("SELECT count(*) FROM facts").fetchone()[0]
+    # fake_taglib.models, fake_treelib.models and the nodes module it star-imports; not
+    # fake_treelib.fields (a field class is no base) nor any package __init__
+    assert rows == first.stats["files"] + 3
+    second = analyze(PROJECT, jobs=1, cache_dir=tmp_path, site_packages=(SITE,))
+    assert _relations(second) == _relations(first)
