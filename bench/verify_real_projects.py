@@ -74,6 +74,13 @@ MODELS = (
     "`HistoricalRecords()` creates at run time, and their 17 relations."
 )
 
+COPIES = (
+    "Every `.<format>` copy is found (the routes carry `format_suffix`), but the plan makes no proxy "
+    "route for the copies: a copy's path is taken only where the route's own proxy route happens "
+    "to take it, as taiga's detail routes do (no trailing slash, so `<pk>` takes `1.json`). After a "
+    "cut, `/api/dcim/devices/1.json` would still go to the monolith."
+)
+
 # Why, read from the lists in --misses (kept beside the figures it explains; update on a rerun).
 CAUSES = {
     "legacy_monolith": "`api/health` is served by `core`, which the suggestion now treats as a "
@@ -198,8 +205,21 @@ def row(o: Outcome) -> str:
         if routes
         else f"n/a ({o.error})"
     )
+    suffixes = v.get("format suffixes")
+    copies = (
+        "none"
+        if not suffixes
+        else (
+            f"{suffixes['found']} of {suffixes['django']}: {suffixes['recall']:.1%} / {suffixes['precision']:.1%}"
+            + (
+                f"; proxy {suffixes['proxy']['matching']}/{suffixes['proxy']['copies']}"
+                if suffixes.get("proxy")
+                else ""
+            )
+        )
+    )
     cells = [o.project.name, o.commit, _pair(v.get("models")), _pair(v.get("tables")),
-             _pair(v.get("relations")), own, _proxy(routes), f"{o.seconds:.0f} s"]  # fmt: skip
+             _pair(v.get("relations")), own, _proxy(routes), copies, f"{o.seconds:.0f} s"]  # fmt: skip
     return "| " + " | ".join(cells) + " |"
 
 
@@ -258,7 +278,7 @@ def write_misses(o: Outcome, folder: Path) -> Path:
 
 def section(outcomes: list[Outcome], argv: list[str]) -> str:
     header = ("| project | commit | models: found of Django's, recall / precision | tables | relations "
-              "| own routes | proxy routes matching | time |")  # fmt: skip
+              "| own routes | proxy routes matching | `.<format>` copies | time |")  # fmt: skip
     out = [HEADING, "",
            "`figkit analyze PATH --verify` loads the project's Django registry and URL resolver in a subprocess "
            "and scores the static analysis against them. Routes are compared in one canonical form "
@@ -273,14 +293,16 @@ def section(outcomes: list[Outcome], argv: list[str]) -> str:
            "gives a proxy route (`not in plan`), counts as failing. Paths are generated from the regex's "
            "parse tree (classes, ranges, repeats, alternations; back-references and conditionals are not, "
            "and such a route would count as `no sample`: none did here). The full lists, per project, "
-           "are written by `--misses DIR`.",
+           "are written by `--misses DIR`. `.<format>` copies: DRF's format-suffix copies of own routes "
+           "against the analysis's routes marked `format_suffix`, and how many of the copies' paths "
+           "(`/api/notes/1.json`) the proxy route made for the route itself takes.",
            "",
            f"Measured {date.today().isoformat()} on {machine()}, the runs starting at figkit "
            f"{', '.join(sorted({o.figkit for o in outcomes}))} (the bench's own Python; each project ran "
            "from its own venv, Python as in the table notes), with:", "",
            "    .venv/bin/python bench/verify_real_projects.py " + " ".join(argv), "",
            "which runs, per project, `VENV/bin/figkit analyze PATH --verify --no-cache --out OUT/NAME --format json` (the time is that command's: a cold analysis, the plan, the reports and Django's probe).", "",
-           header, "|" + "---|" * 8]  # fmt: skip
+           header, "|" + "---|" * 9]  # fmt: skip
     out += [row(o) for o in outcomes]
     out += ["", "What each venv needed (requirements installed with pip from PyPI; then "
             "`pip install --no-deps -e figkit` and the analyzer's dependencies):", ""]  # fmt: skip
@@ -288,7 +310,17 @@ def section(outcomes: list[Outcome], argv: list[str]) -> str:
         out.append(
             f"- {o.project.name} (Python {o.python}): {SETUP.get(o.project.name, 'its requirements as pinned.')}"
         )
-    out += ["", HISTORY, "", MODELS, "", "Top causes of what is still missed or wrong:", ""]
+    out += [
+        "",
+        HISTORY,
+        "",
+        COPIES,
+        "",
+        MODELS,
+        "",
+        "Top causes of what is still missed or wrong:",
+        "",
+    ]
     for o in outcomes:
         found = causes(o)
         out.append(f"- {o.project.name}: " + ("; ".join(found) if found else "nothing missed."))
