@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,20 +98,25 @@ def probe(analysis: Analysis, timeout: float = 300) -> dict:
     source_root = str(analysis.project["source_root"])
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": str(settings),
            "PYTHONPATH": os.pathsep.join(filter(None, [source_root, os.environ.get("PYTHONPATH")]))}  # fmt: skip
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "analyzer.verify_probe", source_root],
-            capture_output=True, text=True, timeout=timeout, cwd=source_root, env=env,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired as exc:
-        raise VerifyError(
-            f"loading Django for {settings} took over {timeout:.0f} s; run without --verify"
-        ) from exc
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise VerifyError(f"Django could not load {settings} in this environment ({last}); "
-                          "install the project's requirements here, or run without --verify")  # fmt: skip
-    return json.loads(result.stdout)
+    with tempfile.TemporaryDirectory(prefix="figkit-verify-") as scratch:
+        output = Path(scratch) / "seen.json"
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "analyzer.verify_probe", source_root, str(output)],
+                capture_output=True, text=True, timeout=timeout, cwd=source_root, env=env,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired as exc:
+            raise VerifyError(
+                f"loading Django for {settings} took over {timeout:.0f} s; run without --verify"
+            ) from exc
+        if result.returncode != 0 or not output.exists():
+            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+            raise VerifyError(f"Django could not load {settings} in this environment ({last}); "
+                              "install the project's requirements here, or run without --verify")  # fmt: skip
+        try:
+            return json.loads(output.read_text())
+        except ValueError as exc:
+            raise VerifyError(f"the Django probe wrote no readable result ({exc})") from exc
 
 
 def _is_prefix_claim(route) -> bool:

@@ -1,7 +1,7 @@
 """Run inside the analysed project's environment by ``figkit analyze --verify``: load the
 Django registry and URL resolver and print, as JSON, what Django itself sees.
 
-    DJANGO_SETTINGS_MODULE=... python -m analyzer.verify_probe SOURCE_ROOT
+    DJANGO_SETTINGS_MODULE=... python -m analyzer.verify_probe SOURCE_ROOT [OUTPUT_JSON]
 
 Stdlib and Django only, so it runs wherever the project runs (Python 3.10 and up).
 For every route it also builds a concrete path from the route's own regex (``sample``) and
@@ -256,7 +256,11 @@ def main() -> None:
 
     django.setup()
     models, relations = _models(root)
-    json.dump({"models": models, "relations": relations, "routes": _routes(root)}, sys.stdout)
+    seen = {"models": models, "relations": relations, "routes": _routes(root)}
+    if len(sys.argv) > 2:  # a file: whatever the project prints to stdout stays out of the JSON
+        Path(sys.argv[2]).write_text(json.dumps(seen))
+    else:
+        json.dump(seen, sys.stdout)
 
 
 if __name__ == "__main__":

@@ -313,3 +313,12 @@ def test_the_command_names_a_missed_route_by_djangos_pattern_with_its_view(tmp_p
     assert routes["missed_routes"] == [
         {"pattern": "api/hidden", "view": "notes.views.NoteViewSet", "declared_in": "notes.urls"}
     ]
+
+
+def test_a_project_that_prints_while_loading_is_still_read(tmp_path):
+    project = tmp_path / "proj"
+    shutil.copytree(PROXY, project, ignore=shutil.ignore_patterns("__pycache__"))
+    settings = project / "proj" / "settings.py"
+    settings.write_text('print("settings loaded", flush=True)\n' + settings.read_text())
+    seen = probe(analysis_of(project))
+    assert len([r for r in seen["routes"] if r["view_local"]]) == 9
