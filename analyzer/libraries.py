@@ -118,16 +118,24 @@ def library_facts(
                         wanted_where.setdefault(base_name, where)
     missing = {name: where for name, where in wanted_where.items() if name not in found}
     warnings = [
-        Warning_(
-            file,
-            f"fields of abstract base {name} (package {name.split('.')[0]}) are unknown; pass "
-            f"--site-packages DIR of an environment that has {name.split('.')[0]}",
-            line,
-        )
+        Warning_(file, _unknown_base(name, source), line)
         for name, (file, line) in sorted(missing.items())
         if external_model_base(name)
     ]
     return list(read_modules.values()), warnings
+
+
+def _unknown_base(name: str, source: LibrarySource) -> str:
+    package = name.split(".")[0]
+    if source.has_package(package):
+        return (
+            f"fields of abstract base {name} (package {package}) are unknown: {package} is "
+            "installed but its source does not define the class statically"
+        )
+    return (
+        f"fields of abstract base {name} (package {package}) are unknown; pass "
+        f"--site-packages DIR of an environment that has {package}"
+    )
 
 
 def _wanted(name: str, any_module: bool = False) -> bool:

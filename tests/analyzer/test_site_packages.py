@@ -110,3 +110,15 @@ def test_only_the_modules_defining_the_bases_are_read_and_they_are_cached(tmp_pa
     assert rows == first.stats["files"] + 3
     second = analyze(PROJECT, jobs=1, cache_dir=tmp_path, site_packages=(SITE,))
     assert _relations(second) == _relations(first)
+
+
+def test_a_base_the_installed_library_builds_at_run_time_is_named_as_such():
+    dynamic = FIXTURES / "sitepackages_dynamic" / "site-packages"
+    analysis = analyze(PROJECT, jobs=1, site_packages=(dynamic, SITE))
+    unknown = [w.message for w in analysis.warnings if "abstract base" in w.message]
+    assert unknown == [
+        f"fields of abstract base fake_taglib.models.{name} (package fake_taglib) are unknown: "
+        "fake_taglib is installed but its source does not define the class statically"
+        for name in ("GenericTaggedItemBase", "TaggedItemBase")
+    ]
+    assert ("notes.Folder", "notes.Folder") in _relations(analysis)  # fake_treelib from SITE
