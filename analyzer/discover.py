@@ -274,9 +274,9 @@ def _read_settings_into(project: Project, settings_file: Path, by_rel: dict[str,
     project.root_urlconf = values.root_urlconf
     project.auth_user_model = values.auth_user_model
     project.settings_values = values.values
-    for file, bug in values.bugs:
+    for file, warning in values.warnings:
         rel = file.relative_to(root).as_posix() if file.is_relative_to(root) else str(file)
-        project.warnings.append(Warning_(rel, bug.message, bug.line))
+        project.warnings.append(Warning_(rel, warning.message, warning.line))
     for file, line, what in values.unreadable:
         rel = file.relative_to(root).as_posix() if file.is_relative_to(root) else str(file)
         if what.startswith("INSTALLED_APPS"):

@@ -11,6 +11,7 @@ reading goes on with the next statement.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from analyzer.extract.context import UNKNOWN, dotted, literal_value
 from analyzer.extract.parse import TooDeep, parse_module
 from analyzer.facts import Warning_
 
+_DOTTED = re.compile(r"[^\W\d]\w*(\.[^\W\d]\w*)*")  # a module or AppConfig path
 WANTED = ("INSTALLED_APPS", "ROOT_URLCONF", "AUTH_USER_MODEL")
 # Finds the file a `from x import *` names: (path, package) inside the analysed tree, or None.
 ModuleFinder = Callable[[cst.ImportFrom, str], "tuple[Path, str] | None"]
@@ -34,7 +36,7 @@ class SettingsValues:
     auth_user_model: str | None = None
     files: list[Path] = field(default_factory=list)  # the settings file and what it star-imports
     unreadable: list[tuple[Path, int, str]] = field(default_factory=list)  # (file, line, what)
-    bugs: list[tuple[Path, Warning_]] = field(default_factory=list)  # analyzer bugs, per statement
+    warnings: list[tuple[Path, Warning_]] = field(default_factory=list)  # as they are, per file
     values: dict[str, object] = field(default_factory=dict)  # every setting read statically
 
 
@@ -63,7 +65,7 @@ class _Evaluator:
             )
             return
         except Exception as exc:  # an analyzer bug: this file's settings stay unknown
-            self.result.bugs.append(
+            self.result.warnings.append(
                 (path, bug_warning(str(path), None, f"settings {path.name}", exc))
             )
             return
@@ -88,7 +90,7 @@ class _Evaluator:
                 self._path, self._package, self._lines = path, package, lines
                 what = f"setting {_assigned_name(stmt) or 'statement'}"
                 warning = bug_warning("", self._line(stmt), what, exc)
-                self.result.bugs.append((self._path, warning))
+                self.result.warnings.append((self._path, warning))
 
     def _statement(self, stmt: cst.BaseStatement) -> None:
         if isinstance(stmt, cst.SimpleStatementLine):
@@ -222,12 +224,21 @@ def read_settings(path: Path, package: str, module_file: ModuleFinder) -> Settin
     result = evaluator.result
     result.values = {k: v for k, v in evaluator.names.items() if k not in evaluator.uncertain}
     apps = evaluator.names.get("INSTALLED_APPS")
-    if isinstance(apps, list) and not all(isinstance(a, str) for a in apps):
-        result.unreadable.append((path, 0, "INSTALLED_APPS holds entries that are not strings"))
-        apps = [a for a in apps if isinstance(a, str)]
+    if isinstance(apps, list) and not all(
+        isinstance(a, str) and _DOTTED.fullmatch(a) for a in apps
+    ):
+        wrong = ", ".join(repr(a)[:40] for a in apps if not (isinstance(a, str) and _DOTTED.fullmatch(a)))  # fmt: skip
+        result.warnings.append((path, Warning_("", f"INSTALLED_APPS entries that name no module are left out: {wrong}")))  # fmt: skip
+        apps = [a for a in apps if isinstance(a, str) and _DOTTED.fullmatch(a)]
     result.installed_apps = list(dict.fromkeys(apps)) if isinstance(apps, list) else []
     urlconf = evaluator.names.get("ROOT_URLCONF")
-    result.root_urlconf = urlconf if isinstance(urlconf, str) else None
+    result.root_urlconf = (
+        urlconf if isinstance(urlconf, str) and _DOTTED.fullmatch(urlconf) else None
+    )
+    if isinstance(urlconf, str) and result.root_urlconf is None:
+        result.warnings.append(
+            (path, Warning_("", f"ROOT_URLCONF {urlconf[:60]!r} names no module"))
+        )
     user = evaluator.names.get("AUTH_USER_MODEL")
     result.auth_user_model = user if isinstance(user, str) else None
     return result

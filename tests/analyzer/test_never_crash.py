@@ -11,6 +11,8 @@ import libcst as cst
 
 import analyzer.extract as extract_module
 import analyzer.settings_reader as settings_reader
+from analyzer.contract import write_analysis
+from analyzer.decompose import decompose
 from analyzer.discover import discover
 from analyzer.facts import FileFacts
 from analyzer.pipeline import analyze, link_guarded
@@ -195,3 +197,15 @@ def test_file_and_folder_names_that_are_not_utf8_are_warnings(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "things/caf\ufffd.py: file name is not UTF-8; skipped" in run.stderr
     assert "\ufffd: folder name is not UTF-8; skipped" in run.stderr
+
+
+def test_installed_apps_and_urlconf_that_name_no_module_are_warnings(tmp_path):
+    """Found by the property suite: an empty app label broke analysis.json's schema."""
+    settings_text = "INSTALLED_APPS = ['things', '', 'a..b', 3]\nROOT_URLCONF = ''\n"
+    root = _project(tmp_path / "p", {"cfg/settings.py": settings_text})
+    analysis = analyze(root, jobs=1)
+    messages = {w.message for w in analysis.warnings if w.file == "cfg/settings.py"}
+    assert "INSTALLED_APPS entries that name no module are left out: '', 'a..b', 3" in messages
+    assert "ROOT_URLCONF '' names no module" in messages
+    assert [a.label for a in analysis.apps] == ["things"]
+    write_analysis(decompose(analysis.to_json()), tmp_path / "out")  # validates the schema
