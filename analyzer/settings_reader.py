@@ -24,6 +24,7 @@ from analyzer.extract.parse import TooDeep, parse_module
 from analyzer.facts import Warning_
 
 _DOTTED = re.compile(r"[^\W\d]\w*(\.[^\W\d]\w*)*")  # a module or AppConfig path
+_LABEL = re.compile(r"[^.\s]+\.[^.\s]+")  # app_label.ModelName
 WANTED = ("INSTALLED_APPS", "ROOT_URLCONF", "AUTH_USER_MODEL")
 # Finds the file a `from x import *` names: (path, package) inside the analysed tree, or None.
 ModuleFinder = Callable[[cst.ImportFrom, str], "tuple[Path, str] | None"]
@@ -240,5 +241,10 @@ def read_settings(path: Path, package: str, module_file: ModuleFinder) -> Settin
             (path, Warning_("", f"ROOT_URLCONF {urlconf[:60]!r} names no module"))
         )
     user = evaluator.names.get("AUTH_USER_MODEL")
-    result.auth_user_model = user if isinstance(user, str) else None
+    result.auth_user_model = user if isinstance(user, str) and _LABEL.fullmatch(user) else None
+    if isinstance(user, str) and result.auth_user_model is None:
+        message = (
+            f"AUTH_USER_MODEL {user[:60]!r} is not 'app_label.ModelName'; auth.User is assumed"
+        )
+        result.warnings.append((path, Warning_("", message)))
     return result
