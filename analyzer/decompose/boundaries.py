@@ -280,8 +280,11 @@ def _setup(coupling: Coupling, options: Options) -> _Setup:
     node_of = {e: root(g) for e, g in group_of.items()}
     graph = nx.Graph()
     graph.add_nodes_from(sorted(set(node_of.values())))  # Louvain under a seed: one order
+    # The group graph keeps each group's inside weight as a self-loop: community detection on
+    # it then scores exactly the element graph's modularity. Without them a group looks loose
+    # and Louvain glues cohesive apps together through their shared hubs.
     for a, b, w in pairs:
-        if a in node_of and b in node_of and node_of[a] != node_of[b]:
+        if a in node_of and b in node_of:
             x, y = node_of[a], node_of[b]
             graph.add_edge(x, y, weight=graph[x][y]["weight"] + w if graph.has_edge(x, y) else w)
     members: dict[str, set[str]] = defaultdict(set)
@@ -297,6 +300,30 @@ def _setup(coupling: Coupling, options: Options) -> _Setup:
         members=members,
         folded=bool(merge),
     )
+
+
+def _community_runs() -> list[tuple[str, float]]:
+    """Louvain at every resolution on the group graph, with and without each group's inside
+    weight, and greedy agglomeration (Clauset-Newman-Moore) at a few resolutions.
+
+    With the inside weight (self-loops) the group graph scores exactly the element graph's
+    modularity. Without it groups look loose and merge through shared hubs: coarser splits,
+    which are kept as candidates since the choice below scores every candidate on the element
+    graph anyway. Louvain moves one group at a time and can stop where only merging two
+    whole groups pays (kinds of work item tied to each other and to a shared project hub);
+    greedy agglomeration merges whole groups, so it finds those."""
+    return (
+        [("louvain", r) for r in RESOLUTIONS]
+        + [("louvain-loose", r) for r in RESOLUTIONS]
+        + [("greedy", r) for r in (0.5, 1.0, 1.5, 2.0)]
+    )
+
+
+def _loose(graph: nx.Graph) -> nx.Graph:
+    """The group graph without its self-loops."""
+    loose = graph.copy()
+    loose.remove_edges_from(list(nx.selfloop_edges(loose)))
+    return loose
 
 
 def _candidates(coupling: Coupling, options: Options, setup: _Setup) -> list[dict[str, str]]:
@@ -316,10 +343,18 @@ def _candidates(coupling: Coupling, options: Options, setup: _Setup) -> list[dic
             seen.add(key)
             candidates.append(assignment)
 
-    for resolution in RESOLUTIONS:
-        communities = nx.community.louvain_communities(
-            setup.graph, weight="weight", resolution=resolution, seed=options.seed
-        )
+    loose = _loose(setup.graph)
+    for method, resolution in _community_runs():
+        communities = (
+            nx.community.greedy_modularity_communities(
+                setup.graph, weight="weight", resolution=resolution
+            )
+            if method == "greedy"
+            else nx.community.louvain_communities(
+                loose if method == "louvain-loose" else setup.graph,
+                weight="weight", resolution=resolution, seed=options.seed,
+            )
+        )  # fmt: skip
         parts = [set().union(*(setup.members[n] for n in community)) for community in communities]
         assignment = {**fixed, **name_services(coupling, parts, set(taken), setup.weight_of)}
         _attach_loners(coupling, assignment, element_graph)

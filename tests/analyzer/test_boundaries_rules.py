@@ -244,3 +244,42 @@ def test_a_family_split_is_offered_against_per_app_with_the_same_roles():
         p.route(f"integrations/{channel}/", f"proj.integrations.{channel}.views.setup", channel)
     out = decompose(p.doc())
     assert out["metrics"]["offered"] is True, out["metrics"]["note"]
+
+
+def work_items_around_a_project_hub() -> Project:
+    """Three kinds of work item (stories, tasks, issues) that point at each other, all held by
+    a project and a user that many apps point at, beside two unrelated domains."""
+    p = Project()
+    p.cluster("users", ("User",), routes=3)
+    p.cluster("projects", ("Project", "Membership"), routes=3)
+    p.cluster("stories", ("Story",))
+    p.cluster("tasks", ("Task",))
+    p.cluster("issues", ("Issue",))
+    p.cluster("wiki", ("Page",))
+    p.cluster("billing", ("Invoice", "Plan"))
+    for kind in ("stories.Story", "tasks.Task", "issues.Issue", "wiki.Page", "billing.Invoice"):
+        p.edge(kind, "projects.Project", "fk", 2)
+        p.edge(kind, "users.User", "fk", 1)
+    p.edge("projects.Membership", "users.User", "fk", 1)
+    p.edge("tasks.Task", "stories.Story", "fk", 1)  # a task belongs to a story
+    p.edge("issues.Issue", "stories.Story", "fk", 1)  # an issue can be promoted to a story
+    for a, b in (
+        ("tasks", "stories"),
+        ("issues", "stories"),
+        ("stories", "tasks"),
+        ("issues", "tasks"),
+    ):
+        # boards and filters list one kind of item with another; moving one writes the other
+        p.edge(f"proj.{a}.views", f"{b}.{b[:-1].title()}", "join", 5)
+        p.edge(f"proj.{a}.services", f"{b}.{b[:-1].title()}", "orm_write", 5)
+        p.edge(f"proj.{a}.services", f"{b}.{b[:-1].title()}", "atomic", 2)
+    for app in ("stories", "tasks", "issues", "wiki", "billing"):
+        p.edge(f"proj.{app}.views", "projects.Project", "orm_read", 6)
+    return p
+
+
+def test_kinds_of_work_item_that_point_at_each_other_share_a_service_despite_the_hub():
+    out = decompose(work_items_around_a_project_hub().doc())
+    work = service_of(out, "stories")
+    assert {"stories", "tasks", "issues"} <= set(work["apps"])
+    assert not {"wiki", "billing", "projects"} & set(work["apps"])

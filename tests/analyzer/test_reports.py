@@ -71,8 +71,9 @@ def test_graphml_reads_back_with_every_element_and_edge(shop):
 
 
 def test_dot_groups_apps_by_service_and_quotes_names(shop):
-    text = graph_formats.dot(poisoned(shop))
-    assert text.count("subgraph cluster_") == len(shop["services"])
+    document = poisoned(shop)
+    text = graph_formats.dot(document)
+    assert text.count("subgraph cluster_") == len(document["services"])
     assert '"catalog" -> ' in text or '-> "catalog"' in text
 
 
