@@ -113,9 +113,8 @@ def find_roles(coupling: Coupling) -> Roles:
                 f"framework-like name, used by {used} apps, {p.live_routes} live route(s) and "
                 f"{p.tables} table(s): a library to vendor or publish"
             )
-        elif (
+        elif (  # routes or not: an API layer serves the other apps' data (one GraphQL endpoint)
             p.tables == 0
-            and p.live_routes == 0
             and len(p.data_of) >= others / 3
             and len(p.dependencies) >= others / 2
         ):
