@@ -24,6 +24,7 @@ FRAMEWORK_NAMES = frozenset(
 )  # fmt: skip
 DATA_KINDS = frozenset({"orm_read", "orm_write", "join", "raw_sql", "atomic"})
 MANY_APPS = 0.2  # "used by many": at least this share of the other apps (and at least 3)
+SHARED_BY = 2  # code used by this many other apps is shared, not one app's helper
 FEW_ROUTES = 3  # a framework-named package may serve a handful (a health or a keys page)
 FEW_TABLES = 3
 HUB_SHARE = 0.35  # a hub: foreign keys from at least this share of the other apps point at it
@@ -99,7 +100,11 @@ def find_roles(coupling: Coupling) -> Roles:
         if coupling.apps[app].get("pseudo"):
             continue  # a package found through its routes is a candidate service, never a library
         used = len(p.dependents)
-        if used >= many and p.routes == 0 and p.tables == 0 and len(p.data_of) < others / 3:
+        # Code that owns no data and serves no client, shared by apps (base classes, an event
+        # publisher hooked on saves, URL builders, abstract mixins): it goes where its users go,
+        # and with more than one user that is everywhere. An app that reads or writes a third
+        # of the apps' data is an API layer (below), not a library.
+        if used >= SHARED_BY and p.routes == 0 and p.tables == 0 and len(p.data_of) < others / 3:
             kernel[app] = (
                 f"used by {used} apps, serves no route and owns no table: a library to vendor or publish"
             )
@@ -114,13 +119,19 @@ def find_roles(coupling: Coupling) -> Roles:
                 f"{p.tables} table(s): a library to vendor or publish"
             )
         elif (  # routes or not: an API layer serves the other apps' data (one GraphQL endpoint)
-            p.tables == 0
-            and len(p.data_of) >= others / 3
-            and len(p.dependencies) >= others / 2
+            p.tables == 0 and len(p.data_of) >= others / 3 and len(p.dependencies) >= others / 2
         ):
             gateway[app] = (
                 f"owns no table and reads or writes the tables of {len(p.data_of)} apps: an API layer "
                 "over the services (a gateway or backend-for-frontend), kept out of their boundaries"
+            )
+        elif p.tables == 0 and not p.dependents and len(p.dependencies) >= many:
+            # A client of many domains that no app calls (an importer, an exporter, a batch
+            # job): clustered, it would glue whichever domains it touches most.
+            gateway[app] = (
+                f"owns no table, is used by no app and depends on {len(p.dependencies)} apps: a "
+                "client of the services (an importer, an exporter, a batch job), kept out of "
+                "their boundaries"
             )
     identity: dict[str, str] = {}
     user_app = coupling.user_app

@@ -283,3 +283,48 @@ def test_kinds_of_work_item_that_point_at_each_other_share_a_service_despite_the
     work = service_of(out, "stories")
     assert {"stories", "tasks", "issues"} <= set(work["apps"])
     assert not {"wiki", "billing", "projects"} & set(work["apps"])
+
+
+def test_a_mixin_package_used_by_two_apps_is_a_library_even_when_few_use_it():
+    """Abstract mixins (no table, no route) used by two of five apps: shared code, not a service
+    and not glue between the two apps that use it."""
+    p = Project()
+    for label in ("orders", "catalog", "billing", "shipping", "support"):
+        p.cluster(label, (label[:-1].title(),))
+    p.app("mixins_pkg", modules=("mixins",))
+    p.edge("proj.catalog.views", "proj.mixins_pkg.mixins", "import", 4)
+    p.edge("proj.support.views", "proj.mixins_pkg.mixins", "import", 4)
+    out = decompose(p.doc())
+    kernel = [s for s in out["services"] if s.get("kind") == "shared_kernel"]
+    assert len(kernel) == 1 and kernel[0]["apps"] == ["mixins_pkg"]
+    assert "used by 2 apps" in kernel[0]["note"]
+
+
+def test_a_helper_used_by_one_app_only_is_not_a_library():
+    p = Project()
+    for label in ("orders", "catalog", "billing"):
+        p.cluster(label, (label[:-1].title(),))
+    p.app("pricing_helpers", modules=("calc",))
+    p.edge("proj.orders.services", "proj.pricing_helpers.calc", "import", 4)
+    out = decompose(p.doc())
+    assert not any(s.get("kind") == "shared_kernel" for s in out["services"])
+
+
+def test_a_client_of_many_domains_that_no_app_uses_is_kept_out_of_their_boundaries():
+    """An importer writes the tables of several domains and nobody calls it: clustered, it would
+    join (and glue) the domain it writes most; it is set apart as a client of the services.
+    (It touches too few apps' data to be an API layer over all of them.)"""
+    p = Project()
+    domains = ("orders", "catalog", "billing", "shipping", "reviews", "returns", "stores")
+    for label in domains:
+        p.cluster(label, (label[:-1].title(),))
+    p.app("importer", modules=("jobs",))
+    for label, places in (("orders", 9), ("catalog", 3)):
+        p.edge("proj.importer.jobs", f"{label}.{label[:-1].title()}", "orm_write", places)
+    p.edge("proj.importer.jobs", "proj.billing.services", "import", 2)
+    out = decompose(p.doc())
+    importer = service_of(out, "importer")
+    assert importer["apps"] == ["importer"]
+    assert "client of the services" in importer["note"]
+    assert service_of(out, "orders")["apps"] == ["orders"]
+    validate(out)
