@@ -204,16 +204,16 @@ def _set_aside(
     if not options.roles:
         return None, fixed
     roles = find_roles(coupling)
-    for app in [*roles.kernel, *roles.gateway, *roles.identity]:
+    for app in [*roles.kernel, *roles.gateway, *roles.identity, *roles.reference]:
         if app in named:  # the user decides for it
-            for role in (roles.kernel, roles.gateway, roles.identity):
+            for role in (roles.kernel, roles.gateway, roles.identity, roles.reference):
                 role.pop(app, None)
     for el in coupling.elements.values():
         if el.id in fixed:
             continue
         if el.app in roles.kernel:
             fixed[el.id] = KERNEL
-        elif el.app in roles.gateway or el.app in roles.identity:
+        elif el.app in roles.gateway or el.app in roles.identity or el.app in roles.reference:
             fixed[el.id] = el.app
     return roles, fixed
 
@@ -414,15 +414,16 @@ def _settle(
     roles, fixed = setup.roles, setup.fixed
     if roles is None:
         return {}
-    if roles.identity:
-        identity = next(iter(roles.identity))
+    # Identity satellites (token stores, profiles) join it. A reference hub's do not: the
+    # domains that hang off it (work items, a wiki) are what it was set apart from.
+    for identity in roles.identity:
         join_identity(coupling, chosen, identity, set(fixed.values()), set(roles.package_of))
     notes = routeless(coupling, chosen, set(options.extracted) | {KERNEL} | set(roles.gateway))
     families: dict[str, set[str]] = defaultdict(set)
     for app, package in roles.package_of.items():
         families[package].add(app)
     notes = rename(coupling, chosen, notes, set(fixed.values()), setup.weight_of, families)
-    for app, why in [*roles.gateway.items(), *roles.identity.items()]:
+    for app, why in [*roles.gateway.items(), *roles.identity.items(), *roles.reference.items()]:
         notes[app] = (why + " " + notes.get(app, "")).strip()
     return notes
 
@@ -465,7 +466,11 @@ def suggest(coupling: Coupling, options: Options) -> Suggestion:
         candidates=len(candidates),
         kernel=dict(roles.kernel) if roles else {},
         notes=notes,
-        hubs=[h for h in hubs(coupling, roles.profiles) if h not in roles.identity]
+        hubs=[
+            h
+            for h in hubs(coupling, roles.profiles)
+            if h not in roles.identity and h not in roles.reference
+        ]
         if roles
         else [],
         profiles=roles.profiles if roles else {},

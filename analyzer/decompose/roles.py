@@ -27,6 +27,7 @@ MANY_APPS = 0.2  # "used by many": at least this share of the other apps (and at
 SHARED_BY = 2  # code used by this many other apps is shared, not one app's helper
 FEW_ROUTES = 3  # a framework-named package may serve a handful (a health or a keys page)
 FEW_TABLES = 3
+DOMINANT = 2  # a reference hub is pointed at from this many times as many apps as any other
 HUB_SHARE = 0.35  # a hub: foreign keys from at least this share of the other apps point at it
 # A sub-package with these names holds the project's apps in general, not one family of them.
 CONTAINER_NAMES = frozenset({"apps", "applications", "contrib", "django_apps", "modules", "src"})
@@ -81,6 +82,7 @@ class Roles:
     kernel: dict[str, str]  # app -> why it is a library, not a service
     gateway: dict[str, str]  # app -> why it is an API layer of its own
     identity: dict[str, str]  # the user model's app -> why it is a service of its own
+    reference: dict[str, str]  # the one dominant hub (a project, a tenant) -> why it stands alone
     package_of: dict[str, str]  # app -> the sub-package it shares with sibling apps
     profiles: dict[str, AppProfile]
 
@@ -144,9 +146,34 @@ def find_roles(coupling: Coupling) -> Roles:
         kernel=kernel,
         gateway=gateway,
         identity=identity,
+        reference=_reference_hub(coupling, prof, {*kernel, *gateway, *identity}),
         package_of=_sibling_packages(coupling),
         profiles=prof,
     )
+
+
+def _reference_hub(
+    coupling: Coupling, prof: dict[str, AppProfile], taken: set[str]
+) -> dict[str, str]:
+    """The one app that foreign keys from many apps point at, far more than at any other (the
+    project every work item, wiki page and vote belongs to): a reference service of its own,
+    so that it does not glue the contexts that hang off it. Several hubs of like size are
+    domains that refer to each other, not one reference: none is set apart."""
+    many = max(3.0, HUB_SHARE * (len(coupling.apps) - 1))
+    ranked = sorted(
+        ((len(p.referenced_by), app) for app, p in prof.items() if app not in taken),
+        reverse=True,
+    )
+    if not ranked or ranked[0][0] < many:
+        return {}
+    count, app = ranked[0]
+    runner_up = ranked[1][0] if len(ranked) > 1 else 0
+    if count < DOMINANT * runner_up:
+        return {}
+    return {
+        app: f"referenced by foreign keys from {count} apps (any other app from at most "
+        f"{runner_up}): reference data of its own, that the services hang off and hold by id"
+    }
 
 
 def _sibling_packages(coupling: Coupling) -> dict[str, str]:

@@ -328,3 +328,27 @@ def test_a_client_of_many_domains_that_no_app_uses_is_kept_out_of_their_boundari
     assert "client of the services" in importer["note"]
     assert service_of(out, "orders")["apps"] == ["orders"]
     validate(out)
+
+
+def test_a_dominant_hub_stands_alone_as_reference_data():
+    """projects is pointed at by every domain app, far more than any other app: it is a
+    reference service of its own, and the domains around it neither join it nor are glued."""
+    doc = work_items_around_a_project_hub().doc()
+    doc["project"]["auth_user_model"] = "users.User"  # users: identity, not the reference hub
+    out = decompose(doc)
+    projects = service_of(out, "projects")
+    assert projects["apps"] == ["projects"]
+    assert "reference data of its own" in projects["note"]
+    assert "wiki" not in service_of(out, "billing")["apps"]
+
+
+def test_hubs_of_like_size_are_domains_not_one_reference():
+    """Two apps that foreign keys point at about as often: neither is set apart."""
+    p = work_items_around_a_project_hub()
+    p.cluster("tenants", ("Tenant",))
+    for kind in ("stories.Story", "tasks.Task", "issues.Issue", "wiki.Page"):
+        p.edge(kind, "tenants.Tenant", "fk", 1)
+    doc = p.doc()
+    doc["project"]["auth_user_model"] = "users.User"
+    out = decompose(doc)
+    assert not any("reference data of its own" in s.get("note", "") for s in out["services"])
