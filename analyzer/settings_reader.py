@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
 
 from analyzer.bugs import bug_warning
 from analyzer.extract.context import UNKNOWN, dotted, literal_value
@@ -57,9 +58,7 @@ class _Evaluator:
         try:
             source = path.read_bytes()
             tree = parse_module(source)
-            positions = cst.metadata.MetadataWrapper(tree, unsafe_skip_copy=True).resolve(
-                cst.metadata.PositionProvider
-            )
+            positions = MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
         except (OSError, SyntaxError, cst.ParserSyntaxError, UnicodeDecodeError, LookupError, RecursionError, TooDeep) as exc:  # fmt: skip
             self.result.unreadable.append(
                 (path, 0, f"cannot read settings ({exc.__class__.__name__})")
@@ -118,10 +117,10 @@ class _Evaluator:
 
     def _small(self, small: cst.BaseSmallStatement, stmt: cst.CSTNode) -> None:
         if isinstance(small, cst.ImportFrom) and isinstance(small.names, cst.ImportStar):
-            target = self._module_file(small, self._package)
-            if target is not None:
+            found = self._module_file(small, self._package)
+            if found is not None:
                 saved = (self._path, self._package, self._lines)
-                self.run(*target)
+                self.run(*found)
                 self._path, self._package, self._lines = saved
             return
         if isinstance(small, cst.Assign):

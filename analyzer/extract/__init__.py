@@ -55,7 +55,7 @@ def extract(source: bytes, path: str, module: str, is_package: bool) -> FileFact
             return facts
         ctx = Context(facts, is_package)
         walker = Walker([listener(ctx) for listener in LISTENERS])
-        ctx.walker_line = lambda: walker.newlines + 1  # type: ignore[union-attr]
+        ctx.walker_line = lambda: walker.newlines + 1
         prebind_module(ctx, tree)
         try:
             walker.walk(tree)

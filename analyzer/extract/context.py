@@ -96,7 +96,7 @@ def literal_value(
                 return -value
             return value if isinstance(node.operator, cst.Plus) else UNKNOWN
         if isinstance(node, cst.List | cst.Tuple | cst.Set):
-            items = []
+            items: list[object] = []
             for element in node.elements:
                 value = part(element.value)
                 if value is UNKNOWN:
@@ -111,14 +111,15 @@ def literal_value(
             return kind(items)
         if isinstance(node, cst.Dict):
             out = {}
-            for element in node.elements:
-                if isinstance(element, cst.StarredDictElement):
-                    inner = part(element.value)
+            for item in node.elements:
+                if isinstance(item, cst.StarredDictElement):
+                    inner = part(item.value)
                     if not isinstance(inner, dict):
                         return UNKNOWN
                     out.update(inner)
                     continue
-                key, value = part(element.key), part(element.value)
+                assert isinstance(item, cst.DictElement)
+                key, value = part(item.key), part(item.value)
                 if key is UNKNOWN or value is UNKNOWN:
                     return UNKNOWN
                 out[key] = value
@@ -142,6 +143,7 @@ def _formatted(node: cst.FormattedString, part: Callable[[cst.BaseExpression], o
                 text = ast.literal_eval(source)
             out.append(text.replace("{{", "{").replace("}}", "}"))
             continue
+        assert isinstance(piece, cst.FormattedStringExpression)
         if piece.format_spec is not None or piece.conversion is not None:
             return UNKNOWN
         value = part(piece.expression)

@@ -271,10 +271,10 @@ class ModelRegistry:
             for name, field_class, target in known:
                 relations.append((Relation(name, field_class, target, cls.line), model.file or ""))
         here = child or (model.file or "", cls.line)
-        for base in self._model_bases(model):
-            if base.abstract:
-                inherit_at = here if base.external else child
-                relations.extend(self._own_and_abstract_relations(base, depth + 1, inherit_at))
+        for parent in self._model_bases(model):
+            if parent.abstract:
+                inherit_at = here if parent.external else child
+                relations.extend(self._own_and_abstract_relations(parent, depth + 1, inherit_at))
         return relations
 
     # -- relations -----------------------------------------------------------------------------
@@ -403,9 +403,9 @@ class ModelRegistry:
             for parent in model.parents:
                 found = self.by_label.get(parent)
                 if found is not None:
-                    target = self._relation_named(found, name, depth + 1)
-                    if target is not None:
-                        return target
+                    inherited = self._relation_named(found, name, depth + 1)
+                    if inherited is not None:
+                        return inherited
         return None
 
     def follow(self, model: Model, path: str) -> list[tuple[str, str]]:

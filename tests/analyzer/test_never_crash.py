@@ -201,7 +201,9 @@ def test_file_and_folder_names_that_are_not_utf8_are_warnings(tmp_path):
 
 def test_installed_apps_and_urlconf_that_name_no_module_are_warnings(tmp_path):
     """Found by the property suite: an empty app label broke analysis.json's schema."""
-    settings_text = "INSTALLED_APPS = ['things', '', 'a..b', 3]\nROOT_URLCONF = ''\nAUTH_USER_MODEL = 'x'\n"
+    settings_text = (
+        "INSTALLED_APPS = ['things', '', 'a..b', 3]\nROOT_URLCONF = ''\nAUTH_USER_MODEL = 'x'\n"
+    )
     root = _project(tmp_path / "p", {"cfg/settings.py": settings_text})
     analysis = analyze(root, jobs=1)
     messages = {w.message for w in analysis.warnings if w.file == "cfg/settings.py"}
