@@ -6,6 +6,11 @@
   const kindOf = Object.fromEntries(KINDS.map((k) => [k.name, k]));
   const NO_SERVICE = "#cccccc";
 
+  // DOM's append writes null as the text "null": leave out what is not there.
+  function appendAll(node, ...children) {
+    node.append(...children.flat().filter((c) => c !== null && c !== undefined));
+  }
+
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(attrs || {})) {
@@ -159,7 +164,7 @@
   }
 
   const present = new Set(data.edges.map((e) => e.kind));
-  sections.Graph.append(
+  appendAll(sections.Graph,
     el("div", { class: "toolbar" },
       el("fieldset", {}, el("legend", {}, "edge kinds"), KINDS.filter((k) => present.has(k.name)).map(kindBox)),
       el("fieldset", { class: "threshold" }, el("legend", {}, "hide edges lighter than"), thresholdSlider, " ", thresholdNumber,
@@ -402,7 +407,7 @@
   const matrixDetails = el("aside", { id: "matrix-details" }, el("p", { class: "hint" }, "Click a cell to list its evidence."));
   const matrixHolder = el("div", { class: "matrix" });
   const matrixKinds = el("p", { class: "hint" });
-  sections.Matrix.append(el("h2", {}, "Coupling matrix"),
+  appendAll(sections.Matrix, el("h2", {}, "Coupling matrix"),
     el("p", {}, "Row app depends on column app; a cell is the summed coupling weight of its edges. ",
       "Apps are ordered by service and each service's block is outlined; red cells cross a service boundary (the cut), blue ones stay inside."),
     matrixKinds, el("div", { class: "matrix-row" }, matrixHolder, matrixDetails));
@@ -494,7 +499,7 @@
   }
 
   // ---- services, metrics, plan, cycles, warnings -------------------------------------------
-  sections.Services.append(el("h2", {}, "Suggested services"),
+  appendAll(sections.Services, el("h2", {}, "Suggested services"),
     (data.metrics || {}).note ? el("p", { class: "note" }, data.metrics.note) : null,
     el("table", {}, el("tr", {}, ["service", "apps", "models", "tables", "routes"].map((h) => el("th", {}, h))),
       data.services.map((s) => el("tr", { class: isShared(s.name) ? "shared" : "" },
@@ -517,7 +522,7 @@
       const s = m.suggested.cut[key], b = m.per_app.cut[key];
       rows.push(el("tr", {}, el("td", {}, "cut: " + key.replace("_", " ")), el("td", {}, s), el("td", {}, b), el("td", {}, s === b ? "" : s < b ? "suggested" : "per app")));
     }
-    sections.Metrics.append(el("h2", {}, "Metrics: suggested against one service per app"),
+    appendAll(sections.Metrics, el("h2", {}, "Metrics: suggested against one service per app"),
       data.verdict ? el("p", { class: "verdict" }, data.verdict) : null,
       m.note ? el("p", { class: "note" }, m.note) : null,
       el("p", {}, `Objective: ${m.objective}. ${m.offered === false ? "The suggestion is NOT offered: it is worse than per-app on the objective." : ""}`),
@@ -528,7 +533,7 @@
     if (item.writes) return `the transaction in ${item.function || item.module} (writes ${item.writes.join(", ")})`;
     return `${item.kind ? item.kind + " " : ""}${item.source} → ${item.target}`;
   }
-  sections.Plan.append(el("h2", {}, "Extraction plan"), el("p", {}, "Least entangled first. Tick items off as you go (not saved)."));
+  appendAll(sections.Plan, el("h2", {}, "Extraction plan"), el("p", {}, "Least entangled first. Tick items off as you go (not saved)."));
   for (const step of data.plan) {
     const items = el("ul", { class: "checklist" });
     const add = (text, evidence) => items.append(el("li", {}, el("label", {}, el("input", { type: "checkbox" }), " ", text,
@@ -539,20 +544,20 @@
     for (const [key, title] of data.plan_lists) { // analyzer/edge_kinds.py: one list per way of cutting
       for (const item of step[key] || []) add(`${title}: ${planItem(item)}`, item.evidence);
     }
-    sections.Plan.append(el("h3", {}, `${step.order}. ${step.service}`, step.stays_in_monolith ? " (what remains of the monolith)" : ""),
+    appendAll(sections.Plan, el("h3", {}, `${step.order}. ${step.service}`, step.stays_in_monolith ? " (what remains of the monolith)" : ""),
       el("p", {}, `entanglement ${step.entanglement}`), items);
   }
 
-  sections.Cycles.append(el("h2", {}, "Cycles between apps"),
+  appendAll(sections.Cycles, el("h2", {}, "Cycles between apps"),
     data.cycles.length ? el("p", {}, "Shortest first; each hop with the edges that close it.") : el("p", {}, "No cycles between apps."));
   for (const cycle of data.cycles) {
-    sections.Cycles.append(el("details", {}, el("summary", {}, [...cycle.apps, cycle.apps[0]].join(" → ")),
+    appendAll(sections.Cycles, el("details", {}, el("summary", {}, [...cycle.apps, cycle.apps[0]].join(" → ")),
       el("ul", {}, cycle.links.map((l) => el("li", {}, `${l.from} → ${l.to}: `,
         el("ul", {}, l.edges.map((e) => el("li", {}, `${e.kind} ${e.source} → ${e.target} `, el("span", { class: "where" }, where(e.where)))),
           l.more ? el("li", {}, `… and ${l.more} more`) : null))))));
   }
 
-  sections.Warnings.append(el("h2", {}, `Warnings (${data.warnings.length})`),
+  appendAll(sections.Warnings, el("h2", {}, `Warnings (${data.warnings.length})`),
     el("ul", {}, data.warnings.map((w) => el("li", {}, el("span", { class: "where" }, `${w.file || "project"}${w.line ? ":" + w.line : ""}`), " ", w.message))));
 
   window.figkit = { data, expand: (key) => (appInfo[key] ? openApp(key) : openGroup(key)), openService, closeAll,

@@ -181,3 +181,17 @@ def test_a_big_app_opens_into_its_subpackages_first(browser, tmp_path):
     wait_until(page, "window.figkit.nodes == 1 + 3 + 30")
     assert "big/api" in page.locator("#details").inner_text()
     assert problems == []
+
+
+def test_an_empty_note_leaves_no_trace_in_any_tab(browser, tmp_path, monolith):
+    """DOM append writes a missing paragraph as the text "null": the page must not."""
+    document = decompose(monolith.doc)
+    document["metrics"]["note"] = ""
+    for service in document["services"]:
+        service.pop("note", None)
+    page, problems = open_report(browser, tmp_path, document)
+    for tab in ("Services", "Metrics", "Plan", "Cycles", "Warnings", "Matrix"):
+        page.get_by_role("link", name=tab).click()
+        text = page.locator(f"#section-{tab.lower()}").inner_text()
+        assert "null" not in text.split() and "undefined" not in text, tab
+    assert problems == []
