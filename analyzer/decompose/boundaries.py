@@ -34,6 +34,7 @@ from analyzer.decompose.roles import (
 )
 from analyzer.decompose.settle import (
     Dominance,
+    code_to_data,
     dominance,
     join_identity,
     name_services,
@@ -418,6 +419,15 @@ def _settle(
     # domains that hang off it (work items, a wiki) are what it was set apart from.
     for identity in roles.identity:
         join_identity(coupling, chosen, identity, set(fixed.values()), set(roles.package_of))
+    # Code without tables goes where its data is (a front end over another app's models).
+    roles_apps = {*roles.kernel, *roles.gateway, *roles.identity, *roles.reference}
+    code_to_data(
+        coupling,
+        chosen,
+        roles.profiles,
+        roles_apps | set(roles.package_of) | _constraints(coupling, options)[2],
+        {KERNEL, *roles.gateway},
+    )
     notes = routeless(coupling, chosen, set(options.extracted) | {KERNEL} | set(roles.gateway))
     families: dict[str, set[str]] = defaultdict(set)
     for app, package in roles.package_of.items():

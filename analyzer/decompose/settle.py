@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from analyzer.decompose.coupling import KERNEL, Coupling, route_element
-from analyzer.decompose.roles import AppProfile
+from analyzer.decompose.roles import DATA_KINDS, AppProfile
 
 Dominance = dict[str, tuple[int, int, int]]
 
@@ -91,6 +91,39 @@ def join_identity(
     for element in assignment:
         if coupling.elements[element].app in moving:
             assignment[element] = identity
+
+
+def code_to_data(
+    coupling: Coupling,
+    assignment: dict[str, str],
+    profiles: dict[str, AppProfile],
+    stay: set[str],
+    closed: set[str],
+) -> list[str]:
+    """An app that owns no table (its views, forms, reports) goes with the data it works on: to
+    the service whose tables it reads and writes most (data kinds only), when that is not its
+    own. Apps in `stay` do not move (roles, package families, what the user named); services
+    in `closed` take nobody in (the kernel, API layers). Returns the apps moved."""
+    service_of = {coupling.elements[e].app: s for e, s in assignment.items()}
+    ties: dict[str, Counter[str]] = defaultdict(Counter)
+    for edge in coupling.edges:
+        if edge["kind"] not in DATA_KINDS:
+            continue
+        app = coupling.elements[edge["source"]].app
+        target = edge["target"]
+        if coupling.elements[target].app != app and assignment[target] not in closed:
+            ties[app][assignment[target]] += coupling.edge_weight(edge)
+    moved = []
+    for app, counts in sorted(ties.items()):
+        if profiles[app].tables or app in stay or service_of.get(app) in closed:
+            continue
+        (target, weight), *rest = counts.most_common(2)
+        if target != service_of[app] and (not rest or weight > rest[0][1]):
+            moved.append(app)
+            for element in assignment:
+                if coupling.elements[element].app == app:
+                    assignment[element] = target
+    return moved
 
 
 def routeless(

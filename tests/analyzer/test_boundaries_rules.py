@@ -352,3 +352,20 @@ def test_hubs_of_like_size_are_domains_not_one_reference():
     doc["project"]["auth_user_model"] = "users.User"
     out = decompose(doc)
     assert not any("reference data of its own" in s.get("note", "") for s in out["services"])
+
+
+def test_an_app_without_tables_goes_with_the_data_it_works_on():
+    """dashboard owns no table: its pages read the orders' tables, though its code leans on
+    catalog's helpers. It goes with orders, whose data it shows, not with catalog."""
+    p = Project()
+    for label in ("orders", "catalog", "billing", "shipping"):
+        p.cluster(label, (label[:-1].title(),))
+    p.app("dashboard", modules=("views", "charts", "tables"))
+    for module in ("views", "charts", "tables"):
+        p.edge(f"proj.dashboard.{module}", "proj.catalog.services", "import", 40)
+        p.edge(f"proj.dashboard.{module}", "proj.catalog.views", "import", 40)
+    p.edge("proj.dashboard.views", "orders.Order", "orm_read", 2)
+    p.route("dashboard/", "proj.dashboard.views.index", "dashboard")
+    out = decompose(p.doc())
+    assert "dashboard" in service_of(out, "orders")["apps"]
+    assert "dashboard" not in service_of(out, "catalog")["apps"]
