@@ -18,10 +18,9 @@ def print_summary(
     document: dict[str, Any],
     written: str,
     console: Console,
-    max_warnings: int = 8,
 ) -> None:
     """The counts (from analyzer/counts.py, as report.md and report.html show them, each saying
-    what it counts), the edges by kind, the first warnings. `document` is the decomposed
+    what it counts), the edges by kind, how many warnings. `document` is the decomposed
     analysis.json, for the services."""
     stats = analysis.stats
     seconds = stats.get("seconds", {})
@@ -53,14 +52,8 @@ def print_summary(
         if counts.get(kind):
             table.add_row(kind, str(counts[kind]), str(cross.get(kind, 0)))
     console.print(table)
-    warnings = analysis.warnings
-    if warnings:
-        console.print(f"[yellow]{len(warnings)} warnings[/] (all of them are in analysis.json):")
-        for warning in warnings[:max_warnings]:
-            where = (
-                f"{warning.file}:{warning.line}" if warning.line else (warning.file or "project")
-            )
-            console.print(f"  {where}: {warning.message}", markup=False, highlight=False)
-        if len(warnings) > max_warnings:
-            console.print(f"  ... and {len(warnings) - max_warnings} more")
+    if analysis.warnings:  # each one was written to stderr, file:line first, as compilers do
+        console.print(
+            f"[yellow]{len(analysis.warnings)} warnings[/]: each is on stderr above and in analysis.json"
+        )
     console.print(f"wrote {written}", highlight=False, soft_wrap=True)

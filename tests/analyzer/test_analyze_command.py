@@ -118,3 +118,17 @@ def test_verify_without_the_projects_requirements_fails_with_one_line(tmp_path):
     assert "install the project's requirements" in result.stderr
     assert "Traceback" not in result.stderr
     assert (tmp_path / "out" / "analysis.json").exists()  # the static analysis itself is kept
+
+
+def test_each_warning_is_said_once_on_stderr_and_counted_on_stdout(tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(TINYSHOP, project, ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "orders" / "broken.py").write_text("def oops(:\n")
+    result = subprocess.run(
+        [str(FIGKIT), "analyze", str(project), "--out", str(tmp_path / "report"), "--format", "json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    said = [line for line in result.stderr.splitlines() if "broken.py" in line]
+    assert len(said) == 1 and said[0].startswith("warning: orders/broken.py:1:")
+    assert "broken.py" not in result.stdout and "warnings: each is on stderr" in result.stdout
