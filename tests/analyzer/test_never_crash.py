@@ -212,3 +212,17 @@ def test_installed_apps_and_urlconf_that_name_no_module_are_warnings(tmp_path):
     assert "AUTH_USER_MODEL 'x' is not 'app_label.ModelName'; auth.User is assumed" in messages
     assert [a.label for a in analysis.apps] == ["things"]
     write_analysis(decompose(analysis.to_json()), tmp_path / "out")  # validates the schema
+
+
+def test_a_worker_process_that_dies_costs_only_its_file(tmp_path, monkeypatch):
+    """With the depth check off, libcst's native parser overflows its stack in the worker
+    (a segfault, no exception): the other files are read again one by one."""
+    monkeypatch.setattr("analyzer.extract.parse.SUSPECT_DEPTH", 10**9)  # forked workers too
+    monkeypatch.setattr("analyzer.extract.parse.SUSPECT_BYTES", 10**9)
+    many = {f"things/m{i}.py": f"X{i} = {i}\n" for i in range(30)}
+    root = _project(tmp_path, {**many, "things/deep.py": "x = " + "(" * 200_000 + ")" * 200_000})
+    analysis = analyze(root, jobs=2)
+    messages = {w.file: w.message for w in analysis.warnings}
+    assert messages["things/deep.py"] == "crashed the parser (its process died); skipped"
+    assert [m.label for m in analysis.models] == ["things.Thing"]
+    assert analysis.stats["files_read"] == analysis.stats["files"]
