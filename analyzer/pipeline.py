@@ -117,6 +117,9 @@ def analyze(
         libraries, library_warnings = library_facts(
             files, LibrarySource(site_packages), _library_reader(cache)
         )
+    except Exception as exc:  # a bug here costs the libraries' fields, not the analysis
+        libraries = []
+        library_warnings = [bug_warning("", None, "libraries' abstract models", exc)]
     finally:
         if cache is not None:
             cache.close()
