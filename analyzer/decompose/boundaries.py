@@ -1,9 +1,10 @@
 """Suggest service boundaries: Louvain community detection over the weighted coupling graph.
 
 Before clustering, roles are set apart (analyzer/decompose/roles.py): the shared kernel is a
-library, not a service; an API layer over every domain is a service of its own; apps that sit
+library, not a service; an API layer over every domain, a client of many (an importer), the
+user model's app and a dominant reference hub are services of their own; apps that sit
 together in one sub-package start as one group; and every edge into an element is divided by
-the number of apps pointing at it, so a hub (the user model) does not glue unrelated apps.
+the square root of the number of apps pointing at it, so a hub does not glue unrelated apps.
 After clustering, a service is named after its dominant app (live routes and tables), and a
 service with no route is merged into the one it is most coupled with unless it owns tables.
 
@@ -17,6 +18,7 @@ services are fixed, and elements pinned apart are separated afterwards.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -183,13 +185,17 @@ def _clustering_pairs(
     coupling: Coupling, kept: set[str], hub_degree: dict[str, int]
 ) -> list[tuple[str, str, float]]:
     """The element graph that clustering reads: kernel elements left out, and each edge divided by
-    how many apps point at its target, so a hub's pull is shared among the apps that use it."""
+    the square root of how many apps point at its target, so a hub's pull is shared among the
+    apps that use it. The square root, not the count: the strongest hubs (the user model, a
+    dominant reference hub) are set apart before clustering, and dividing what is left by the
+    full count cut apps off the moderately shared models of their own domain (measured on the
+    expert splits, bench/RESULTS.md)."""
     weights: dict[tuple[str, str], float] = defaultdict(float)
     for edge in coupling.edges:
         a, b = edge["source"], edge["target"]
         if a in kept and b in kept:
             key = (a, b) if a < b else (b, a)
-            weights[key] += coupling.edge_weight(edge) / max(1, hub_degree.get(b, 1))
+            weights[key] += coupling.edge_weight(edge) / math.sqrt(max(1, hub_degree.get(b, 1)))
     return [(a, b, w) for (a, b), w in sorted(weights.items())]
 
 

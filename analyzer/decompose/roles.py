@@ -195,7 +195,8 @@ def _sibling_packages(coupling: Coupling) -> dict[str, str]:
 
 def reference_counts(coupling: Coupling) -> dict[str, int]:
     """For each element, how many other apps have an edge into it: the degree that hub
-    normalisation divides by (a user model pointed at from 17 apps pulls each with 1/17)."""
+    normalisation divides by, under a square root (a model pointed at from 16 apps pulls each
+    with 1/4)."""
     sources: dict[str, set[str]] = defaultdict(set)
     for edge in coupling.edges:
         a = coupling.elements[edge["source"]].app

@@ -219,7 +219,9 @@ def test_on_the_monolith_the_suggestion_beats_the_per_app_baseline_on_its_object
     plan = out["plan"]
     assert [s["order"] for s in plan] == list(range(1, len(plan) + 1))
     assert plan[-1]["stays_in_monolith"] is True
-    entanglement = [s["entanglement"] for s in plan]
+    # Least entangled first; the step that stays is the one that holds the most (plan.py),
+    # which need not be the most entangled.
+    entanglement = [s["entanglement"] for s in plan[:-1]]
     assert entanglement == sorted(entanglement)
     for step in plan:
         for item in step["cut_relations"] + step["joins_to_compose"] + step["raw_sql"]:
