@@ -143,6 +143,7 @@ class RouteBuilder:
         self.view_registry = ViewRegistry(self, model_label, model_classes or {})
         self.routes: list[Route] = []
         self._seen: dict[tuple[str, str | None], int] = {}  # (pattern, condition) -> index
+        self._module_of_file: dict[str, str] | None = None  # file path -> module, on demand
         self._groups: dict[int, str] = {}  # route index -> what serves several views at once
         self._own_tops: set[str] | None = None
 
@@ -324,6 +325,14 @@ class RouteBuilder:
                 methods.extend(m.upper() for m in cls.methods if m in _HTTP_HANDLERS)
         return tuple(dict.fromkeys(methods)) or None
 
+    def _app_of_file(self, file: str):
+        """The project's own app whose module is at `file`, if any."""
+        if self._module_of_file is None:
+            self._module_of_file = {f.path: f.module for f in self.index.files}
+        module = self._module_of_file.get(file)
+        found = self.locator.app_of(module) if module else None
+        return found if found is not None and not found.external else None
+
     def add(
         self, pattern: str, view: str | None, name: str | None, methods, file: str, line: int,
         app_module: str | None = None, actions: tuple[tuple[str, str], ...] = (),
@@ -357,6 +366,10 @@ class RouteBuilder:
             if module is None and view:
                 module = view.rpartition(".")[0]
             located = self.locator.app_of(module) if module else None
+            if not external and (located is None or located.external):
+                # A library's view mounted by the project (Django's password reset, a health
+                # check): the app whose urlconf mounts it serves it.
+                located = self._app_of_file(file) or located
             app = located.label if located else None
         self._seen[key] = len(self.routes)
         if group is not None:

@@ -132,3 +132,22 @@ def test_each_warning_is_said_once_on_stderr_and_counted_on_stdout(tmp_path):
     said = [line for line in result.stderr.splitlines() if "broken.py" in line]
     assert len(said) == 1 and said[0].startswith("warning: orders/broken.py:1:")
     assert "broken.py" not in result.stdout and "warnings: each is on stderr" in result.stdout
+
+
+def test_a_library_view_mounted_by_an_app_is_served_by_that_app(tmp_path):
+    """Django's password views in orders/urls.py: the route is the orders app's to serve."""
+    project = tmp_path / "project"
+    shutil.copytree(TINYSHOP, project, ignore=shutil.ignore_patterns("__pycache__"))
+    urls = project / "orders" / "urls.py"
+    text = urls.read_text().replace(
+        "from . import views\n", "from django.contrib.auth import views as auth_views\n\nfrom . import views\n"
+    ).replace(
+        '    path("", views.order_list, name="list"),\n',
+        '    path("", views.order_list, name="list"),\n'
+        '    path("password/", auth_views.PasswordChangeView.as_view(), name="password"),\n',
+    )  # fmt: skip
+    urls.write_text(text)
+    document = analyze(project, jobs=1).to_json()
+    route = next(r for r in document["routes"] if r["pattern"] == "orders/password/")
+    assert route["view"] == "django.contrib.auth.views.PasswordChangeView"
+    assert route["app"] == "orders" and not route.get("external")
