@@ -22,6 +22,12 @@ FRAMEWORK_NAMES = frozenset(
     {"base", "common", "commons", "core", "framework", "helpers", "lib", "libs", "mixins",
      "shared", "toolkit", "util", "utils", "utilities"}
 )  # fmt: skip
+# Names that say "sign-in and accounts of users", whatever the project: such an app (or a login
+# package that is no app) joins the identity service when it is tied to it, or to nothing.
+IDENTITY_NAMES = frozenset(
+    {"account", "accounts", "auth", "authentication", "login", "oauth", "registration",
+     "signup", "sso"}
+)  # fmt: skip
 DATA_KINDS = frozenset({"orm_read", "orm_write", "join", "raw_sql", "atomic"})
 MANY_APPS = 0.2  # "used by many": at least this share of the other apps (and at least 3)
 SHARED_BY = 2  # code used by this many other apps is shared, not one app's helper

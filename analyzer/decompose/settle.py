@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from analyzer.decompose.coupling import KERNEL, Coupling, route_element
-from analyzer.decompose.roles import DATA_KINDS, AppProfile
+from analyzer.decompose.roles import DATA_KINDS, IDENTITY_NAMES, AppProfile
 
 Dominance = dict[str, tuple[int, int, int]]
 
@@ -58,16 +58,10 @@ def name_services(
     return assignment
 
 
-def join_identity(
-    coupling: Coupling,
-    assignment: dict[str, str],
-    identity: str,
-    fixed: set[str],
-    family: set[str],
-) -> None:
-    """Apps that are mostly about users (token stores, profiles, per-user settings) join the
-    identity service: their tie to it is stronger than to any other service (the kernel and
-    API layers aside) and than the coupling inside the app itself."""
+def _ties(
+    coupling: Coupling, assignment: dict[str, str]
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """Each app's coupling to each service (other apps only), and inside the app itself."""
     ties: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     inside: dict[str, float] = defaultdict(float)
     for edge in coupling.edges:
@@ -78,19 +72,51 @@ def join_identity(
             continue
         ties[a][assignment[edge["target"]]] += w
         ties[b][assignment[edge["source"]]] += w
+    return ties, inside
+
+
+def _move(coupling: Coupling, assignment: dict[str, str], apps: set[str], service: str) -> None:
+    for element in assignment:
+        if coupling.elements[element].app in apps:
+            assignment[element] = service
+
+
+def join_identity(
+    coupling: Coupling,
+    assignment: dict[str, str],
+    identity: str,
+    fixed: set[str],
+    family: set[str],
+) -> None:
+    """Apps that are mostly about users (token stores, profiles, per-user settings) join the
+    identity service: their tie to it is stronger than to any other service (the kernel and
+    API layers aside) and than the coupling inside the app itself. Before them, sign-in code
+    by its name (an `auth` package with the login views, see IDENTITY_NAMES) joins it when it
+    is tied to it or to nothing, so that the apps tied to it (a token store) follow."""
     service_of = {coupling.elements[e].app: s for e, s in assignment.items()}
-    moving = []
+    ties, inside = _ties(coupling, assignment)
+    named = {
+        app
+        for app, own in service_of.items()
+        if app.lower() in IDENTITY_NAMES
+        and own not in fixed
+        and app not in family
+        and (ties[app].get(identity, 0.0) > 0 or not ties[app])
+    }
+    if named:
+        _move(coupling, assignment, named, identity)
+        service_of = {coupling.elements[e].app: s for e, s in assignment.items()}
+        ties, inside = _ties(coupling, assignment)
+    moving = set()
     for app, counts in sorted(ties.items()):
         own = service_of.get(app)
         if own is None or own in fixed or app in family:
             continue  # a member of a package family moves with its family
-        to_identity = counts[identity]
+        to_identity = counts.get(identity, 0.0)
         others = [w for s, w in counts.items() if s not in fixed]
         if to_identity > inside[app] and to_identity > max(others, default=0.0):
-            moving.append(app)
-    for element in assignment:
-        if coupling.elements[element].app in moving:
-            assignment[element] = identity
+            moving.add(app)
+    _move(coupling, assignment, moving, identity)
 
 
 def code_to_data(

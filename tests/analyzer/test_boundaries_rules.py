@@ -372,3 +372,23 @@ def test_an_app_without_tables_goes_with_the_data_it_works_on():
     out = decompose(p.doc())
     assert "dashboard" in service_of(out, "orders")["apps"]
     assert "dashboard" not in service_of(out, "catalog")["apps"]
+
+
+def test_a_login_package_joins_identity_by_its_name_and_its_token_store_follows():
+    """proj.auth (login views, no app) leans on a token store more than on users; by its name it
+    is sign-in code and joins the identity service, and the token store, tied to it, follows."""
+    p = hub_project()
+    p.cluster("denylist", ("Denied",), routes=0)
+    for module in ("proj.auth.views", "proj.auth.backends"):  # not in INSTALLED_APPS
+        p.edge(module, "denylist.Denied", "orm_write", 8)
+        p.edge(module, "proj.denylist.services", "import", 8)
+    p.edge("proj.auth.views", "users.User", "orm_read", 2)
+    p.edge("proj.auth.views", "proj.auth.backends", "import", 4)
+    p.edge("denylist.Denied", "users.User", "fk", 1)
+    p.route("auth/login/", "proj.auth.views.login", None)
+    doc = p.doc()
+    doc["project"]["auth_user_model"] = "users.User"
+    out = decompose(doc)
+    identity = service_of(out, "users")
+    assert {"users", "auth", "denylist"} <= set(identity["apps"])
+    assert "auth/login/" in identity["routes"]
