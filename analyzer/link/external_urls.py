@@ -33,7 +33,7 @@ KNOWN_URLCONFS: dict[str, tuple[tuple[str, str | None, tuple[str, ...] | None], 
 
 def add_external(builder: RouteBuilder, name: str, file: str, line: int, scope: Scope) -> None:
     """The routes of an include of `name`, a package outside the analysed tree."""
-    app = name.split(".", 1)[0]
+    app = "admin" if name == "django.contrib.admin" else name.split(".", 1)[0]
     known = KNOWN_URLCONFS.get(name)
     if known is not None:
         for pattern, route_name, methods in known:
@@ -43,6 +43,8 @@ def add_external(builder: RouteBuilder, name: str, file: str, line: int, scope: 
         return
     builder.add(f"{scope.prefix}*", name, None, None, file, line,
                 conditional=scope.condition, external=True, app=app)  # fmt: skip
+    if name == "django.contrib.admin":
+        return  # the admin's pages are its models' and change with them: the prefix is the route
     builder.warnings.append(Warning_(file, f"include of {name} (a package outside the analysed "
                                      f"files): its patterns are unknown, listed as one catch-all "
                                      f"route {scope.prefix}*; send that whole prefix to the "

@@ -223,6 +223,9 @@ class RouteBuilder:
             self._include(entry, file, inner, stack)
             return
         if entry.view is None:
+            self.warnings.append(Warning_(file, f"the view or include at {full or '/'} is built at "
+                                          "run time and cannot be followed statically; its routes "
+                                          "are left out", entry.line))  # fmt: skip
             return
         view = self.index.resolve(entry.view[2:])
         self.add(full, view, scope.qualify(entry.name), self.methods(view), file, entry.line,
@@ -267,8 +270,12 @@ class RouteBuilder:
         if module is not None and qualname.endswith(".urlpatterns"):
             self._expand_module(module, scope, stack)
             return
-        if qualname.startswith("django."):
-            return  # admin.site.urls: Django's own admin, left out as before
+        if qualname.startswith("django."):  # admin.site.urls, include(django.conf.urls.i18n)
+            owner = (
+                "django.contrib.admin" if qualname.startswith("django.contrib.admin") else qualname
+            )
+            add_external(self, owner, file, entry.line, scope)
+            return
         if module is None and not self._is_own_package(qualname):
             add_external(self, qualname, file, entry.line, scope)
             return

@@ -151,3 +151,21 @@ def test_a_library_view_mounted_by_an_app_is_served_by_that_app(tmp_path):
     route = next(r for r in document["routes"] if r["pattern"] == "orders/password/")
     assert route["view"] == "django.contrib.auth.views.PasswordChangeView"
     assert route["app"] == "orders" and not route.get("external")
+
+
+def test_a_urlconf_built_at_run_time_is_a_warning_not_a_silent_gap(tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(TINYSHOP, project, ignore=shutil.ignore_patterns("__pycache__"))
+    urls = project / "tinyshop" / "urls.py"
+    urls.write_text(
+        urls.read_text().replace(
+            '    path("api/", include("api.urls")),\n',
+            '    path("api/", include("api.urls")),\n'
+            '    path("shop/", include(apps.get_app_config("orders").urls[0])),\n',
+        )
+    )
+    document = analyze(project, jobs=1).to_json()
+    line = next(n for n, text in enumerate(urls.read_text().splitlines(), 1) if '"shop/"' in text)
+    (warning,) = [w for w in document["warnings"] if "shop/" in w["message"]]
+    assert (warning["file"], warning["line"]) == ("tinyshop/urls.py", line)
+    assert "built at run time" in warning["message"]
