@@ -116,6 +116,16 @@ def find_roles(coupling: Coupling) -> Roles:
             kernel[app] = (
                 f"used by {used} apps, serves no route and owns no table: a library to vendor or publish"
             )
+        elif (  # the framework a project is built on: used by most apps, a few pages of its own
+            used >= others / 2
+            and p.tables == 0
+            and p.live_routes <= FEW_ROUTES
+            and len(p.data_of) < others / 3
+        ):
+            kernel[app] = (
+                f"used by {used} of the other {others} apps, owns no table and serves "
+                f"{p.live_routes} live route(s): the framework the apps are built on, a library"
+            )
         elif (
             app.lower() in FRAMEWORK_NAMES
             and used >= many

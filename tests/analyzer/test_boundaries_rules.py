@@ -392,3 +392,19 @@ def test_a_login_package_joins_identity_by_its_name_and_its_token_store_follows(
     identity = service_of(out, "users")
     assert {"users", "auth", "denylist"} <= set(identity["apps"])
     assert "auth/login/" in identity["routes"]
+
+
+def test_the_framework_every_app_builds_on_is_a_library_even_with_a_few_pages_of_its_own():
+    """A framework package imported by all apps, owning no table, serving two error pages."""
+    p = Project()
+    for app in ("orders", "catalog", "billing", "stock"):
+        p.cluster(app, (app.title(),))
+    p.app("framework", modules=("base", "views"))
+    for app in ("orders", "catalog", "billing", "stock"):
+        p.edge(f"proj.{app}.views", "proj.framework.base", "import", 4)
+    p.route("403/", "proj.framework.views.denied", "framework")
+    p.route("404/", "proj.framework.views.missing", "framework")
+    out = decompose(p.doc())
+    kernel = service_of(out, "framework")
+    assert kernel.get("kind") == "shared_kernel", kernel
+    assert "framework the apps are built on" in kernel.get("note", "")
