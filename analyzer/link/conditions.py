@@ -4,15 +4,24 @@ settings read statically tell: True, False, or None when it depends on something
 from __future__ import annotations
 
 import ast
+import warnings
 from collections.abc import Mapping
 
 _UNKNOWN = object()
 
 
+def _parse(expression: str) -> ast.expr:
+    """The expression's tree; what the analysed code's own text makes Python warn about
+    (an invalid escape) is not the analyzer's to print."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(expression, mode="eval").body
+
+
 def evaluate(expression: str, settings: Mapping[str, object]) -> bool | None:
     """True or False when every setting the expression reads is known, else None."""
     try:
-        value = _value(ast.parse(expression, mode="eval").body, settings)
+        value = _value(_parse(expression), settings)
         return None if value is _UNKNOWN else bool(value)
     except (SyntaxError, ValueError, TypeError, RecursionError):
         return None  # a test it cannot read is one it does not know
@@ -26,7 +35,7 @@ def residual(expression: str, settings: Mapping[str, object]) -> bool | str:
     if known is not None:
         return known
     try:
-        tree = ast.parse(expression, mode="eval").body
+        tree = _parse(expression)
         if not (isinstance(tree, ast.BoolOp) and isinstance(tree.op, ast.And)):
             return expression
         parts = []
