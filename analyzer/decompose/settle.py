@@ -131,7 +131,7 @@ def code_to_data(
     own. Apps in `stay` do not move (roles, package families, what the user named); services
     in `closed` take nobody in (the kernel, API layers). Returns the apps moved."""
     service_of = {coupling.elements[e].app: s for e, s in assignment.items()}
-    ties: dict[str, Counter[str]] = defaultdict(Counter)
+    ties: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for edge in coupling.edges:
         if edge["kind"] not in DATA_KINDS:
             continue
@@ -143,7 +143,7 @@ def code_to_data(
     for app, counts in sorted(ties.items()):
         if profiles[app].tables or app in stay or service_of.get(app) in closed:
             continue
-        (target, weight), *rest = counts.most_common(2)
+        (target, weight), *rest = sorted(counts.items(), key=lambda kv: -kv[1])[:2]
         if target != service_of[app] and (not rest or weight > rest[0][1]):
             moved.append(app)
             for element in assignment:

@@ -271,7 +271,7 @@ class Context:
                     break
                 binding = self.call_result(link)
                 if binding is not None and binding[:2] in ("s:", "i:") or binding == USER_MODEL:
-                    return index, binding  # type: ignore[return-value]
+                    return index, binding
                 break
             binding = self.resolve(link)
             if binding is None:

@@ -105,6 +105,6 @@ class Walker:
         if isinstance(value, cst.CSTNode):
             self.walk(value)
         elif type(value) is tuple or type(value) is list:
-            for child in value:  # type: ignore[union-attr]
+            for child in value:
                 if isinstance(child, cst.CSTNode):
                     self.walk(child)
