@@ -19,7 +19,7 @@ from pathlib import Path
 try:  # the stdlib's regex parser; private, so fall back to its pre-3.11 name
     from re import _parser as _sre  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - Python 3.10
-    import sre_parse as _sre  # type: ignore[no-redef]
+    import sre_parse as _sre  # type: ignore[no-redef, unused-ignore]
 
 
 def _module_file(module_name: str) -> str | None:
@@ -245,7 +245,9 @@ def _resolution(record: dict, callback) -> dict:
         "sample": sample,
         "sample_resolves": _resolves_to(sample, record["pattern"], callback),
         "toggled": toggled,
-        "toggled_resolves": bool(toggled) and _resolves_to(toggled, record["pattern"], callback),
+        "toggled_resolves": _resolves_to(toggled, record["pattern"], callback)
+        if toggled
+        else False,
     }
 
 
