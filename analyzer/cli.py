@@ -49,6 +49,14 @@ SitePackagesOption = Annotated[
         "[tool.figkit] site_packages.",
     ),
 ]
+SettingsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--settings",
+        help="Settings module to read, as DJANGO_SETTINGS_MODULE (mysite.settings.production); "
+        "default: the one manage.py, wsgi.py or asgi.py names.",
+    ),
+]
 FormatsOption = Annotated[
     str,
     typer.Option(
@@ -125,6 +133,7 @@ def analyze(
         ),
     ] = False,
     site_packages: SitePackagesOption = [],  # noqa: B006
+    settings: SettingsOption = None,
 ) -> None:
     """Map how modules, apps and tables are coupled; write DIR/analysis.json."""
     from rich.console import Console
@@ -167,6 +176,7 @@ def analyze(
                 git=git,
                 runtime=runtime,
                 site_packages=_site_packages(path, None, site_packages),
+                settings=settings,
             )
         document = _with_counts(decompose(analysis.to_json(), options))
         written = write_analysis(document, out)
@@ -382,6 +392,13 @@ def check(
             "([tool.figkit] in pyproject.toml if there is one, else figkit.toml), then check.",
         ),
     ] = False,
+    settings_module: Annotated[
+        str | None,
+        typer.Option(
+            "--settings",
+            help="Settings module to read, as DJANGO_SETTINGS_MODULE; default: manage.py's.",
+        ),
+    ] = None,
 ) -> None:
     """Fail (exit 1) when code couples across the declared service boundaries, or services form a cycle."""
     import json
@@ -413,7 +430,10 @@ def check(
                 "write the suggested split again"
             )
         document = run_analysis(
-            path, cache_dir=cache_dir, site_packages=_site_packages(path, config, site_packages)
+            path,
+            cache_dir=cache_dir,
+            site_packages=_site_packages(path, config, site_packages),
+            settings=settings_module,
         ).to_json()
         if init:
             written_to, declared = _init_boundaries(path, config, document)

@@ -176,8 +176,10 @@ def discover(
     include: tuple[str, ...] = (),
     exclude: tuple[str, ...] = (),
     max_file_bytes: int = MAX_FILE_BYTES,
+    settings: str | None = None,
 ) -> Project:
-    """Find everything the extractor needs to read, and what the settings say."""
+    """Find everything the extractor needs to read, and what the settings say. `settings`
+    names the settings module (as DJANGO_SETTINGS_MODULE would); else manage.py's is read."""
     if not path.exists():
         raise ProjectNotFound(f"{path} does not exist; pass the folder that holds manage.py")
     root = path.resolve()
@@ -189,13 +191,18 @@ def discover(
         raise ProjectNotFound(f"{path} holds no Python files; pass the folder that holds manage.py")
     by_rel = dict(listed)
 
-    settings_module = _find_settings_module(listed)
+    settings_module = settings or _find_settings_module(listed)
     settings_file: Path | None = None
     source_root: Path | None = None
     if settings_module is not None:
         located = _locate_module(settings_module, listed)
         if located is not None:
             settings_file, source_root = located
+        elif settings:
+            raise ProjectNotFound(
+                f"settings module {settings} is not under {path}; pass --settings with the dotted "
+                "name of a settings module of the analysed files (e.g. mysite.settings.production)"
+            )
         else:
             warnings.append(Warning_("", f"settings module {settings_module} is not under {path}"))
     if settings_file is None:

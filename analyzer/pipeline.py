@@ -54,8 +54,10 @@ def analyze(
     git: bool = False,
     runtime: Path | None = None,
     site_packages: tuple[Path, ...] = (),
+    settings: str | None = None,
 ) -> Analysis:
     """Analyse the Django project at ``path``; raises ProjectNotFound for a wrong path.
+    ``settings`` names its settings module when manage.py's is not the one to read.
 
     A bug of the analyzer's own in one file (reading it or linking its facts) is a warning
     that names the file, and the analysis goes on without it (analyzer/bugs.py).
@@ -70,7 +72,7 @@ def analyze(
                 f"--site-packages {folder} is not a folder; pass the site-packages folder of "
                 "an environment that has the project's requirements installed"
             )
-    project = discover(path, include=include, exclude=exclude)
+    project = discover(path, include=include, exclude=exclude, settings=settings)
     jobs = jobs or min(os.cpu_count() or 1, 8)
     cache = _open_cache(cache_dir, project) if cache_dir is not None else None
 

@@ -169,3 +169,39 @@ def test_a_urlconf_built_at_run_time_is_a_warning_not_a_silent_gap(tmp_path):
     (warning,) = [w for w in document["warnings"] if "shop/" in w["message"]]
     assert (warning["file"], warning["line"]) == ("tinyshop/urls.py", line)
     assert "built at run time" in warning["message"]
+
+
+def test_settings_names_the_settings_module_to_read_instead_of_manage_pys(tmp_path):
+    """Production settings switch a route off that the development ones (manage.py's) keep."""
+    project = tmp_path / "project"
+    shutil.copytree(TINYSHOP, project, ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "tinyshop" / "production.py").write_text(
+        "from tinyshop.settings import *  # noqa\n\nDEBUG = False\n"
+    )
+    (project / "tinyshop" / "settings.py").write_text(
+        (project / "tinyshop" / "settings.py").read_text() + "DEBUG = True\n"
+    )
+    urls = project / "tinyshop" / "urls.py"
+    urls.write_text(
+        urls.read_text()
+        + "\nfrom django.conf import settings\n\nif settings.DEBUG:\n"
+        + '    urlpatterns += [path("debug/", order_views.order_list)]\n'
+    )
+    default = analyze(project, jobs=1).to_json()
+    production = analyze(project, jobs=1, settings="tinyshop.production").to_json()
+    assert default["project"]["settings_module"] == "tinyshop.settings"
+    assert production["project"]["settings_module"] == "tinyshop.production"
+    assert "debug/" in {r["pattern"] for r in default["routes"]}
+    assert "debug/" not in {r["pattern"] for r in production["routes"]}
+    result = subprocess.run(
+        [str(FIGKIT), "analyze", str(project), "--settings", "tinyshop.nowhere",
+         "--out", str(tmp_path / "report")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"figkit analyze: settings module tinyshop.nowhere is not under {project}; pass --settings "
+        "with the dotted name of a settings module of the analysed files "
+        "(e.g. mysite.settings.production)"
+    ]
+    assert not (tmp_path / "report" / "analysis.json").exists()
