@@ -22,6 +22,7 @@ _NOT_MODEL_SUFFIXES = (
     "Manager", "QuerySet", "Choices", "Field", "Form", "Serializer", "View", "ViewSet",
     "Admin", "Config", "TestCase", "Enum", "Exception", "Error", "Filter", "FilterSet",
     "Metaclass", "Mutation", "Schema", "Table", "Command", "Middleware", "Widget", "Task",
+    "FormSet", "Formset",
 )  # fmt: skip
 
 
@@ -122,8 +123,35 @@ class ModelRegistry:
                     result = external_model_base(resolved)
                 if result:
                     break
+            unknown = [
+                name
+                for b in cls.bases
+                if b.startswith("q:") and self._third_party(name := self.index.resolve(b[2:]))
+            ]
+            if not result and unknown and _declares_a_model(cls):
+                # `class AbstractCategory(MP_Node)`: a library base not known to be a model,
+                # under a class that says it is one (Meta.db_table or app_label, relations)
+                result = True
+                module = self.index.modules.get(self.index.class_module.get(qualname, ""))
+                package = unknown[0].split(".", 1)[0]
+                self.warnings.append(Warning_(
+                    module.path if module else "",
+                    f"{cls.name} declares model options on base {unknown[0]}, read as an abstract "
+                    f"model whose fields are unknown; pass --site-packages DIR of an environment "
+                    f"that has {package}", cls.line,
+                ))  # fmt: skip
         self._is_model[qualname] = result
         return result
+
+    def _third_party(self, qualname: str) -> bool:
+        """A class from outside the analysed tree and outside Python and Django themselves."""
+        top, last = qualname.split(".", 1)[0], qualname.rsplit(".", 1)[-1]
+        return (
+            qualname not in self.index.classes
+            and "." in qualname
+            and top not in ("django", "builtins", "typing", "abc", "enum")
+            and not last.endswith(_NOT_MODEL_SUFFIXES)
+        )
 
     def _add_library_bases(self) -> None:
         """Library models that the project's models inherit from, up their chains: abstract
@@ -449,6 +477,12 @@ class ModelRegistry:
         return current
 
 
+def _declares_a_model(cls) -> bool:
+    """Only a model says these: Meta.db_table or app_label, or relation fields (GraphQL types
+    and serializers have a Meta with `abstract` too)."""
+    return bool(cls.relations) or any(k in cls.meta for k in ("db_table", "app_label"))
+
+
 def external_model_base(qualname: str) -> bool:
     """Whether a base class from outside the tree is a Django model (``AbstractUser``,
     ``MPTTModel``). Model classes live in a ``models`` module; pydantic's ``BaseModel`` and
@@ -457,6 +491,8 @@ def external_model_base(qualname: str) -> bool:
         return True
     if qualname.startswith("django.db.models.") or not qualname:
         return False
+    if qualname.startswith("django.") and not qualname.startswith("django.contrib."):
+        return False  # django.forms.models.BaseModelFormSet is a form set, not a model
     last = qualname.rsplit(".", 1)[-1]
     if last.endswith(_NOT_MODEL_SUFFIXES) or not last[:1].isupper():
         return False

@@ -205,3 +205,29 @@ def test_settings_names_the_settings_module_to_read_instead_of_manage_pys(tmp_pa
         "(e.g. mysite.settings.production)"
     ]
     assert not (tmp_path / "report" / "analysis.json").exists()
+
+
+def test_a_model_on_an_unknown_library_base_is_the_projects_and_a_form_set_is_no_model(tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(TINYSHOP, project, ignore=shutil.ignore_patterns("__pycache__"))
+    models = project / "billing" / "models.py"
+    models.write_text(
+        models.read_text()
+        + "\n\nfrom treelib.tree import Node\n\n\nclass AbstractLedger(Node):\n"
+        + "    class Meta:\n        abstract = True\n        app_label = 'billing'\n\n\n"
+        + "class Ledger(AbstractLedger):\n    name = models.CharField(max_length=20)\n"
+    )
+    (project / "billing" / "forms.py").write_text(
+        "from django.forms.models import BaseModelFormSet\n\n\n"
+        "class InvoiceLineFormSet(BaseModelFormSet):\n    pass\n"
+    )
+    document = analyze(project, jobs=1).to_json()
+    ledger = next(m for m in document["models"] if m["label"] == "billing.Ledger")
+    assert (ledger["external"], ledger["abstract"], ledger["file"]) == (
+        False,
+        False,
+        "billing/models.py",
+    )
+    assert not any("FormSet" in m["label"] for m in document["models"])
+    (warning,) = [w for w in document["warnings"] if "treelib.tree.Node" in w["message"]]
+    assert warning["file"] == "billing/models.py" and "--site-packages" in warning["message"]
