@@ -48,3 +48,18 @@ class Conditions:
         if len(parts) > 1:
             parts = [f"({p})" if " and " in p or " or " in p else p for p in parts]
         return " and ".join(parts) or None
+
+
+class UnderConditions:
+    """A listener that needs the urlconf conditions in force: keeps `self.conditions` walked."""
+
+    conditions: Conditions
+
+    def visit_If(self, node: cst.If) -> None:
+        self.conditions.visit_If(node)
+
+    def leave_If(self, node: cst.If) -> None:
+        self.conditions.leave_If(node)
+
+    def visit_Else(self, node: cst.Else) -> None:
+        self.conditions.visit_Else(node)

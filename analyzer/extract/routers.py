@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from analyzer.extract.conditions import Conditions
+from analyzer.extract.conditions import Conditions, UnderConditions
 from analyzer.extract.context import Context, string_value
 from analyzer.facts import RouterDef, RouterRegistration
 
@@ -20,21 +20,12 @@ from analyzer.facts import RouterDef, RouterRegistration
 _Item = tuple[str, tuple[str, ...]]
 
 
-class Routers:
+class Routers(UnderConditions):
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.conditions = Conditions()
         self._items: dict[int, _Item | None] = {}  # id(register call) -> the item it returns
         self._named: dict[str, _Item] = {}  # module-level name bound to a registration item
-
-    def visit_If(self, node: cst.If) -> None:
-        self.conditions.visit_If(node)
-
-    def leave_If(self, node: cst.If) -> None:
-        self.conditions.leave_If(node)
-
-    def visit_Else(self, node: cst.Else) -> None:
-        self.conditions.visit_Else(node)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         ctx = self.ctx

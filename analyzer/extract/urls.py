@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import libcst as cst
 
-from analyzer.extract.conditions import Conditions
+from analyzer.extract.conditions import Conditions, UnderConditions
 from analyzer.extract.context import Context, dotted, string_value
 from analyzer.extract.routers import router_instance
 from analyzer.extract.url_text import keyword_is_false, static_files, static_text
@@ -18,7 +18,7 @@ from analyzer.facts import UrlEntry, UrlList
 _PATH_FUNCS = {"path": "path", "re_path": "re_path", "url": "re_path"}
 
 
-class Urls:
+class Urls(UnderConditions):
     """Reads module-level pattern lists; the linker stitches them into full routes."""
 
     def __init__(self, ctx: Context) -> None:
@@ -32,15 +32,6 @@ class Urls:
         self.conditions = Conditions()
         self._module_names: dict[str, str] = {}  # local name -> module it holds (import_module)
         self._suffixed: set[str] = set()  # router refs passed through format_suffix_patterns
-
-    def visit_If(self, node: cst.If) -> None:
-        self.conditions.visit_If(node)
-
-    def leave_If(self, node: cst.If) -> None:
-        self.conditions.leave_If(node)
-
-    def visit_Else(self, node: cst.Else) -> None:
-        self.conditions.visit_Else(node)
 
     def _start(self) -> None:
         self._lists_before = len(self.ctx.facts.url_lists)
