@@ -353,7 +353,7 @@ def section(outcomes: list[Outcome], argv: list[str]) -> str:
            f"{', '.join(sorted({o.figkit for o in outcomes}))} (the bench's own Python; each project ran "
            "from its own venv, Python as in the table notes), with:", "",
            "    .venv/bin/python bench/verify_real_projects.py " + " ".join(argv), "",
-           "which runs, per project, `VENV/bin/figkit analyze PATH --verify --no-cache --out OUT/NAME --format json` (the time is that command's: a cold analysis, the plan, the reports and Django's probe).", "",
+           "which runs, per project, `VENV/bin/figkit analyze PATH --verify --no-cache --out OUT/NAME --format json` (the time is that command's: a cold analysis, the plan, the reports and Django's probe) Each venv runs this working tree's code through its editable install, so a run measures the tree as it is at that moment, uncommitted edits included: check `git status` first.", "",
            header, "|" + "---|" * 9]  # fmt: skip
     out += [row(o) for o in outcomes]
     out += ["", "What each venv needed (requirements installed with pip from PyPI; then "
