@@ -39,6 +39,13 @@ _GROUP_CONVERTERS: dict[str, tuple[str, bool]] = {
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}": ("uuid", True),
 }  # fmt: skip
 _NAMED_GROUP = re.compile(r"\(\?P<(\w+)>((?:[^()\\]|\\.)*)\)")
+# Any one character class without '/', repeated: within one path segment, so `str` takes it
+# (and more: not exact). saleor's `(?P<channel_slug>[.0-9A-Za-z_\-]+)`.
+_SEGMENT_CLASS = re.compile(r"\[(?!\^)(?:[^\]/\\]|\\[^/])+\]\+")
+# The converters the proxy knows; a project's own (`<sha1:...>`) is read as str (not exact).
+_PROXY_CONVERTERS = {"int", "str", "slug", "uuid", "path"}
+_DIGITS = re.compile(r"(?:\\d|\[0-9\])(?:\+|\{\d+(?:,\d*)?\})")
+_TYPED = re.compile(r"<(\w+):(\w+)>")
 _ESCAPED_LITERAL = re.compile(r"\\([./-])")
 
 
@@ -50,6 +57,10 @@ def _as_converters(text: str) -> tuple[str, bool] | None:
     def convert(match: re.Match[str]) -> str:
         nonlocal exact
         found = _GROUP_CONVERTERS.get(match.group(2))
+        if found is None and _DIGITS.fullmatch(match.group(2)):
+            found = ("int", False)  # `[0-9]{6}`: digits, though not any number of them
+        if found is None and _SEGMENT_CLASS.fullmatch(match.group(2)):
+            found = ("str", False)
         if found is None:
             raise LookupError
         exact = exact and found[1]
@@ -85,8 +96,13 @@ def proxy_match(pattern: str) -> tuple[str, bool]:
     nearest literal prefix (``exact`` False).
     """
     text = pattern.removeprefix("^").removesuffix("$")
+    own = {c for c, _ in _TYPED.findall(text)} - _PROXY_CONVERTERS
+    if own:  # the project's own path converters: the proxy reads them as a segment
+        text = _TYPED.sub(
+            lambda m: f"<{'str' if m.group(1) in own else m.group(1)}:{m.group(2)}>", text
+        )
     if not _REGEX_CHARS.search(_CONVERTER_TEXT.sub("", text)) and _path_last(text):
-        return "/" + text, True
+        return "/" + text, not own
     converted = _as_converters(text)
     if converted is not None:
         return converted

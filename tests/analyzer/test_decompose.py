@@ -180,13 +180,17 @@ def test_business_context_purity_by_hand():
         ("api/products/<int:pk>/", "/api/products/<int:pk>/", True),
         ("", "/", True),
         ("search/?", "/search/*", False),
-        ("backoffice/reports/(?P<kind>[a-z-]+)\\.csv", "/backoffice/reports/*", False),
+        ("backoffice/reports/(?P<kind>[a-z-]+)\\.csv", "/backoffice/reports/<str:kind>.csv", False),
         ("^legacy/old/$", "/legacy/old/", True),
         # Regex groups that read as converters keep the route exact rather than a prefix.
         ("^users/(?P<pk>\\d+)/$", "/users/<int:pk>/", True),
         ("api/(?P<slug>[-\\w]+)\\.json$", "/api/<slug:slug>.json", True),
         ("users/(?P<pk>[^/.]+)/$", "/users/<str:pk>/", False),  # str also takes a dot
         ("files/(?P<rest>.+)$", "/files/<path:rest>", True),
+        # A character class without '/' stays in one segment: str (wider, so not exact).
+        ("hooks/(?P<slug>[.0-9A-Za-z_\\-]+)/$", "/hooks/<str:slug>/", False),
+        # A project's own converter is unknown to the proxy: read as a segment.
+        ("ping/<sha1:code>/", "/ping/<str:code>/", False),
         # The proxy takes <path:...> only as the whole last segment: wider then.
         ("auth/social/<path:rest>/", "/auth/social/*", False),
     ],
