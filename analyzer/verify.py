@@ -198,6 +198,21 @@ def _proxy_matchers(document: dict | None) -> Callable[[str], str | None]:
     return planned.get
 
 
+def _format_matchers(document: dict | None) -> Callable[[str], str | None]:
+    """The proxy match the plan wrote for a route's DRF `.<format>` copies."""
+    from analyzer.decompose.plan import format_match, proxy_match
+
+    if document is None or "plan" not in document:
+        return lambda pattern: format_match(proxy_match(pattern)[0])
+    planned = {
+        entry["pattern"]: entry["format_route"]["match"]
+        for step in document["plan"]
+        for entry in step.get("routes", [])
+        if entry.get("format_route")
+    }
+    return planned.get
+
+
 # -- the whole check, and what it prints ------------------------------------------------------
 
 
@@ -252,7 +267,7 @@ def verify(analysis: Analysis, seen: dict, document: dict | None = None) -> Veri
     match_for = _proxy_matchers(document)
     proxy = check_proxy_routes(seen["routes"], [r.pattern for r in analysis.routes], match_for)
     suffixed = [r.pattern for r in analysis.routes if getattr(r, "format_suffix", False)]
-    copies = check_suffix_copies(seen["routes"], suffixed, match_for)
+    copies = check_suffix_copies(seen["routes"], suffixed, _format_matchers(document))
     return Verification(scores, proxy, missed, wrong, copies)
 
 

@@ -170,25 +170,36 @@ def _atomic_blocks(coupling: Coupling) -> dict[tuple[str, int, str], dict[str, A
     return blocks
 
 
+def format_match(match: str) -> str | None:
+    """The proxy match for a route's DRF `.<format>` copies (`/api/notes/<str:pk>.<str:format>`
+    for `/api/notes/<str:pk>/`), or None where the route's own match is a prefix or the root."""
+    base = match.rstrip("/")
+    if match.endswith("*") or not base or base.rpartition("/")[2].startswith("<path:"):
+        return None
+    return base + ".<str:format>"
+
+
+def _unique_name(text: str, used: set[str], suffix: str = "") -> str:
+    base = _NAME_UNSAFE.sub("-", text).strip("-.") or "route"
+    name, n = base[: 60 - len(suffix)] + suffix, 2
+    while name in used:
+        name, n = f"{base[: 56 - len(suffix)]}{suffix}-{n}", n + 1
+    used.add(name)
+    return name
+
+
 def _route_entry(route: dict[str, Any], service: str, used: set[str]) -> dict[str, Any]:
     match, exact = proxy_match(route["pattern"])
-    base = (
-        _NAME_UNSAFE.sub("-", route.get("name") or route["pattern"] or "root").strip("-.")
-        or "route"
-    )
-    name, n = base[:60], 2
-    while name in used:
-        name, n = f"{base[:56]}-{n}", n + 1
-    used.add(name)
+    label = route.get("name") or route["pattern"] or "root"
     entry = {
-        "name": name,
+        "name": _unique_name(label, used),
         "match": match,
         "methods": sorted(route.get("methods") or []),
         "header": None,
         "target": service,
         "mode": "monolith",
     }
-    return {
+    out = {
         "pattern": route["pattern"],
         "view": route.get("view"),
         "methods": entry["methods"],
@@ -196,6 +207,14 @@ def _route_entry(route: dict[str, Any], service: str, used: set[str]) -> dict[st
         "proxy_route": entry,
         "exact": exact,
     }
+    suffixed = format_match(match) if route.get("format_suffix") else None
+    if suffixed is not None:  # DRF answers `.json` copies too: they move with the route
+        out["format_route"] = {
+            **entry,
+            "name": _unique_name(label, used, "-fmt"),
+            "match": suffixed,
+        }
+    return out
 
 
 def make_plan(
@@ -266,7 +285,14 @@ def make_plan(
                 "stays_in_monolith": last and len(order) > 1,
                 "entanglement": scores[service],
                 "routes": routes,
-                "route_file": {"routes": [r["proxy_route"] for r in routes]},
+                "route_file": {
+                    "routes": [
+                        route
+                        for r in routes
+                        for route in (r["proxy_route"], r.get("format_route"))
+                        if route
+                    ]
+                },
                 "models": models,
                 "tables": sorted({t for m in models if (t := coupling.models[m].get("table"))}),
                 **{key: items for key, items in cut.items() if key != "atomic_to_saga"},

@@ -322,3 +322,20 @@ def test_the_split_does_not_depend_on_pythons_hash_seed(tmp_path, monolith):
         written = json.loads((folder / "analysis.json").read_text())
         results.append((written["services"], written["plan"]))
     assert results[0] == results[1] == results[2]
+
+
+def test_a_format_suffix_route_moves_with_its_json_copies(twoclusters):
+    """DRF answers /billing/3/charge.json as well: the route file sends it to the same service."""
+    from strangler_proxy.routing import Route, RouteTable
+
+    document = {**twoclusters, "routes": [dict(r) for r in twoclusters["routes"]]}
+    charge = next(r for r in document["routes"] if r["pattern"].endswith("/charge/"))
+    charge["format_suffix"] = True
+    out = decompose(document)
+    table = RouteTable(
+        [Route.from_dict(r) for step in out["plan"] for r in step["route_file"]["routes"]]
+    )
+    assert len(table) == len(out["routes"]) + 1
+    found = table.match("POST", "/billing/3/charge.json")
+    assert found is not None and found.name.endswith("-fmt")
+    assert found.target == table.match("POST", "/billing/3/charge/").target
