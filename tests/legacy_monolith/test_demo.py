@@ -1,6 +1,7 @@
 """`make demo` end to end: a fresh var dir, migrate, seed, serve, answer HTTP; and a clear error when the port is taken."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -64,6 +65,42 @@ def test_demo_migrates_seeds_and_serves_the_shop_on_sqlite(tmp_path):
         out, _ = proc.communicate(timeout=30)
     assert f"http://127.0.0.1:{port}/" in out, "the demo prints where it runs"
     assert (tmp_path / "legacy_monolith.sqlite3").exists()
+    # The worker is proven, not assumed: a task went through the broker and ran.
+    assert re.search(
+        r"worker: +celery, broker filesystem:// \(pid \d+; a task ran through it", out
+    ), out
+
+
+def test_demo_stops_when_its_worker_dies(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "legacy_monolith.demo", "--port", str(port)],
+        cwd=REPO,
+        env=demo_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 120
+        worker_pid = None
+        while worker_pid is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                pytest.fail("demo exited early:\n" + "".join(lines))
+            lines.append(line)
+            found = re.search(r"worker: .*\(pid (\d+);", line)
+            worker_pid = int(found.group(1)) if found else None
+        assert worker_pid is not None, "".join(lines)
+        os.kill(worker_pid, signal.SIGKILL)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert "the Celery worker stopped" in out
 
 
 def test_demo_refuses_a_busy_port_with_one_line(tmp_path):
