@@ -75,89 +75,33 @@ MODELS = (
 )
 
 COPIES = (
-    "Every `.<format>` copy is found (the routes carry `format_suffix`), but the plan makes no proxy "
-    "route for the copies: a copy's path is taken only where the route's own proxy route happens "
-    "to take it, as taiga's detail routes do (no trailing slash, so `<pk>` takes `1.json`). After a "
-    "cut, `/api/dcim/devices/1.json` would still go to the monolith."
+    "Every `.<format>` copy is found (the routes carry `format_suffix`), and since d4e7965 the plan "
+    "gives such a route a second proxy route for its copies (`/api/x/<str:pk>.<str:format>`), so "
+    "`/api/dcim/devices/1.json` moves with `/api/dcim/devices/1/`. The copies still not taken "
+    "belong to routes whose own proxy route is a prefix or the root (no twin is made for those)."
 )
 
 # Why, read from the lists in --misses (kept beside the figures it explains; update on a rerun).
 CAUSES = {
-    "legacy_monolith": "`api/health` is served by `core`, which the suggestion now treats as a "
-    "shared kernel, so no plan step gives it a proxy route; the reports CSV route is a regex the "
-    "plan widens to `backoffice/reports/*`, which also takes the path with a slash added.",
-    "saleor": "Saleor is a GraphQL API: 10 routes in all, every one found. Of the proxy failures, "
-    "five are regex routes that the plan (`analyzer/decompose/plan.py:proxy_match`) widens to a "
-    "`prefix/*` route, which also takes the path with its trailing slash toggled; three have no "
-    "proxy route: `.well-known/jwks.json` is served by `core`, the shared kernel, and `media/` "
-    "and the home page sit under `if settings.DEBUG`, which the plan leaves out.",
+    "legacy_monolith": "`api/health` is served by `core`, which the suggestion treats as a shared "
+    "kernel, so no plan step gives it a proxy route (it stays on the monolith).",
+    "saleor": "Saleor is a GraphQL API: 10 routes in all, every one found. Of the four proxy "
+    "failures, the thumbnail route is a regex with an optional group, which the plan widens to "
+    "`thumbnail/*` (that also takes the path with its slash toggled); three have no proxy route: "
+    "`.well-known/jwks.json` is served by `core`, the shared kernel, and `media/` and the home "
+    "page sit under `if settings.DEBUG`, which the plan leaves out.",
     "taiga-back": "Every route found (the routers that `AppConfig.ready()` appends to "
     "`taiga.urls.urlpatterns` included). The three proxy failures are the API roots of three "
     "routers on `api/v1/`: their view is read as DRF's `APIRootView`, where taiga's own router "
     "subclass makes its own root view, so the route belongs to no app and no plan step.",
-    "healthchecks": "Every route found; the proxy refuses the routes with the project's own "
-    "converters (`<sha1:...>`, `<quoted:...>`): the plan passes them through, and the proxy knows "
-    "Django's converters only.",
-    "wger": "Every route found. Proxy failures: a regex route widened to a prefix; "
-    "`gym/export/users/<int:gym_pk>)`, a stray `)` in wger's own urlconf that Django takes "
-    "literally and the plan reads as regex; and two routes served by `wger.utils` (the shared "
-    "kernel), which no plan step gives a proxy route.",
-    "paperless-ngx": "the dependencies of pyproject.toml at uv.lock's versions (torch from the "
-    "machine's CPU wheel); its settings refuse to start without `PAPERLESS_SECRET_KEY`, set to a "
-    "dummy value.",
-}
-
-
-HISTORY = (
-    "Earlier the same day, before the last route fixes of issue 11, the same measure (figkit "
-    "at 99f6d9a to 9926050, the trailing slash significant) gave own-route recall / precision of 47.9% / 47.0% on wger (every page under "
-    "i18n_patterns was read with Django's default `en-us/` prefix, not the project's "
-    "LANGUAGE_CODE `en`), 85.7% / 100% on netbox (the feature tabs registered per model at run "
-    "time), 88.9% / 100% on saleor and 100% / 100% on healthchecks; the issue reported 0.3%, 76% "
-    "and 75% recall on three DRF projects before that (trailing_slash=False, routers subclassed, "
-    "generic-subscripted viewsets)."
-)
-
-MODELS = (
-    "Models and relations, not this section's subject but measured alongside: saleor misses "
-    "`schedulers.CustomPeriodicTask`, a subclass of django-celery-beat's concrete `PeriodicTask` "
-    "reached through a module alias (`from django_celery_beat import models as base_models`), and "
-    "its two relations; wger misses the six `Historical*` models that django-simple-history's "
-    "`HistoricalRecords()` creates at run time, and their 17 relations."
-)
-
-COPIES = (
-    "Every `.<format>` copy is found (the routes carry `format_suffix`), but the plan makes no proxy "
-    "route for the copies: a copy's path is taken only where the route's own proxy route happens "
-    "to take it, as taiga's detail routes do (no trailing slash, so `<pk>` takes `1.json`). After a "
-    "cut, `/api/dcim/devices/1.json` would still go to the monolith."
-)
-
-# Why, read from the lists in --misses (kept beside the figures it explains; update on a rerun).
-CAUSES = {
-    "legacy_monolith": "`api/health` is served by `core`, which the suggestion now treats as a "
-    "shared kernel, so no plan step gives it a proxy route; the reports CSV route is a regex the "
-    "plan widens to `backoffice/reports/*`, which also takes the path with a slash added.",
-    "saleor": "Saleor is a GraphQL API: 10 routes in all, every one found. Of the proxy failures, "
-    "five are regex routes that the plan (`analyzer/decompose/plan.py:proxy_match`) widens to a "
-    "`prefix/*` route, which also takes the path with its trailing slash toggled; three have no "
-    "proxy route: `.well-known/jwks.json` is served by `core`, the shared kernel, and `media/` "
-    "and the home page sit under `if settings.DEBUG`, which the plan leaves out.",
-    "taiga-back": "Every route found (the routers that `AppConfig.ready()` appends to "
-    "`taiga.urls.urlpatterns` included). The three proxy failures are the API roots of three "
-    "routers on `api/v1/`: their view is read as DRF's `APIRootView`, where taiga's own router "
-    "subclass makes its own root view, so the route belongs to no app and no plan step.",
-    "healthchecks": "Every route found; the proxy refuses the routes with the project's own "
-    "converters (`<sha1:...>`, `<quoted:...>`): the plan passes them through, and the proxy knows "
-    "Django's converters only.",
-    "wger": "Every route found. Proxy failures: a regex route widened to a prefix; "
-    "`gym/export/users/<int:gym_pk>)`, a stray `)` in wger's own urlconf that Django takes "
-    "literally and the plan reads as regex; and three routes with no proxy route: two served by "
-    "`wger.utils` (the shared kernel) and `weight/import-csv/`, whose view is written "
-    "`login_required(...)` in the urlconf and is read as the decorator.",
-    "paperless-ngx": "Every route found; one proxy failure: the catch-all `.*` of the web app has no "
-    "proxy route, because its view is written `login_required(IndexView.as_view())` in the urlconf "
-    "and read as the decorator (no app, so no plan step).",
+    "healthchecks": "Every route found, and every proxy route matches: the project's own path "
+    "converters (`<sha1:...>`, `<quoted:...>`) are read as one segment since 1d6dad3.",
+    "wger": "Every route found. Proxy failures: a password-reset regex with a token group the "
+    "plan cannot say as a converter, widened to a prefix; `gym/export/users/<int:gym_pk>)`, a "
+    "stray `)` in wger's own urlconf that Django takes literally and the plan reads as regex; and "
+    "two routes served by packages no plan step holds (`robots.txt`, `identity/o/authorize`).",
+    "paperless-ngx": "Every route found, and every proxy route matches.",
+    "netbox": "Every route found, and every proxy route matches.",
 }
 
 
