@@ -181,34 +181,20 @@ def score(analysis: Analysis, seen: dict) -> list[Score]:
 # -- proxy routes against concrete paths ------------------------------------------------------
 
 
-def _proxy_matchers(document: dict | None) -> Callable[[str], str | None]:
-    """The proxy match the plan wrote for each analysis route pattern; None for a route that
-    no plan step holds (it gets no proxy route). Without a document (a plan), every pattern
-    goes through the plan's own conversion."""
-    from analyzer.decompose.plan import proxy_match
-
+def _planned_matches(
+    document: dict | None, key: str, convert: Callable[[str], str | None]
+) -> Callable[[str], str | None]:
+    """The proxy match the plan wrote under `key` (`proxy_route`, or `format_route` for a
+    route's DRF `.<format>` copies) for each analysis route pattern; None for a route that no
+    plan step gives one. Without a plan, every pattern goes through `convert`, the plan's own
+    conversion."""
     if document is None or "plan" not in document:
-        return lambda pattern: proxy_match(pattern)[0]
+        return convert
     planned = {
-        entry["pattern"]: entry["proxy_route"]["match"]
+        entry["pattern"]: entry[key]["match"]
         for step in document["plan"]
         for entry in step.get("routes", [])
-        if entry.get("proxy_route")
-    }
-    return planned.get
-
-
-def _format_matchers(document: dict | None) -> Callable[[str], str | None]:
-    """The proxy match the plan wrote for a route's DRF `.<format>` copies."""
-    from analyzer.decompose.plan import format_match, proxy_match
-
-    if document is None or "plan" not in document:
-        return lambda pattern: format_match(proxy_match(pattern)[0])
-    planned = {
-        entry["pattern"]: entry["format_route"]["match"]
-        for step in document["plan"]
-        for entry in step.get("routes", [])
-        if entry.get("format_route")
+        if entry.get(key)
     }
     return planned.get
 
@@ -264,10 +250,16 @@ def verify(analysis: Analysis, seen: dict, document: dict | None = None) -> Veri
         for r in analysis.routes
         if route_key(r.pattern) in routes.wrong and not format_suffix_base(r.pattern)
     ]
-    match_for = _proxy_matchers(document)
+    from analyzer.decompose.plan import format_match, proxy_match
+
+    match_for = _planned_matches(document, "proxy_route", lambda p: proxy_match(p)[0])
     proxy = check_proxy_routes(seen["routes"], [r.pattern for r in analysis.routes], match_for)
     suffixed = [r.pattern for r in analysis.routes if getattr(r, "format_suffix", False)]
-    copies = check_suffix_copies(seen["routes"], suffixed, _format_matchers(document))
+    copies = check_suffix_copies(
+        seen["routes"],
+        suffixed,
+        _planned_matches(document, "format_route", lambda p: format_match(proxy_match(p)[0])),
+    )
     return Verification(scores, proxy, missed, wrong, copies)
 
 
