@@ -9,6 +9,7 @@ so a new kind is one new entry here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,16 @@ class EdgeKind:
     color: str = "#999999"
 
 
+# What fk, o2o and m2m share: each is a relation field, cut and planned the same way.
+_RELATION: dict[str, Any] = {
+    "cut_bucket": "foreign_keys",
+    "plan_key": "cut_relations",
+    "becomes": "an id column plus an API call or an event",
+    "task": "Replace a foreign key by an id plus an API call or event",
+    "strong": True,
+    "color": "#c0392b",
+}
+
 EDGE_KIND_LIST: tuple[EdgeKind, ...] = (
     EdgeKind(
         "import",
@@ -40,36 +51,21 @@ EDGE_KIND_LIST: tuple[EdgeKind, ...] = (
         "a ForeignKey from one model to another",
         5.0,
         "a foreign key becomes an id plus an API call or an event",
-        cut_bucket="foreign_keys",
-        plan_key="cut_relations",
-        becomes="an id column plus an API call or an event",
-        task="Replace a foreign key by an id plus an API call or event",
-        strong=True,
-        color="#c0392b",
+        **_RELATION,
     ),
     EdgeKind(
         "o2o",
         "a OneToOneField from one model to another",
         5.0,
         "as a foreign key",
-        cut_bucket="foreign_keys",
-        plan_key="cut_relations",
-        becomes="an id column plus an API call or an event",
-        task="Replace a foreign key by an id plus an API call or event",
-        strong=True,
-        color="#c0392b",
+        **_RELATION,
     ),
     EdgeKind(
         "m2m",
         "a ManyToManyField between two models",
         5.0,
         "as a foreign key, plus a link table to own",
-        cut_bucket="foreign_keys",
-        plan_key="cut_relations",
-        becomes="an id column plus an API call or an event",
-        task="Replace a foreign key by an id plus an API call or event",
-        strong=True,
-        color="#c0392b",
+        **_RELATION,
     ),
     EdgeKind(
         "orm_read",
