@@ -40,6 +40,13 @@ class ProxySection(_Strict):
     # The ASGI server of the data path: granian served 10% more requests than uvicorn
     # in bench/proxy_bench.py; uvicorn stays one line away.
     server: Literal["granian", "uvicorn"] = "granian"
+    # Limits and timeouts of the public side (every wait has a bound). Seconds and bytes.
+    header_timeout: float = Field(10.0, gt=0)  # to receive a whole request head (slowloris)
+    body_timeout: float = Field(30.0, gt=0)  # between two reads of a request body
+    keepalive_timeout: float = Field(60.0, gt=0)  # an idle client connection is closed after
+    shutdown_timeout: float = Field(10.0, gt=0)  # in-flight requests may finish on SIGTERM
+    max_header_size: int = Field(32768, ge=1024, le=1 << 20)  # request line plus headers
+    max_headers: int = Field(100, ge=8, le=1000)  # header fields in one request
     # Clients whose X-Forwarded-* headers are believed (CIDRs of your load balancers).
     trusted_proxies: list[str] = []
     # How often each worker looks for a new route table version, in seconds.
@@ -65,6 +72,9 @@ class UpstreamConfig(_Strict):
     # working); "upstream": send the upstream's own host:port, as nginx does by default.
     host: Literal["client", "upstream"] = "client"
     max_connections: int = Field(256, ge=1)
+    # How long a request may wait for a free pooled connection when all max_connections
+    # are busy; then it is answered 503 (the upstream is not blamed: it is saturated).
+    pool_timeout: float = Field(5.0, gt=0)
 
     @field_validator("urls")
     @classmethod
