@@ -37,9 +37,6 @@ class ProxySection(_Strict):
     access_log: str | None = None
     default_upstream: str = "monolith"
     workers: int = Field(1, ge=1, le=64)
-    # The ASGI server of the data path: granian served 10% more requests than uvicorn
-    # in bench/proxy_bench.py; uvicorn stays one line away.
-    server: Literal["granian", "uvicorn"] = "granian"
     # Limits and timeouts of the public side (every wait has a bound). Seconds and bytes.
     header_timeout: float = Field(10.0, gt=0)  # to receive a whole request head (slowloris)
     body_timeout: float = Field(30.0, gt=0)  # between two reads of a request body
@@ -55,6 +52,16 @@ class ProxySection(_Strict):
     debug_headers: bool = False
 
     _listen = field_validator("listen", "admin_listen")(_host_port)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_keys(cls, data: object) -> object:
+        if isinstance(data, dict) and "server" in data:
+            raise ValueError(
+                "`server` was removed: the proxy serves with its own data path "
+                "(no granian or uvicorn); delete the line"
+            )
+        return data
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -113,10 +120,12 @@ class ProxyConfig(_Strict):
 
     @model_validator(mode="after")
     def _default_upstream_exists(self) -> ProxyConfig:
-        if self.proxy.default_upstream not in self.upstreams:
+        default = self.proxy.default_upstream
+        if default not in self.upstreams:
+            known = ", ".join(sorted(self.upstreams)) or "none"
             raise ValueError(
-                f"proxy.default_upstream {self.proxy.default_upstream!r} is not under [upstreams]: "
-                "add [upstreams.monolith] with the monolith's URL"
+                f"proxy.default_upstream {default!r} is not under [upstreams] (there: {known}): "
+                f"add [upstreams.{default}] with the monolith's URL, or name one of those"
             )
         names = [t.name for t in self.tokens]
         if len(names) != len(set(names)):

@@ -1,6 +1,8 @@
 """What a proxy must do to headers on the way through (RFC 9110 section 7.6, RFC 7239, W3C).
 
-Plain functions over ASGI header lists, so every rule is tested without a socket.
+Plain functions over header lists as they come off the wire, `[(name, value)]` in bytes,
+names in the case the peer sent them. Bytes pass through unchanged (a non-ASCII value
+reaches the upstream as the client sent it); every rule is tested without a socket.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from random import getrandbits
+
+Headers = list[tuple[bytes, bytes]]
 
 # Headers that describe one connection, not the message: never forwarded (RFC 9110 7.6.1).
 HOP_BY_HOP = frozenset(
@@ -22,11 +26,32 @@ HOP_BY_HOP = frozenset(
         b"trailer",
         b"transfer-encoding",
         b"upgrade",
+        b"expect",  # the proxy answers 100-continue itself; the upstream gets the body
     }
 )
-# Set by the proxy itself; a client's copy is dropped unless it came through a trusted hop.
-_FORWARDED = frozenset(
-    {b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded"}
+# A `Connection: host` (or content-length) must not strip what the message needs: these
+# are never dropped because the client listed them as connection options.
+_NOT_CONNECTION_OPTIONS = frozenset({b"host", b"content-length", b"content-type"})
+# Client-address headers: set by the proxy itself, or believed only from a trusted hop.
+# Besides X-Forwarded-*, frameworks and CDNs read these as "the client's address".
+CLIENT_ADDRESS = frozenset(
+    {
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+        b"x-forwarded-port",
+        b"x-forwarded-prefix",
+        b"x-forwarded-server",
+        b"x-forwarded-ssl",
+        b"x-forwarded-scheme",
+        b"forwarded",
+        b"x-real-ip",
+        b"true-client-ip",
+        b"x-client-ip",
+        b"x-cluster-client-ip",
+        b"cf-connecting-ip",
+        b"fastly-client-ip",
+    }
 )
 _REQUEST_ID_RE = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 _TRACEPARENT_RE = re.compile(rb"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
@@ -37,108 +62,126 @@ class TrustedHops:
 
     def __init__(self, cidrs: Iterable[str] = ()) -> None:
         self.networks = [ipaddress.ip_network(c, strict=False) for c in cidrs]
+        self._seen: dict[str, bool] = {}
 
     def __contains__(self, host: str | None) -> bool:
         if not self.networks or not host:
             return False
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        return any(address in net for net in self.networks)
+        known = self._seen.get(host)
+        if known is None:
+            try:
+                address = ipaddress.ip_address(host)
+            except ValueError:
+                known = False
+            else:
+                known = any(address in net for net in self.networks)
+            if len(self._seen) < 4096:
+                self._seen[host] = known
+        return known
 
 
-def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes]:
+def connection_options(headers: Headers) -> frozenset[bytes]:
+    """The header names a Connection header lists (lower case), minus those never dropped."""
     tokens: set[bytes] = set()
     for name, value in headers:
-        if name == b"connection":
+        if name.lower() == b"connection":
             tokens.update(t.strip().lower() for t in value.split(b",") if t.strip())
-    return frozenset(tokens)
+    return frozenset(tokens - _NOT_CONNECTION_OPTIONS)
 
 
-def request_id(headers: list[tuple[bytes, bytes]]) -> str:
+def request_id(value: bytes | None) -> bytes:
     """The client's X-Request-ID if it is sane, else a new one.
 
     Ids come from `random`, not `os.urandom` (a syscall each, 3% of a worker's time):
     they must be unique, not unguessable.
     """
-    for name, value in headers:
-        if name == b"x-request-id" and _REQUEST_ID_RE.fullmatch(value):
-            return value.decode("ascii")
-    return f"{getrandbits(128):032x}"
+    if value is not None and _REQUEST_ID_RE.fullmatch(value):
+        return value
+    return b"%032x" % getrandbits(128)
 
 
-def traceparent(headers: list[tuple[bytes, bytes]]) -> str:
+def traceparent(value: bytes | None) -> bytes:
     """A W3C traceparent for the upstream call: same trace, the proxy's own span id."""
-    for name, value in headers:
-        if name == b"traceparent":
-            m = _TRACEPARENT_RE.fullmatch(value.strip())
-            if m and m.group(1) != b"0" * 32 and m.group(2) != b"0" * 16:
-                return f"00-{m.group(1).decode()}-{getrandbits(64):016x}-{m.group(3).decode()}"
-            break
-    return f"00-{getrandbits(128):032x}-{getrandbits(64):016x}-01"
+    if value is not None:
+        m = _TRACEPARENT_RE.fullmatch(value.strip())
+        if m and m.group(1) != b"0" * 32 and m.group(2) != b"0" * 16:
+            return b"00-%s-%016x-%s" % (m.group(1), getrandbits(64), m.group(3))
+    return b"00-%032x-%016x-01" % (getrandbits(128), getrandbits(64))
 
 
 def upstream_headers(
-    headers: list[tuple[bytes, bytes]],
+    headers: Headers,
     *,
     client_host: str | None,
     scheme: str,
     trusted: TrustedHops,
-    upstream_host: str | None,
-    request_id: str,
-    traceparent: str,
-) -> list[tuple[str, str]]:
-    """The request headers to send upstream.
+    upstream_host: bytes | None,
+    request_id: bytes,
+    traceparent: bytes,
+    keep: frozenset[bytes] = frozenset(),
+) -> Headers:
+    """The request headers to send upstream, minus framing (the caller adds that).
 
     `upstream_host` replaces Host when the upstream asks for its own host; None keeps
     the client's. X-Forwarded-For/Proto/Host are rebuilt from what the proxy saw, and
-    extended only when the direct client is a trusted hop.
+    extended only when the direct client is a trusted hop. `keep` names hop-by-hop
+    headers to pass anyway (Upgrade and Connection on a WebSocket handshake).
     """
-    drop = (
-        HOP_BY_HOP | _connection_tokens(headers)
-        if any(n == b"connection" for n, _ in headers)
-        else HOP_BY_HOP
-    )
+    drop = HOP_BY_HOP | connection_options(headers) if _has(headers, b"connection") else HOP_BY_HOP
+    if keep:
+        drop = drop - keep
     from_trusted = client_host in trusted
-    out: list[tuple[str, str]] = []
+    out: Headers = []
     host = xff = xfp = xfh = None
     for name, value in headers:
-        if name in drop:
+        lower = name.lower()
+        if lower in drop or lower == b"content-length":
             continue
-        if name == b"host":
-            host = value.decode("latin-1")
+        if lower == b"host":
+            host = value
             continue
-        if name in _FORWARDED:
+        if lower in CLIENT_ADDRESS:
             if from_trusted:
-                text = value.decode("latin-1")
-                if name == b"x-forwarded-for":
-                    xff = text if xff is None else f"{xff}, {text}"
-                elif name == b"x-forwarded-proto":
-                    xfp = text
-                elif name == b"x-forwarded-host":
-                    xfh = text
+                if lower == b"x-forwarded-for":
+                    xff = value if xff is None else xff + b", " + value
+                elif lower == b"x-forwarded-proto":
+                    xfp = value
+                elif lower == b"x-forwarded-host":
+                    xfh = value
                 else:
-                    out.append(("Forwarded", text))
+                    out.append((name, value))
             continue
-        if name in (b"x-request-id", b"traceparent"):
+        if lower == b"x-request-id" or lower == b"traceparent":
             continue
-        out.append((name.decode("latin-1"), value.decode("latin-1")))
-    client = client_host or "unknown"
-    out.append(("Host", upstream_host or host or ""))
-    out.append(("X-Forwarded-For", f"{xff}, {client}" if xff else client))
-    out.append(("X-Forwarded-Proto", xfp or scheme))
+        out.append((name, value))
+    client = (client_host or "unknown").encode()
+    out.append((b"Host", upstream_host or host or b""))
+    out.append((b"X-Forwarded-For", xff + b", " + client if xff else client))
+    out.append((b"X-Forwarded-Proto", xfp or scheme.encode()))
     if xfh or host:
-        out.append(("X-Forwarded-Host", xfh or host))  # type: ignore[arg-type]
-    out.append(("X-Request-ID", request_id))
-    out.append(("traceparent", traceparent))
+        out.append((b"X-Forwarded-Host", xfh or host))  # type: ignore[arg-type]
+    out.append((b"X-Request-ID", request_id))
+    out.append((b"traceparent", traceparent))
     return out
 
 
-def response_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """The upstream's response headers minus hop-by-hop ones; duplicates (Set-Cookie) kept."""
-    lowered = [(name.lower(), value) for name, value in raw]
-    drop = HOP_BY_HOP
-    if any(name == b"connection" for name, _ in lowered):
-        drop = HOP_BY_HOP | _connection_tokens(lowered)
-    return [(name, value) for name, value in lowered if name not in drop]
+def response_headers(
+    raw: Iterable[tuple[bytes, bytes]], keep: frozenset[bytes] = frozenset()
+) -> Headers:
+    """The upstream's response headers minus hop-by-hop and framing ones; duplicates (Set-Cookie) kept.
+
+    Content-Length is dropped too: the data path writes the framing it uses itself.
+    """
+    raw = list(raw)
+    drop = HOP_BY_HOP | connection_options(raw) if _has(raw, b"connection") else HOP_BY_HOP
+    if keep:
+        drop = drop - keep
+    return [
+        (name, value)
+        for name, value in raw
+        if (lower := name.lower()) not in drop and lower != b"content-length"
+    ]
+
+
+def _has(headers: Headers, wanted: bytes) -> bool:
+    return any(name.lower() == wanted for name, _ in headers)

@@ -13,8 +13,7 @@ import pytest
 
 from strangler_proxy.admin import create_admin_app
 from strangler_proxy.config import ProxyConfig, token_secrets
-from strangler_proxy.proxy import ProxyApp
-from strangler_proxy.server import UVICORN_OPTIONS
+from strangler_proxy.datapath import Worker
 from strangler_proxy.store import RouteStore, open_store
 from tests import services
 from tests.strangler_proxy import servers
@@ -76,7 +75,7 @@ def make_config(
 class Proxy:
     url: str
     admin_url: str
-    app: ProxyApp
+    app: Worker
     store: RouteStore
     config: ProxyConfig
 
@@ -110,8 +109,8 @@ def start_proxy(upstreams, tmp_path, monkeypatch):
     ) -> Proxy:
         store = store or f"sqlite:///{tmp_path}/routes-{len(started)}.db"
         config = make_config(upstream_urls or upstreams, store, upstream_options, **proxy)
-        app = ProxyApp(config)
-        proxy_server = servers.start(app, **UVICORN_OPTIONS)
+        proxy_server = servers.start_worker(config)
+        app = proxy_server.worker
         store_ = open_store(config.proxy.store)
         admin_server = servers.start(
             create_admin_app(

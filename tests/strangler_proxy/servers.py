@@ -50,3 +50,51 @@ def start(app, port: int | None = None, **options) -> Running:
             raise RuntimeError(f"test server on port {port} did not start")
         time.sleep(0.01)
     return Running(f"http://127.0.0.1:{port}", port, server, thread)
+
+
+@dataclass
+class RunningWorker:
+    """A figkit data-path worker serving on loopback in its own thread and event loop."""
+
+    url: str
+    port: int
+    worker: object
+    loop: asyncio.AbstractEventLoop
+    thread: threading.Thread
+
+    def stop(self, drain: float = 2.0) -> None:
+        future = asyncio.run_coroutine_threadsafe(self.worker.stop(drain), self.loop)  # type: ignore[attr-defined]
+        future.result(drain + 10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def start_worker(config, port: int | None = None) -> RunningWorker:
+    """Run the proxy's data path (strangler_proxy.datapath.Worker) for `config` on 127.0.0.1."""
+    import uvloop
+
+    from strangler_proxy.datapath import Worker, listening_socket
+
+    sock = listening_socket("127.0.0.1", port or 0, reuse_port=False)
+    port = sock.getsockname()[1]
+    worker = Worker(config)
+    loop = uvloop.new_event_loop()
+    started = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(worker.start([sock]))
+        except BaseException as exc:  # noqa: BLE001 - reported to the test below
+            failure.append(exc)
+            started.set()
+            return
+        started.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True, name=f"figkit-worker-{port}")
+    thread.start()
+    if not started.wait(10) or failure:
+        raise RuntimeError(f"proxy worker on port {port} did not start: {failure}")
+    return RunningWorker(f"http://127.0.0.1:{port}", port, worker, loop, thread)

@@ -23,7 +23,7 @@ FIGKIT = str(Path(sys.executable).with_name("figkit"))
 
 
 def write_config(
-    tmp_path: Path, upstreams: dict, store: str, workers: int = 2, server: str = "granian"
+    tmp_path: Path, upstreams: dict, store: str, workers: int = 2
 ) -> tuple[Path, int, int]:
     port, admin = servers.free_port(), servers.free_port()
     lines = [
@@ -33,7 +33,6 @@ def write_config(
         f'store = "{store}"',
         f"workers = {workers}",
         "debug_headers = true",
-        f'server = "{server}"',
         f'access_log = "{tmp_path}/access.jsonl"',
     ]
     for name, url in upstreams.items():
@@ -103,10 +102,9 @@ def fresh_connection_upstreams(port: int, n: int) -> set[str]:
     return seen
 
 
-@pytest.mark.parametrize("server", ["granian", "uvicorn"])
-def test_a_change_reaches_every_worker_within_a_second(serve, tmp_path, upstreams, server):
+def test_a_change_reaches_every_worker_within_a_second(serve, tmp_path, upstreams):
     config, port, admin = write_config(
-        tmp_path, upstreams, f"sqlite:///{tmp_path}/routes.db", workers=2, server=server
+        tmp_path, upstreams, f"sqlite:///{tmp_path}/routes.db", workers=2
     )
     serve(config, port, admin)
     with admin_client(admin) as api:
@@ -199,11 +197,8 @@ def test_sigterm_stops_the_proxy_and_its_admin_process(serve, tmp_path, upstream
             assert s.connect_ex(("127.0.0.1", p)) != 0, f"port {p} still answers"
 
 
-@pytest.mark.parametrize("server", ["granian", "uvicorn"])
-def test_the_proxying_rules_hold_under_each_server(serve, tmp_path, upstreams, server):
-    config, port, admin = write_config(
-        tmp_path, upstreams, f"sqlite:///{tmp_path}/routes.db", 1, server
-    )
+def test_the_proxying_rules_hold_under_figkit_proxy_serve(serve, tmp_path, upstreams):
+    config, port, admin = write_config(tmp_path, upstreams, f"sqlite:///{tmp_path}/routes.db", 1)
     serve(config, port, admin)
     url = f"http://127.0.0.1:{port}"
     with admin_client(admin) as api:
@@ -229,13 +224,8 @@ def test_the_proxying_rules_hold_under_each_server(serve, tmp_path, upstreams, s
         assert sum(len(c) for c in resp.iter_raw()) == 20_000_000
 
 
-@pytest.mark.parametrize("server", ["granian", "uvicorn"])
-def test_a_client_leaving_mid_download_is_logged_499_under_each_server(
-    serve, tmp_path, upstreams, server
-):
-    config, port, admin = write_config(
-        tmp_path, upstreams, f"sqlite:///{tmp_path}/routes.db", 1, server
-    )
+def test_a_client_leaving_mid_download_is_logged_499(serve, tmp_path, upstreams):
+    config, port, admin = write_config(tmp_path, upstreams, f"sqlite:///{tmp_path}/routes.db", 1)
     serve(config, port, admin)
     with socket.create_connection(("127.0.0.1", port)) as s:
         s.sendall(
