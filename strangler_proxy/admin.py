@@ -2,7 +2,9 @@
 
 Bearer tokens from proxy.toml, compared in constant time; `read` tokens may look,
 `admin` tokens may change. Every change names its author (the token's name) and why.
-Bad input is a 4xx with {"error": ...}; a 500 means a bug.
+Every body is a pydantic model (unknown fields refused, no type coercion: `"false"` is
+not a boolean). Every error, 404 and 405 included, is JSON `{"error": code, "detail":
+one line}`; a 500 means a bug.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Callable
-from collections.abc import Set as AbstractSet
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as Endpoint
@@ -22,15 +25,122 @@ from starlette.routing import Route as Endpoint
 from strangler_proxy import rollout, route_changes
 from strangler_proxy.config import ProxyConfig, Scope
 from strangler_proxy.errors import ProxyError, RouteError, StoreError
-from strangler_proxy.routing import Route
+from strangler_proxy.routing import ALL_ROUTES, Route
 from strangler_proxy.store import RouteStore
 
 MAX_BODY = 1024 * 1024
+MAX_DEPTH = 32  # a route export nests 4 levels; anything past this is not a route table
+
+# The error code for each status, unless the handler names a more precise one.
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    500: "internal",
+    503: "store_unavailable",
+}
 
 
 class _Denied(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, code: str | None = None) -> None:
         self.status, self.message = status, message
+        self.code = code or CODES.get(status, f"http_{status}")
+
+
+# --- the bodies ----------------------------------------------------------------------
+class Body(BaseModel):
+    """Every change body: strict types, no unknown fields, and an optional version guard."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    expect_version: Annotated[int, Field(ge=0)] | None = None
+
+
+class AddRoute(Body):
+    name: str
+    match: str
+    target: str
+    methods: list[str] = Field(default_factory=list)  # or "GET,HEAD"
+    header: str | None = None
+    policy: dict[str, Any] | None = None
+    mode: str | None = None  # the older shorthand for {"policy": {"mode": ...}}
+    why: str
+
+    @field_validator("methods", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return value.split(",") if isinstance(value, str) else value
+
+    def route(self) -> Route:
+        spec = self.model_dump(exclude={"why", "expect_version"}, exclude_none=True)
+        return Route.from_dict(spec)
+
+
+class UpdateRoute(Body):
+    mode: str | None = None
+    policy: dict[str, Any] | None = None
+    target: str | None = None
+    why: str
+
+
+class DeleteRoute(Body):
+    why: str | None = None
+
+
+class Rollback(Body):
+    route: str = Field(min_length=1)
+    why: str
+
+
+class ImportRoutes(Body):
+    routes: list[Any]  # each one is checked by Route.from_dict, which names it
+    replace: bool = False
+    why: str
+
+
+B = TypeVar("B", bound=Body)
+
+
+def _one_line(exc: ValidationError) -> str:
+    """pydantic's errors as one line that names each field."""
+    missing, unknown, other = [], [], []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "missing":
+            missing.append(where)
+        elif error["type"] == "extra_forbidden":
+            unknown.append(where)
+        else:
+            got = repr(error.get("input"))
+            got = got if len(got) <= 40 else got[:37] + "..."
+            msg = error["msg"][:1].lower() + error["msg"][1:]
+            other.append(f"{where!r}: {msg} (got {got})")
+    parts = []
+    if unknown:
+        parts.append(f"unknown field(s): {', '.join(unknown)}")
+    if missing:
+        parts.append(f"missing field(s): {', '.join(missing)}")
+    parts.extend(other[:3])
+    return "; ".join(parts)
+
+
+def _too_deep(value: Any) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        )
+        if children is None:
+            continue
+        if depth > MAX_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 class AdminAPI:
@@ -62,12 +172,9 @@ class AdminAPI:
             raise _Denied(
                 403, f"token {found[0]!r} may only read; changes need an admin-scope token"
             )
-        request.state.who = found[0]
         return found[0]
 
-    async def _body(
-        self, request: Request, allowed: AbstractSet[str], required: AbstractSet[str] = frozenset()
-    ) -> dict:
+    async def _body(self, request: Request, model: type[B]) -> B:
         chunks, size = [], 0
         async for chunk in request.stream():  # stop reading at the limit, not after it
             size += len(chunk)
@@ -75,36 +182,31 @@ class AdminAPI:
                 raise _Denied(413, f"request body over {MAX_BODY} bytes")
             chunks.append(chunk)
         raw = b"".join(chunks)
+        deep = _Denied(
+            400, f"the request body nests deeper than {MAX_DEPTH} levels", "invalid_json"
+        )
         try:
             data = json.loads(raw or b"{}")
+        except RecursionError:  # json's C parser recurses once per level
+            raise deep from None
         except ValueError:
-            raise _Denied(400, "the request body is not JSON") from None
+            raise _Denied(400, "the request body is not JSON", "invalid_json") from None
+        if _too_deep(data):
+            raise deep
         if not isinstance(data, dict):
-            raise _Denied(400, "the request body must be a JSON object")
-        expect = data.pop("expect_version", None)
-        if expect is not None and (
-            not isinstance(expect, int) or isinstance(expect, bool) or expect < 0
-        ):
-            raise _Denied(400, "'expect_version' must be a route table version (a whole number)")
-        request.state.expect_version = expect
-        unknown = set(data) - allowed
-        if unknown:
-            raise _Denied(400, f"unknown field(s): {', '.join(sorted(unknown))}")
-        missing = required - set(data)
-        if missing:
-            raise _Denied(400, f"missing field(s): {', '.join(sorted(missing))}")
-        if "why" in data and not isinstance(data["why"], str):
-            raise _Denied(400, "'why' must be a string")
-        return data
+            raise _Denied(400, "the request body must be a JSON object", "invalid_body")
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise _Denied(400, _one_line(exc), "invalid_body") from None
 
     async def _change(
-        self, request: Request, action: str, why: str, edit: Callable
+        self, who: str, body: Body, action: str, why: str, edit: Callable
     ) -> JSONResponse:
-        who = request.state.who  # the endpoint checked the admin token before reading the body
-
         def run():
-            expect = getattr(request.state, "expect_version", None)
-            with self.store.change(who=who, why=why, action=action, expect_version=expect) as tx:
+            with self.store.change(
+                who=who, why=why, action=action, expect_version=body.expect_version
+            ) as tx:
                 result = edit(tx)
             return tx.version, bool(tx.edits), result
 
@@ -129,82 +231,78 @@ class AdminAPI:
         return _err(404, f"no route named {name!r}")
 
     async def add_route(self, request: Request) -> Response:
-        self._caller(request, "admin")
-        data = await self._body(
-            request, {"name", "match", "methods", "header", "target", "mode", "why"}, {"why"}
-        )
-        why = data.pop("why")
-        route = Route.from_dict(data)
+        who = self._caller(request, "admin")
+        body = await self._body(request, AddRoute)
+        route = body.route()
         response = await self._change(
-            request,
+            who,
+            body,
             "add",
-            why,
+            body.why,
             lambda tx: {"route": route_changes.add(tx, route, self.upstreams).to_dict()},
         )
         response.status_code = 201
         return response
 
     async def update_route(self, request: Request) -> Response:
-        self._caller(request, "admin")
+        who = self._caller(request, "admin")
         name = request.path_params["name"]
-        data = await self._body(request, {"mode", "target", "why"}, {"why"})
-        if "mode" not in data and "target" not in data:
-            raise _Denied(400, "give 'mode' (monolith|service) or 'target' (an upstream), or both")
+        body = await self._body(request, UpdateRoute)
+        if body.mode is None and body.policy is None and body.target is None:
+            raise _Denied(400, "give 'mode' (monolith|service), 'policy' or 'target' (an upstream)")
+        if body.mode is not None and body.policy is not None:
+            raise _Denied(400, "give 'mode' or a whole 'policy', not both")
 
         def edit(tx):
             route = None
-            if "target" in data:
-                route = route_changes.move(tx, name, str(data["target"]), self.upstreams)
-            if "mode" in data:
-                route = route_changes.set_mode(tx, name, str(data["mode"]))
+            if body.target is not None:
+                route = route_changes.move(tx, name, body.target, self.upstreams)
+            if body.mode is not None:
+                route = route_changes.set_mode(tx, name, body.mode)
+            if body.policy is not None:
+                route = route_changes.set_policy(tx, name, body.policy)
             return {"route": route.to_dict()}
 
-        action = (
-            "set-mode"
-            if "target" not in data
-            else ("move" if "mode" not in data else "move+set-mode")
+        what = (
+            "set-mode" if body.mode is not None else "set-policy" if body.policy is not None else ""
         )
-        return await self._change(request, action, data["why"], edit)
+        action = "+".join(a for a in ("move" if body.target is not None else "", what) if a)
+        return await self._change(who, body, action, body.why, edit)
 
     async def delete_route(self, request: Request) -> Response:
-        self._caller(request, "admin")
+        who = self._caller(request, "admin")
         name = request.path_params["name"]
-        data = await self._body(request, {"why"})
-        why = data.get("why") or request.query_params.get("why", "")
+        body = await self._body(request, DeleteRoute)
+        why = body.why or request.query_params.get("why", "")
         return await self._change(
-            request, "remove", why, lambda tx: {"route": route_changes.remove(tx, name).to_dict()}
+            who, body, "remove", why, lambda tx: {"route": route_changes.remove(tx, name).to_dict()}
         )
 
     async def rollback(self, request: Request) -> Response:
-        self._caller(request, "admin")
-        data = await self._body(request, {"route", "why"}, {"route", "why"})
-        name = data["route"]
-        if not isinstance(name, str) or not name:
-            raise _Denied(400, "'route' must be a route name, or 'all'")
-        target = None if name == "all" else name
+        who = self._caller(request, "admin")
+        body = await self._body(request, Rollback)
+        target = None if body.route == ALL_ROUTES else body.route
         return await self._change(
-            request,
+            who,
+            body,
             "rollback",
-            data["why"],
+            body.why,
             lambda tx: {"routes": [r.to_dict() for r in route_changes.rollback(tx, target)]},
         )
 
     async def import_routes(self, request: Request) -> Response:
-        self._caller(request, "admin")
-        data = await self._body(request, {"routes", "replace", "why"}, {"routes", "why"})
-        if not isinstance(data["routes"], list):
-            raise _Denied(
-                400, "'routes' must be a list of routes, as `figkit routes export` prints"
-            )
+        who = self._caller(request, "admin")
+        body = await self._body(request, ImportRoutes)
         return await self._change(
-            request,
+            who,
+            body,
             "import",
-            data["why"],
+            body.why,
             lambda tx: {
                 "routes": [
                     r.to_dict()
                     for r in route_changes.import_routes(
-                        tx, data["routes"], self.upstreams, bool(data.get("replace"))
+                        tx, body.routes, self.upstreams, body.replace
                     )
                 ]
             },
@@ -243,12 +341,19 @@ class AdminAPI:
         try:
             version = await run_in_threadpool(self.store.version)
         except StoreError as exc:
-            return _err(503, str(exc))
+            return _err(503, str(exc), "store_unavailable")
         return JSONResponse({"ok": True, "route_table_version": version})
 
 
-def _err(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _err(
+    status: int, detail: str, code: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    line = " ".join(detail.split()) or "no detail"
+    return JSONResponse(
+        {"error": code or CODES.get(status, f"http_{status}"), "detail": line},
+        status_code=status,
+        headers=headers,
+    )
 
 
 def create_admin_app(
@@ -262,19 +367,36 @@ def create_admin_app(
     api.applied_versions = applied_versions
 
     async def denied(request: Request, exc: _Denied) -> Response:
-        response = _err(exc.status, exc.message)
+        response = _err(exc.status, exc.message, exc.code)
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="figkit-admin"'
         return response
 
     async def route_error(request: Request, exc: RouteError) -> Response:
-        return _err(exc.status, str(exc))
+        return _err(exc.status, str(exc), "invalid_route" if exc.status == 400 else None)
 
     async def store_error(request: Request, exc: ProxyError) -> Response:
-        return _err(503, str(exc))
+        return _err(503, str(exc), "store_unavailable")
+
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        """Starlette's own 404 (no such path) and 405 (method), as JSON like the rest."""
+        detail = {
+            404: f"no admin endpoint {request.url.path}; see docs/proxy.md (Admin API)",
+            405: f"{request.method} is not allowed on {request.url.path}",
+        }.get(exc.status_code, str(exc.detail))
+        return _err(exc.status_code, detail, headers=dict(exc.headers or {}))
+
+    async def bug(request: Request, exc: Exception) -> Response:
+        return _err(500, "internal error (a bug): the admin API's log has the traceback")
 
     # Starlette types its handlers for any Exception; each of these takes its own kind.
-    handlers: dict[Any, Any] = {_Denied: denied, RouteError: route_error, StoreError: store_error}
+    handlers: dict[Any, Any] = {
+        _Denied: denied,
+        RouteError: route_error,
+        StoreError: store_error,
+        HTTPException: http_error,
+        Exception: bug,
+    }
     return Starlette(
         routes=[
             Endpoint("/healthz", api.healthz),

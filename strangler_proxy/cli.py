@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from strangler_proxy.errors import ProxyError
+from strangler_proxy.routing import ALL_ROUTES
 
 proxy_app = typer.Typer(
     help="Run the strangler-fig proxy in front of the monolith.", no_args_is_help=True
@@ -107,9 +108,10 @@ class _Admin:
         try:
             data = resp.json()
         except ValueError:
-            data = {"error": resp.text.strip()[:200]}
+            data = {"detail": " ".join(resp.text.split())[:200]}
         if resp.status_code >= 400:
-            _fail(f"{data.get('error', resp.reason_phrase)} (HTTP {resp.status_code})")
+            detail = data.get("detail") or data.get("error") if isinstance(data, dict) else None
+            _fail(f"{detail or resp.reason_phrase} (HTTP {resp.status_code})")
         return data
 
 
@@ -153,13 +155,29 @@ def _connect(
     admin.token = token
 
 
+def _mode(route: dict) -> str:
+    """A route's mode from its JSON (`policy.mode`, or `mode` as older versions wrote it)."""
+    policy = route.get("policy") or {}
+    return str(policy.get("mode") or route.get("mode") or "monolith")
+
+
+def _shown(route: dict) -> dict:
+    """A route's JSON flattened for a table: its policy as `mode` (and `options`)."""
+    shown = {k: v for k, v in route.items() if k not in ("policy", "mode")}
+    shown["mode"] = _mode(route)
+    options = (route.get("policy") or {}).get("options")
+    if options:
+        shown["options"] = json.dumps(options, sort_keys=True)
+    return shown
+
+
 def _print_routes(routes: list[dict], version: int | None = None) -> None:
     console = Console()
     table = Table(title=None if version is None else f"route table version {version}")
     for col in ("name", "match", "methods", "header", "target", "mode"):
         table.add_column(col)
     for r in routes:
-        mode = r["mode"]
+        mode = _mode(r)
         table.add_row(
             r["name"],
             r["match"],
@@ -213,7 +231,11 @@ def add_route(
     ],
     target: Annotated[str, typer.Option(help="Upstream name from the config.")],
     methods: Annotated[
-        str, typer.Option(help="Comma-separated methods, e.g. GET,HEAD (default: any).")
+        str,
+        typer.Option(
+            help="Comma-separated methods, e.g. GET,HEAD (default: any). Stored upper-case and "
+            "matched exactly: a request method 'get' does not match a GET route."
+        ),
     ] = "",
     header: Annotated[
         str | None, typer.Option(help="Only requests with this header: 'X-Beta' or 'X-Beta: 1'.")
@@ -227,7 +249,7 @@ def add_route(
         "name": name,
         "match": match,
         "target": target,
-        "mode": mode,
+        "policy": {"mode": mode},
         "why": why,
         "methods": [m for m in methods.split(",") if m.strip()],
         "header": header,
@@ -275,7 +297,7 @@ def remove(name: str, why: Why, as_json: AsJson = False) -> None:
 
 @routes_app.command("rollback")
 def rollback(
-    name: Annotated[str, typer.Argument(help="Route name, or 'all'.")],
+    name: Annotated[str, typer.Argument(help=f"Route name, or '{ALL_ROUTES}' for every route.")],
     why: Why = "rollback",
     as_json: AsJson = False,
 ) -> None:
@@ -303,14 +325,15 @@ def history(
     for col in ("version", "at", "who", "action", "route", "change", "why"):
         table.add_column(col)
     for c in data["changes"]:
-        before, after = c["before"], c["after"]
-        if before is None:
+        before = _shown(c["before"] or {})
+        after = _shown(c["after"] or {})
+        if c["before"] is None:
             change = f"+ {after['match']} -> {after['target']} ({after['mode']})"
-        elif after is None:
+        elif c["after"] is None:
             change = "removed"
         else:
             change = ", ".join(
-                f"{k}: {before[k]} -> {after[k]}" for k in after if before.get(k) != after[k]
+                f"{k}: {before.get(k)} -> {after[k]}" for k in after if before.get(k) != after[k]
             )
         table.add_row(
             str(c["version"]),

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import cast
+from typing import Any
 
 from strangler_proxy.errors import RouteConflict, RouteError, RouteNotFound
-from strangler_proxy.routing import MODES, Mode, Route, RouteTable
+from strangler_proxy.policy import MODES, Policy
+from strangler_proxy.routing import Route, RouteTable
 from strangler_proxy.store import Transaction
 
 
@@ -33,6 +34,7 @@ def _existing(tx: Transaction, name: str) -> Route:
 
 
 def add(tx: Transaction, route: Route, upstreams: Iterable[str]) -> Route:
+    route.validate()
     if route.name in tx.routes:
         raise RouteConflict(
             f"a route named {route.name!r} exists already: pick another name, or `move` it"
@@ -44,9 +46,18 @@ def add(tx: Transaction, route: Route, upstreams: Iterable[str]) -> Route:
 
 
 def set_mode(tx: Transaction, name: str, mode: str) -> Route:
+    """Change a route's mode, keeping the rest of its policy (its behaviours' options)."""
     if mode not in MODES:
         raise RouteError(f"bad mode {mode!r}: use {' or '.join(MODES)}")
-    route = replace(_existing(tx, name), mode=cast(Mode, mode))
+    route = _existing(tx, name)
+    route = replace(route, policy=replace(route.policy, mode=mode))
+    tx.put(route)
+    return route
+
+
+def set_policy(tx: Transaction, name: str, policy: Mapping[str, Any]) -> Route:
+    """Replace a route's whole policy (mode and options) from its JSON form."""
+    route = replace(_existing(tx, name), policy=Policy.from_dict(policy))
     tx.put(route)
     return route
 
@@ -68,7 +79,11 @@ def remove(tx: Transaction, name: str) -> Route:
 def rollback(tx: Transaction, name: str | None) -> list[Route]:
     """Send one route, or every route (name None), back to the monolith."""
     chosen = list(tx.routes.values()) if name is None else [_existing(tx, name)]
-    moved = [replace(r, mode="monolith") for r in chosen if r.mode != "monolith"]
+    moved = [
+        replace(r, policy=replace(r.policy, mode="monolith"))
+        for r in chosen
+        if r.mode != "monolith"
+    ]
     for route in moved:
         tx.put(route)
     return moved

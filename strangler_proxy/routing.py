@@ -7,6 +7,9 @@ not the number of routes. The most specific route wins: segment by segment a lit
 beats a typed converter (int, uuid), which beats str/slug, which beats a `<path:...>`
 tail, which beats a prefix; at equal paths a route restricted by header and methods
 beats one that is not. Unmatched traffic goes to the monolith.
+
+Methods are case-sensitive tokens (RFC 9110 9.1): a route stores its methods upper-case
+and matches the request method exactly, so `get` does not match a `GET` route.
 """
 
 from __future__ import annotations
@@ -14,15 +17,24 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from strangler_proxy.errors import BadPath, RouteError
+from strangler_proxy.policy import Policy
 
-Mode = Literal["monolith", "service"]
-MODES: tuple[str, ...] = ("monolith", "service")
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-METHOD_RE = re.compile(r"[A-Z]{1,20}")
+# Words the CLI and the admin API read as something other than a route name
+# (`figkit routes rollback all`); compared without regard to case.
+RESERVED_NAMES = frozenset({"all", "none", "default"})
+ALL_ROUTES = "all"
+# RFC 9110 5.6.2: a method is a token.
+METHOD_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}")
 HEADER_NAME_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
+# A header value a route can compare: visible ASCII, spaces and tabs inside (RFC 9110 5.5).
+# Control bytes (CR, LF, NUL...) cannot arrive in a valid request, and non-ASCII text
+# depends on how the bytes are decoded: such a route would never match.
+HEADER_VALUE_RE = re.compile(r"[\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?")
+ROUTE_FIELDS = frozenset({"name", "match", "methods", "header", "target", "policy", "mode"})
 
 # Django's path converters: the regex each segment must match, and its rank (higher wins).
 CONVERTERS: dict[str, tuple[str, int]] = {
@@ -46,10 +58,20 @@ class HeaderMatch:
     def parse(cls, text: str) -> HeaderMatch:
         """`X-Beta` (present) or `X-Beta: 1` (equal)."""
         name, sep, value = text.partition(":")
-        name = name.strip()
+        name = name.strip(" \t")
         if not HEADER_NAME_RE.fullmatch(name):
             raise RouteError(f"bad header match {text!r}: write NAME or 'NAME: VALUE'")
-        return cls(name.lower(), value.strip() if sep else None)
+        return cls(name.lower(), value.strip(" \t") if sep else None)
+
+    def check(self) -> None:
+        """Refuse a header match no valid request can satisfy (control bytes, non-ASCII)."""
+        if not HEADER_NAME_RE.fullmatch(self.name):
+            raise RouteError(f"bad header name {self.name!r}: a header name is a token (RFC 9110)")
+        if self.value and not HEADER_VALUE_RE.fullmatch(self.value):
+            raise RouteError(
+                f"bad header value {self.value!r}: it may hold visible ASCII, spaces and tabs, "
+                "no CR, LF, NUL or other control bytes"
+            )
 
     def __str__(self) -> str:
         return self.name if self.value is None else f"{self.name}: {self.value}"
@@ -57,68 +79,128 @@ class HeaderMatch:
 
 @dataclass(frozen=True)
 class Route:
-    """One row of the route table."""
+    """One row of the route table: what it matches, its target and its policy.
+
+    Methods are stored upper-case (RFC 9110 methods are case-sensitive tokens; the usual
+    ones are upper-case) and matched exactly.
+    """
 
     name: str
     match: str
     target: str
-    mode: Mode = "monolith"
+    policy: Policy = Policy()
     methods: frozenset[str] = field(default_factory=frozenset)
     header: HeaderMatch | None = None
 
-    def to_dict(self) -> dict:
+    def __post_init__(self) -> None:
+        if isinstance(self.policy, str):  # Route(name, match, target, "service"), as before
+            object.__setattr__(self, "policy", Policy(self.policy))
+        elif not isinstance(self.policy, Policy):
+            raise RouteError(f"route {self.name!r}: policy must be a Policy, not {self.policy!r}")
+        methods = frozenset(m.upper() for m in self.methods)
+        if methods != self.methods or not isinstance(self.methods, frozenset):
+            object.__setattr__(self, "methods", methods)
+
+    @property
+    def mode(self) -> str:
+        """Who serves the route: the policy's mode (monolith, service, ...)."""
+        return self.policy.mode
+
+    def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "match": self.match,
             "methods": sorted(self.methods),
             "header": None if self.header is None else str(self.header),
             "target": self.target,
-            "mode": self.mode,
+            "policy": self.policy.to_dict(),
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> Route:
-        """Build and validate a route from its JSON form (the admin API's and the store's)."""
+    def from_dict(cls, data: Any, *, stored: bool = False) -> Route:
+        """Build and validate a route from its JSON form (the admin API's and the store's).
+
+        The older `"mode": "service"` shorthand (store rows and export files written
+        before policies) is read as `"policy": {"mode": "service"}`. With `stored`, a
+        row the store already holds is read without the refusals added for new input
+        since it was written (reserved names, dot segments...), so the table still loads.
+        """
         if not isinstance(data, Mapping):
             raise RouteError("a route must be a JSON object")
-        unknown = set(data) - {"name", "match", "methods", "header", "target", "mode"}
+        unknown = set(data) - ROUTE_FIELDS
         if unknown:
-            raise RouteError(f"unknown route field(s): {', '.join(sorted(unknown))}")
+            raise RouteError(f"unknown route field(s): {', '.join(sorted(map(str, unknown)))}")
         for key in ("name", "match", "target"):
             if not isinstance(data.get(key), str) or not data.get(key):
                 raise RouteError(f"route field {key!r} is required and must be a string")
         methods = data.get("methods") or []
         if isinstance(methods, str):
-            methods = [m for m in methods.split(",") if m.strip()]
+            methods = [m for m in methods.split(",") if m.strip(" \t")]
         if not isinstance(methods, list | tuple) or not all(isinstance(m, str) for m in methods):
             raise RouteError("route field 'methods' must be a list of HTTP methods")
         header = data.get("header")
         if header is not None and not isinstance(header, str):
             raise RouteError("route field 'header' must be 'NAME' or 'NAME: VALUE'")
+        if "policy" in data and "mode" in data:
+            raise RouteError("give the route a 'policy' or the older 'mode', not both")
+        if "mode" in data:
+            mode = data["mode"]
+            if mode is not None and not isinstance(mode, str):
+                raise RouteError("route field 'mode' must be a string, as \"service\"")
+            policy = Policy(mode or "monolith")
+        else:
+            raw = data.get("policy")
+            policy = Policy() if raw is None else Policy.from_dict(raw)
+        for method in methods:
+            if not METHOD_RE.fullmatch(method.strip(" \t")):
+                raise RouteError(
+                    f"bad HTTP method {method!r} in route {data['name']!r}: "
+                    "a method is a token, as GET or PURGE"
+                )
         route = cls(
             name=data["name"],
             match=data["match"],
             target=data["target"],
-            mode=data.get("mode") or "monolith",
-            methods=frozenset(m.strip().upper() for m in methods),
+            policy=policy,
+            methods=frozenset(m.strip(" \t") for m in methods),
             header=HeaderMatch.parse(header) if header else None,
         )
-        route.validate()
+        route.validate(new=not stored)
         return route
 
-    def validate(self) -> None:
+    def validate(self, *, new: bool = True) -> None:
+        """Raise RouteError for a route the table cannot hold.
+
+        With `new` (the default, for every route given through the admin API or an
+        import), also refuse routes that make no sense: a reserved name, a pattern no
+        normalised path can match, a header match no valid request can satisfy.
+        """
         if not NAME_RE.fullmatch(self.name):
             raise RouteError(
                 f"bad route name {self.name!r}: use letters, digits, '.', '_' or '-', at most 64"
             )
-        if self.mode not in MODES:
-            raise RouteError(
-                f"bad mode {self.mode!r} for route {self.name!r}: use monolith or service"
-            )
+        self.policy.validate(self.name)
         for method in self.methods:
             if not METHOD_RE.fullmatch(method):
-                raise RouteError(f"bad HTTP method {method!r} in route {self.name!r}")
-        compile_pattern(self.match)
+                raise RouteError(
+                    f"bad HTTP method {method!r} in route {self.name!r}: "
+                    "a method is a token, as GET or PURGE"
+                )
+        pattern = compile_pattern(self.match)
+        if not new:
+            return
+        if self.name.lower() in RESERVED_NAMES:
+            raise RouteError(
+                f"route name {self.name!r} is reserved (`figkit routes rollback all` means "
+                f"every route); reserved: {', '.join(sorted(RESERVED_NAMES))}"
+            )
+        if any(seg.key in (".", "..") for seg in pattern.segments):
+            raise RouteError(
+                f"bad pattern {self.match!r}: a '.' or '..' segment can never match, because "
+                "the proxy resolves dot segments before matching; write the path it stands for"
+            )
+        if self.header is not None:
+            self.header.check()
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,7 @@ class RouteStore:
         with self._lock, self._read_transaction():
             version = self._query("SELECT version FROM figkit_route_table WHERE id = 1")[0][0]
             rows = self._query("SELECT spec FROM figkit_routes ORDER BY name")
-        return Snapshot(int(version), tuple(Route.from_dict(json.loads(r[0])) for r in rows))
+        return Snapshot(int(version), tuple(_load(r[0]) for r in rows))
 
     def history(self, route: str | None = None, limit: int = 50) -> list[ChangeRecord]:
         p = self.placeholder
@@ -118,8 +118,8 @@ class RouteStore:
                 who,
                 why,
                 action,
-                json.loads(b) if b else None,
-                json.loads(a) if a else None,
+                _audit_form(b),
+                _audit_form(a),
             )
             for v, r, at, who, why, action, b, a in rows
         ]
@@ -145,7 +145,7 @@ class RouteStore:
                     "since you read it; look again (figkit routes list) and retry"
                 )
             rows = self._query("SELECT spec FROM figkit_routes")
-            current = {r.name: r for r in (Route.from_dict(json.loads(row[0])) for row in rows)}
+            current = {r.name: r for r in (_load(row[0]) for row in rows)}
             tx = Transaction(dict(current), version)
             yield tx
             if not tx.edits:
@@ -320,6 +320,22 @@ class PostgresStore(RouteStore):
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _load(spec: str) -> Route:
+    """A stored row as a Route: older rows (`"mode"`, names reserved since) still load."""
+    return Route.from_dict(json.loads(spec), stored=True)
+
+
+def _audit_form(spec: str | None) -> dict | None:
+    """An audit row's route in today's JSON form, whichever version wrote it."""
+    if not spec:
+        return None
+    data = json.loads(spec)
+    if isinstance(data, dict) and "mode" in data and "policy" not in data:
+        mode = data.pop("mode")
+        data["policy"] = {"mode": mode or "monolith"}
+    return data
 
 
 def open_store(url: str) -> RouteStore:

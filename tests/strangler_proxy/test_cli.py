@@ -14,17 +14,25 @@ from typer.testing import CliRunner
 from strangler_proxy.cli import proxy_app, routes_app
 from tests.strangler_proxy import servers
 from tests.strangler_proxy.conftest import ADMIN_SECRET, READ_SECRET
+from tests.strangler_proxy.test_admin_api import serve_admin_api
 
 runner = CliRunner()
 
 
-def figkit_routes(proxy, *args: str, token: str = ADMIN_SECRET):
-    return runner.invoke(routes_app, ["--admin", proxy.admin_url, "--token", token, *args])
+@pytest.fixture
+def api(tmp_path, monkeypatch):
+    """The admin API alone: the routes commands never need the proxy's data path."""
+    with serve_admin_api(tmp_path, monkeypatch) as running:
+        yield running
 
 
-def test_add_set_mode_rollback_and_history(proxy):
+def figkit_routes(api, *args: str, token: str = ADMIN_SECRET):
+    return runner.invoke(routes_app, ["--admin", api.admin_url, "--token", token, *args])
+
+
+def test_add_set_mode_rollback_and_history(api):
     add = figkit_routes(
-        proxy,
+        api,
         "add",
         "catalog",
         "--match",
@@ -35,49 +43,49 @@ def test_add_set_mode_rollback_and_history(proxy):
         "start",
     )
     assert add.exit_code == 0, add.output
-    assert (
-        figkit_routes(proxy, "set-mode", "catalog", "service", "--why", "cut over").exit_code == 0
-    )
-    listed = json.loads(figkit_routes(proxy, "list", "--json").output)
-    assert listed["version"] == 2 and listed["routes"][0]["mode"] == "service"
-    back = figkit_routes(proxy, "rollback", "catalog", "--why", "errors")
+    assert figkit_routes(api, "set-mode", "catalog", "service", "--why", "cut over").exit_code == 0
+    listed = json.loads(figkit_routes(api, "list", "--json").output)
+    assert listed["version"] == 2 and listed["routes"][0]["policy"] == {"mode": "service"}
+    table = figkit_routes(api, "list")
+    assert "mode" in table.output and "service" in table.output
+    back = figkit_routes(api, "rollback", "catalog", "--why", "errors")
     assert back.exit_code == 0 and "version 3" in back.output
-    history = json.loads(figkit_routes(proxy, "history", "--json").output)["changes"]
+    history = json.loads(figkit_routes(api, "history", "--json").output)["changes"]
     assert [c["action"] for c in history] == ["rollback", "set-mode", "add"]
-    assert figkit_routes(proxy, "history").exit_code == 0
+    assert figkit_routes(api, "history").exit_code == 0
 
 
-def test_export_then_import_recreates_the_table(proxy, tmp_path):
+def test_export_then_import_recreates_the_table(api, tmp_path):
     figkit_routes(
-        proxy, "add", "a", "--match", "/a/*", "--target", "catalog", "--methods", "GET,HEAD"
+        api, "add", "a", "--match", "/a/*", "--target", "catalog", "--methods", "GET,HEAD"
     )
-    exported = figkit_routes(proxy, "export").output
+    exported = figkit_routes(api, "export").output
     file = tmp_path / "routes.json"
     file.write_text(exported)
-    figkit_routes(proxy, "remove", "a", "--why", "gone")
-    result = figkit_routes(proxy, "import", str(file), "--why", "restore")
+    figkit_routes(api, "remove", "a", "--why", "gone")
+    result = figkit_routes(api, "import", str(file), "--why", "restore")
     assert result.exit_code == 0, result.output
-    routes = json.loads(figkit_routes(proxy, "list", "--json").output)["routes"]
+    routes = json.loads(figkit_routes(api, "list", "--json").output)["routes"]
     assert routes[0]["name"] == "a" and routes[0]["methods"] == ["GET", "HEAD"]
 
 
-def test_move_retargets_a_route(proxy):
-    figkit_routes(proxy, "add", "a", "--match", "/a/*", "--target", "catalog")
-    assert figkit_routes(proxy, "move", "a", "--to", "orders", "--why", "split").exit_code == 0
+def test_move_retargets_a_route(api):
+    figkit_routes(api, "add", "a", "--match", "/a/*", "--target", "catalog")
+    assert figkit_routes(api, "move", "a", "--to", "orders", "--why", "split").exit_code == 0
     assert (
-        json.loads(figkit_routes(proxy, "list", "--json").output)["routes"][0]["target"] == "orders"
+        json.loads(figkit_routes(api, "list", "--json").output)["routes"][0]["target"] == "orders"
     )
 
 
-def test_a_rejected_change_is_one_line_and_a_non_zero_exit(proxy):
-    result = figkit_routes(proxy, "add", "x", "--match", "/x/*", "--target", "billing")
+def test_a_rejected_change_is_one_line_and_a_non_zero_exit(api):
+    result = figkit_routes(api, "add", "x", "--match", "/x/*", "--target", "billing")
     assert result.exit_code == 1
     assert result.output.strip().startswith("figkit: unknown upstream 'billing'")
     assert "Traceback" not in result.output
 
 
-def test_a_read_token_cannot_change_the_table(proxy):
-    result = figkit_routes(proxy, "rollback", "all", token=READ_SECRET)
+def test_a_read_token_cannot_change_the_table(api):
+    result = figkit_routes(api, "rollback", "all", token=READ_SECRET)
     assert result.exit_code == 1 and "HTTP 403" in result.output
 
 
@@ -87,30 +95,30 @@ def test_an_unreachable_admin_api_says_what_to_do():
     assert result.exit_code == 1 and "is `figkit proxy serve` running?" in result.output
 
 
-def test_no_token_says_where_to_put_one(proxy, monkeypatch, tmp_path):
+def test_no_token_says_where_to_put_one(api, monkeypatch, tmp_path):
     monkeypatch.delenv("FIGKIT_ADMIN_TOKEN", raising=False)
     monkeypatch.delenv("FIGKIT_ADMIN_TOKEN_FILE", raising=False)
     monkeypatch.chdir(tmp_path)
-    result = runner.invoke(routes_app, ["--admin", proxy.admin_url, "list"])
+    result = runner.invoke(routes_app, ["--admin", api.admin_url, "list"])
     assert result.exit_code == 1 and "FIGKIT_ADMIN_TOKEN" in result.output
 
 
-def test_the_token_can_come_from_a_file(proxy, tmp_path):
+def test_the_token_can_come_from_a_file(api, tmp_path):
     file = tmp_path / "token"
     file.write_text(ADMIN_SECRET + "\n")
     result = runner.invoke(
-        routes_app, ["--admin", proxy.admin_url, "--token-file", str(file), "list"]
+        routes_app, ["--admin", api.admin_url, "--token-file", str(file), "list"]
     )
     assert result.exit_code == 0, result.output
 
 
-def test_import_of_a_file_that_is_not_json_loses_nothing(proxy, tmp_path):
-    figkit_routes(proxy, "add", "a", "--match", "/a/*", "--target", "catalog")
+def test_import_of_a_file_that_is_not_json_loses_nothing(api, tmp_path):
+    figkit_routes(api, "add", "a", "--match", "/a/*", "--target", "catalog")
     bad = tmp_path / "bad.json"
     bad.write_text("{oops")
-    result = figkit_routes(proxy, "import", str(bad), "--why", "x", "--replace")
+    result = figkit_routes(api, "import", str(bad), "--why", "x", "--replace")
     assert result.exit_code == 1 and "is not JSON" in result.output
-    assert len(json.loads(figkit_routes(proxy, "list", "--json").output)["routes"]) == 1
+    assert len(json.loads(figkit_routes(api, "list", "--json").output)["routes"]) == 1
 
 
 @pytest.mark.parametrize(
@@ -188,12 +196,47 @@ def test_serve_without_a_config_file_says_so(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_if_version_makes_a_change_conditional(proxy):
-    figkit_routes(proxy, "add", "a", "--match", "/a/*", "--target", "catalog")
-    figkit_routes(proxy, "add", "b", "--match", "/b/*", "--target", "catalog")
-    stale = runner.invoke(routes_app, ["--admin", proxy.admin_url, "--token", ADMIN_SECRET, "--if-version", "1",
+def test_if_version_makes_a_change_conditional(api):
+    figkit_routes(api, "add", "a", "--match", "/a/*", "--target", "catalog")
+    figkit_routes(api, "add", "b", "--match", "/b/*", "--target", "catalog")
+    stale = runner.invoke(routes_app, ["--admin", api.admin_url, "--token", ADMIN_SECRET, "--if-version", "1",
                                        "rollback", "all", "--why", "x"])  # fmt: skip
     assert stale.exit_code == 1 and "HTTP 409" in stale.output
-    fresh = runner.invoke(routes_app, ["--admin", proxy.admin_url, "--token", ADMIN_SECRET, "--if-version", "2",
+    fresh = runner.invoke(routes_app, ["--admin", api.admin_url, "--token", ADMIN_SECRET, "--if-version", "2",
                                        "set-mode", "a", "service", "--why", "x"])  # fmt: skip
     assert fresh.exit_code == 0, fresh.output
+
+
+def test_methods_given_lower_case_are_stored_upper_case(api):
+    result = figkit_routes(
+        api, "add", "a", "--match", "/a/*", "--target", "catalog", "--methods", "get,head"
+    )
+    assert result.exit_code == 0, result.output
+    route = json.loads(figkit_routes(api, "list", "--json").output)["routes"][0]
+    assert route["methods"] == ["GET", "HEAD"]
+
+
+def test_a_route_named_all_is_refused_in_one_line(api):
+    result = figkit_routes(api, "add", "all", "--match", "/x/*", "--target", "catalog")
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "is reserved" in lines[0] and lines[0].endswith("(HTTP 400)")
+
+
+def test_an_older_export_file_with_mode_still_imports(api, tmp_path):
+    file = tmp_path / "old.json"
+    old = {"name": "a", "match": "/a/*", "methods": [], "header": None, "target": "catalog", "mode": "service"}  # fmt: skip
+    file.write_text(json.dumps({"routes": [old]}))
+    result = figkit_routes(api, "import", str(file), "--why", "restore")
+    assert result.exit_code == 0, result.output
+    route = json.loads(figkit_routes(api, "list", "--json").output)["routes"][0]
+    assert route["policy"] == {"mode": "service"}
+    assert figkit_routes(api, "history").exit_code == 0
+
+
+def test_a_missing_admin_path_is_reported_as_one_line_not_a_page(api):
+    result = runner.invoke(
+        routes_app, ["--admin", api.admin_url + "/nowhere", "--token", ADMIN_SECRET, "list"]
+    )
+    assert result.exit_code == 1 and "(HTTP 404)" in result.output
+    assert len(result.output.strip().splitlines()) == 1

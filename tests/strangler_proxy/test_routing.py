@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from strangler_proxy import policy as policies
 from strangler_proxy.errors import BadPath, RouteError
+from strangler_proxy.policy import Policy
 from strangler_proxy.routing import HeaderMatch, Route, RouteTable, compile_pattern, normalise_path
 
 
@@ -180,9 +182,166 @@ def test_route_specs_are_validated(spec, says):
 
 def test_a_route_survives_its_json_form():
     route = Route(
-        "r", "/api/<int:id>/", "catalog", "service", frozenset({"GET"}), HeaderMatch("x-beta", "1")
+        "r",
+        "/api/<int:id>/",
+        "catalog",
+        Policy("service"),
+        frozenset({"GET"}),
+        HeaderMatch("x-beta", "1"),
     )
+    assert route.to_dict() == {
+        "name": "r",
+        "match": "/api/<int:id>/",
+        "methods": ["GET"],
+        "header": "x-beta: 1",
+        "target": "catalog",
+        "policy": {"mode": "service"},
+    }
     assert Route.from_dict(route.to_dict()) == route
+
+
+def test_a_route_carries_a_policy_and_its_mode_reads_from_it():
+    route = Route("r", "/a/", "catalog", policy=Policy("service"))
+    assert route.mode == route.policy.mode == "service"
+    assert Route("r", "/a/", "catalog").policy == Policy("monolith")
+    with pytest.raises(AttributeError):
+        route.mode = "monolith"  # type: ignore[misc]
+
+
+def test_the_older_mode_shorthand_is_read_as_a_policy():
+    old = {"name": "r", "match": "/a/", "target": "catalog", "mode": "service"}
+    route = Route.from_dict(old)
+    assert route.policy == Policy("service")
+    assert "mode" not in route.to_dict() and route.to_dict()["policy"] == {"mode": "service"}
+    assert Route.from_dict({**old, "mode": None}).mode == "monolith"
+
+
+@pytest.fixture
+def shadow_registered():
+    """Register a `shadow` mode and behaviour as the next issue's module will, then forget it."""
+    modes, behaviours = dict(policies.MODES), set(policies.BEHAVIOURS)
+    policies.register_mode("shadow", "serve from the monolith, mirror to the service")
+    policies.register_behaviour("shadow")
+    yield
+    policies.MODES.clear()
+    policies.MODES.update(modes)
+    policies.BEHAVIOURS.clear()
+    policies.BEHAVIOURS.update(behaviours)
+
+
+def test_a_registered_mode_and_its_options_are_accepted_and_frozen(shadow_registered):
+    spec = {
+        "name": "r",
+        "match": "/a/",
+        "target": "catalog",
+        "policy": {
+            "mode": "shadow",
+            "options": {"shadow": {"tee_bytes": 65536, "ignore": ["date"]}},
+        },
+    }
+    route = Route.from_dict(spec)
+    assert route.mode == "shadow" and route.policy.options["shadow"]["tee_bytes"] == 65536
+    assert route.to_dict()["policy"] == spec["policy"]
+    assert hash(route) == hash(Route.from_dict(spec)) and Route.from_dict(route.to_dict()) == route
+    with pytest.raises(TypeError):
+        route.policy.options["shadow"]["tee_bytes"] = 1  # type: ignore[index]
+
+
+def test_options_are_left_out_of_the_json_when_empty():
+    assert Policy("service").to_dict() == {"mode": "service"}
+
+
+@pytest.mark.parametrize(
+    ("policy", "says"),
+    [
+        ({"mode": "canary"}, "bad mode 'canary'"),
+        ({"mode": 3}, "'mode' must be a string"),
+        ({"mode": "service", "colour": 1}, "unknown policy field(s): colour"),
+        ({"options": {"shadow": {}}}, "unknown behaviour 'shadow'"),
+        ({"options": []}, "'options' must be an object"),
+        ("service", "must be an object"),
+    ],
+)
+def test_bad_policies_are_refused_in_one_line(policy, says):
+    with pytest.raises(RouteError) as info:
+        Route.from_dict({"name": "r", "match": "/a/", "target": "t", "policy": policy})
+    assert says in str(info.value) and "\n" not in str(info.value)
+
+
+def test_policy_and_the_older_mode_together_are_refused():
+    with pytest.raises(RouteError, match="not both"):
+        Route.from_dict(
+            {"name": "r", "match": "/a/", "target": "t", "mode": "service", "policy": {}}
+        )
+
+
+@pytest.mark.parametrize("name", ["all", "All", "none", "default"])
+def test_reserved_route_names_are_refused(name):
+    with pytest.raises(RouteError, match="is reserved"):
+        Route.from_dict({"name": name, "match": "/a/", "target": "t"})
+
+
+def test_a_stored_route_with_a_name_reserved_since_still_loads():
+    row = {"name": "all", "match": "/a/../b/*", "target": "t", "mode": "service"}
+    assert Route.from_dict(row, stored=True).name == "all"
+
+
+@pytest.mark.parametrize("match", ["/a/../b/*", "/a/./b/", "/a/..", "/./", "/a/<int:id>/../"])
+def test_patterns_with_dot_segments_can_never_match_and_are_refused(match):
+    with pytest.raises(RouteError, match="can never match"):
+        Route.from_dict({"name": "r", "match": match, "target": "t"})
+
+
+@pytest.mark.parametrize("match", ["/a/..b/*", "/a/.well-known/", "/files/v1.2/"])
+def test_dots_inside_a_segment_are_fine(match):
+    assert Route.from_dict({"name": "r", "match": match, "target": "t"}).match == match
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "X-Beta: 1\r\nX-Evil: 2",
+        "X-Beta: a\nb",
+        "X-Beta: a\x00b",
+        "X-Beta: a\x7fb",
+        "X-Beta: caf\u00e9",
+    ],
+)
+def test_header_values_no_request_can_carry_are_refused(header):
+    with pytest.raises(RouteError, match="bad header value"):
+        Route.from_dict({"name": "r", "match": "/a/", "target": "t", "header": header})
+
+
+def test_a_header_name_with_a_control_byte_is_refused():
+    with pytest.raises(RouteError, match="bad header match"):
+        Route.from_dict({"name": "r", "match": "/a/", "target": "t", "header": "X-B\reta: 1"})
+
+
+def test_header_values_with_inner_spaces_and_empty_ones_are_fine():
+    for header, value in [("X-Beta: a b\tc", "a b\tc"), ("X-Beta:", ""), ("X-Beta", None)]:
+        route = Route.from_dict({"name": "r", "match": "/a/", "target": "t", "header": header})
+        assert route.header == HeaderMatch("x-beta", value)
+
+
+@pytest.mark.parametrize("method", ["GET\r", "G(E)T", "GET HEAD", "", "G\u00c9T", "X" * 33])
+def test_methods_that_are_not_rfc_9110_tokens_are_refused(method):
+    with pytest.raises(RouteError, match="bad HTTP method"):
+        Route.from_dict({"name": "r", "match": "/a/", "target": "t", "methods": [method]})
+
+
+def test_methods_are_stored_upper_case_and_any_token_is_a_method():
+    route = Route.from_dict(
+        {"name": "r", "match": "/a/", "target": "t", "methods": "get, m-search,PURGE"}
+    )
+    assert route.methods == {"GET", "M-SEARCH", "PURGE"}
+    assert Route("r", "/a/", "t", methods=frozenset({"get"})).methods == {"GET"}
+
+
+def test_the_request_method_is_matched_exactly():
+    t = table(("read", "/api/*", {"methods": ["GET"]}))
+    assert name(t, "/api/x", "GET") == "read"
+    assert name(t, "/api/x", "get") is None  # methods are case-sensitive (RFC 9110 9.1)
+    assert name(t, "/api/x", "Get") is None
 
 
 def test_duplicate_names_are_refused():

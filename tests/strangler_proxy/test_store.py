@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import threading
 
 import pytest
@@ -31,7 +33,8 @@ def test_each_change_is_one_version_with_who_when_and_why(store_url):
     assert snap.version == 2 and snap.routes[0].mode == "service"
     last, first = store.history()
     assert (last.version, last.who, last.why, last.action) == (2, "alice", "cut over", "set-mode")
-    assert last.before["mode"] == "monolith" and last.after["mode"] == "service"
+    assert last.before["policy"] == {"mode": "monolith"}
+    assert last.after["policy"] == {"mode": "service"}
     assert first.before is None and first.after["match"] == "/api/catalog/*"
     assert first.at < last.at or first.at == last.at
 
@@ -135,3 +138,34 @@ def test_expect_version_guards_against_lost_updates(store_url):
     with store.change(who="script", why="x", action="remove", expect_version=store.version()) as tx:
         route_changes.remove(tx, "orders")
     assert [r.name for r in store.snapshot().routes] == ["catalog"]
+
+
+def test_rows_written_before_policies_still_load_and_their_history_reads_as_policies(tmp_path):
+    url = f"sqlite:///{tmp_path}/routes.db"
+    store = open_store(url)
+    old = {"name": "all", "match": "/a/*", "methods": ["GET"], "header": None,
+           "target": "catalog", "mode": "service"}  # fmt: skip
+    with sqlite3.connect(tmp_path / "routes.db") as db:  # as an older figkit wrote them
+        db.execute("UPDATE figkit_route_table SET version = 1")
+        db.execute("INSERT INTO figkit_routes VALUES ('all', ?)", (json.dumps(old),))
+        db.execute(
+            "INSERT INTO figkit_route_changes VALUES (1, 'all', '2026-01-01T00:00:00', 'ops',"
+            " 'old', 'add', NULL, ?)",
+            (json.dumps(old),),
+        )
+    (route,) = store.snapshot().routes
+    assert route.name == "all" and route.mode == "service"  # a name reserved since then
+    assert store.history()[0].after["policy"] == {"mode": "service"}
+    with store.change(who="ops", why="rename it", action="remove") as tx:
+        route_changes.remove(tx, "all")
+    assert store.snapshot().routes == ()
+
+
+def test_a_new_route_with_a_reserved_name_is_refused_by_add(store_url):
+    store = open_store(store_url)
+    with (
+        pytest.raises(RouteError, match="reserved"),
+        store.change(who="ops", why="x", action="add") as tx,
+    ):
+        route_changes.add(tx, Route("all", "/all/*", "catalog"), UPSTREAMS)
+    assert store.version() == 0
