@@ -2,7 +2,9 @@
 
 Starts the monolith on :8100, a second deployment of it as the "catalog" upstream on
 :8200, and `figkit proxy serve` on :8000 (admin API :8001); adds the route `catalog`
-(`/api/products/*`, still served by the monolith). Then, from another terminal:
+(`/api/products/*`, still served by the monolith). Then, from another terminal (with
+--port-base or FIGKIT_VAR_DIR it prints the FIGKIT_ADMIN_URL and FIGKIT_ADMIN_TOKEN_FILE
+to export first):
 
     .venv/bin/figkit routes set-mode catalog service --why "try the catalog service"
     .venv/bin/figkit routes rollback catalog --why "back to the monolith"
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -47,13 +50,39 @@ def _token(var_dir: Path) -> str:
 
 def _config(var_dir: Path, base: int) -> Path:
     """proxy_demo.toml with this run's ports and var directory (FIGKIT_VAR_DIR, as the shop's)."""
-    text = TEMPLATE.read_text().replace('"var/', f'"{var_dir}/').replace("sqlite:///var/", f"sqlite:///{var_dir}/")
+    text = (
+        TEMPLATE.read_text()
+        .replace('"var/', f'"{var_dir}/')
+        .replace("sqlite:///var/", f"sqlite:///{var_dir}/")
+    )
     for default in (8200, 8100, 8001, 8000):
         text = text.replace(f"127.0.0.1:{default}", f"127.0.0.1:{base + default - 8000}")
     path = var_dir / "proxy-demo" / "proxy.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def next_steps(proxy_url: str, admin_url: str, token_file: Path) -> list[str]:
+    """What to type in another terminal (from the repository root), ready to copy-paste.
+
+    `figkit routes` finds the admin API at http://127.0.0.1:8001 and the token in
+    var/figkit-admin-token unless told otherwise: with another port base or var
+    directory, the lines export FIGKIT_ADMIN_URL and FIGKIT_ADMIN_TOKEN_FILE first.
+    """
+    from strangler_proxy.cli import DEFAULT_ADMIN, LOCAL_TOKEN_FILE
+
+    lines = []
+    if admin_url.rstrip("/") != DEFAULT_ADMIN:
+        lines.append(f"  export FIGKIT_ADMIN_URL={shlex.quote(admin_url)}")
+    if token_file.resolve() != (ROOT / LOCAL_TOKEN_FILE).resolve():
+        lines.append(f"  export FIGKIT_ADMIN_TOKEN_FILE={shlex.quote(str(token_file.resolve()))}")
+    return [
+        *lines,
+        '  .venv/bin/figkit routes set-mode catalog service --why "try the catalog service"',
+        f"  curl -si {proxy_url}/api/products/ | grep -i x-figkit-upstream   # catalog",
+        '  .venv/bin/figkit routes rollback catalog --why "back to the monolith"',
+    ]
 
 
 def _wait(name: str, port: int, procs: list[subprocess.Popen], seconds: float = 60) -> None:
@@ -70,6 +99,14 @@ def _wait(name: str, port: int, procs: list[subprocess.Popen], seconds: float = 
     raise SystemExit(
         f"proxy-demo: {name} did not listen on 127.0.0.1:{port} within {seconds:.0f} s"
     )
+
+
+def _detail(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return f"HTTP {resp.status_code}"
+    return str(body.get("detail") or body.get("error")) if isinstance(body, dict) else str(body)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         resp = httpx.post(f"{admin_url}/api/routes", json=ROUTE,
                           headers={"Authorization": f"Bearer {token}"}, timeout=10)  # fmt: skip
         if resp.status_code not in (201, 409):  # 409: a second run finds it there already
-            raise SystemExit(f"proxy-demo: adding the route failed: {resp.json().get('error')}")
+            raise SystemExit(f"proxy-demo: adding the route failed: {_detail(resp)}")
         print(
             "\n".join(
                 [
@@ -120,10 +157,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"  upstreams:  monolith :{ports['monolith']}, catalog :{ports['catalog']}",
                     "  route:      catalog  /api/products/*  -> catalog, mode monolith (nothing moved yet)",
                     "",
-                    "In another terminal:",
-                    '  .venv/bin/figkit routes set-mode catalog service --why "try the catalog service"',
-                    f"  curl -si {proxy_url}/api/products/ | grep -i x-figkit-upstream   # catalog",
-                    '  .venv/bin/figkit routes rollback catalog --why "back to the monolith"',
+                    f"In another terminal, in {ROOT}:",
+                    *next_steps(proxy_url, admin_url, var_dir / "figkit-admin-token"),
                     "",
                     "Ctrl-C stops everything.",
                 ]

@@ -101,3 +101,38 @@ def test_three_commands_move_a_route_to_the_catalog_upstream_and_back(tmp_path):
             assert s.connect_ex(("127.0.0.1", port)) != 0, (
                 f"port {port} still answers after the demo stopped"
             )
+
+
+def test_the_printed_next_steps_work_when_pasted_with_another_port_base(tmp_path, monkeypatch):
+    """The demo's "in another terminal" lines, run by a shell in the repository root with
+    no FIGKIT_ADMIN_* set, reach an admin API that is not on the default port."""
+    from legacy_monolith.proxy_demo import next_steps
+    from tests.strangler_proxy.conftest import ADMIN_SECRET
+    from tests.strangler_proxy.test_admin_api import serve_admin_api
+
+    with serve_admin_api(tmp_path, monkeypatch) as api:
+        with api.admin() as admin:
+            route = {"name": "catalog", "match": "/api/products/*", "target": "catalog", "why": "t"}
+            assert admin.post("/api/routes", json=route).status_code == 201
+        token_file = tmp_path / "figkit-admin-token"
+        token_file.write_text(ADMIN_SECRET + "\n")
+        lines = next_steps("http://127.0.0.1:1", api.admin_url, token_file)
+        assert any(f"FIGKIT_ADMIN_URL={api.admin_url}" in line for line in lines)
+        script = "\n".join(
+            line.strip() for line in lines if "export" in line or "routes set-mode" in line
+        ).replace(".venv/bin/figkit", FIGKIT)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FIGKIT_ADMIN")}
+        done = subprocess.run(
+            ["bash", "-ec", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        assert api.store.snapshot().routes[0].mode == "service"
+
+
+def test_the_default_ports_need_no_exports():
+    from legacy_monolith.proxy_demo import ROOT, next_steps
+
+    lines = next_steps(
+        "http://127.0.0.1:8000", "http://127.0.0.1:8001", ROOT / "var" / "figkit-admin-token"
+    )
+    assert not any("export" in line for line in lines)
