@@ -71,7 +71,9 @@ def binary() -> str:
     )
     if found:
         return found
-    reason = "nginx is not installed (apt-get install nginx-light); it is the differential tests' oracle"
+    reason = (
+        "nginx is not installed (apt-get install nginx-light); it is the differential tests' oracle"
+    )
     if services.under_ci():
         pytest.fail(f"{reason} (CI=true: these tests may not skip)", pytrace=False)
     pytest.skip(reason)

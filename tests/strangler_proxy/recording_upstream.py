@@ -6,7 +6,8 @@ target, header names and values, body and trailers are kept as the bytes that ar
 order, duplicates and all. It answers by a small script chosen from the path, so what the
 client gets through each proxy can be compared too:
 
-    /r/echo          200 with the request body (or its length and sha256 when it is big)
+    /r/echo          200 with the request body (its length and sha256 when it is big; the
+                     target when there is none)
     /r/status/NNN    that status (204 and 304 without a body)
     /r/chunked       a chunked response of three chunks with a trailer
     /r/hop           a response carrying hop-by-hop headers the proxy must remove
@@ -90,9 +91,7 @@ class _Connection:
 
     def on_header(self, name: bytes, value: bytes) -> None:
         assert self.current is not None
-        (self.current.trailers if self.in_trailers else self.current.headers).append(
-            (name, value)
-        )
+        (self.current.trailers if self.in_trailers else self.current.headers).append((name, value))
 
     def on_headers_complete(self) -> None:
         assert self.current is not None
@@ -132,7 +131,9 @@ class _Connection:
             except httptools.HttpParserError as exc:
                 record = self.current or self.upstream._new_record(self.number)
                 record.error, record.raw_head = str(exc) or type(exc).__name__, head
-                writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                writer.write(
+                    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )
                 await writer.drain()
                 return
             if self.wants_continue and self.current is not None:
@@ -155,7 +156,9 @@ async def respond(record: Recorded, writer: asyncio.StreamWriter) -> None:
     chunks: list[bytes] | None = None
     big = 0
     if path.startswith(b"/r/echo"):
-        body = record.body() if isinstance(record.body(), bytes) else record.body().encode()
+        # the body, or the target when there is none: pipelined answers show whose they are
+        echoed = record.body()
+        body = echoed.encode() if isinstance(echoed, str) else echoed or record.target
     elif m := re.match(rb"/r/status/(\d{3})", path):
         status = int(m.group(1))
         body = b"" if status in (204, 304) else b"status\n"
@@ -220,7 +223,9 @@ class RecordingUpstream:
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.base_events.Server | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="recording-upstream")
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, daemon=True, name="recording-upstream"
+        )
         self.port = 0
 
     # -- lifecycle -------------------------------------------------------------------

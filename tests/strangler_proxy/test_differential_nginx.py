@@ -40,11 +40,26 @@ DOCS_SECTION = "## Where figkit differs from nginx"
 # Differences that are by design, one line each; every key is explained in DOCS_SECTION.
 # A figkit bug never goes here: it fails until it is fixed.
 EXPLAINED: dict[str, str] = {
-    "tracing-headers": "figkit adds X-Request-ID and traceparent (dropped from every other comparison)",
+    "tracing-headers": "figkit adds X-Request-ID and traceparent (left out of every other comparison)",
+    "host-with-port": "figkit sends the client's Host as it came; nginx's $host drops the port",
+    "host-uppercase": "figkit sends the client's Host as it came; nginx's $host lower-cases it",
+    "double-slash": "figkit does not merge slashes (neither RFC 3986 nor Django does); nginx does",
+    "pct-encoded-slash": "figkit keeps %2F encoded (decoding it would make new segments); nginx decodes it",
+    "dot-segments-above-root": "figkit drops `..` above the root (RFC 3986 5.2.4); nginx answers 400",
+    "raw-non-ascii": "figkit refuses raw non-ASCII bytes in the target (400); nginx forwards them raw",
+    "connection-custom-token": "figkit removes the headers Connection names (RFC 9110 7.6.1); nginx keeps them",
+    "trailer-header": "figkit removes the hop-by-hop Trailer request header; nginx forwards it",
+    "proxy-connection": "figkit removes Proxy-* request headers; nginx forwards Proxy-Connection",
+    "response-hop-by-hop": "figkit removes every hop-by-hop response header; nginx keeps Upgrade, Proxy-Connection and those Connection names",
+    "chunked-response": "figkit removes the Trailer response header (neither proxy forwards trailers); nginx keeps it",
+    "upgrade-without-101": "figkit forwards Upgrade (it splices upgraded connections) and closes when the upstream declines; nginx drops Upgrade",
 }
 
-# Headers that legitimately differ on every request, left out of the comparison.
+# Headers that legitimately differ on every request, left out of the comparison. The
+# upstream request's framing (Content-Length or chunked) is the proxy's choice, hop by hop:
+# its body and trailers are compared instead.
 UPSTREAM_IGNORED = {b"x-request-id", b"traceparent", b"via"}
+UPSTREAM_FRAMING = {b"content-length", b"transfer-encoding"}
 CLIENT_IGNORED = {b"date", b"server", b"x-request-id", b"x-recorded"}
 
 
@@ -222,15 +237,17 @@ def _five() -> Iterator[bytes]:
 
 JSON = [(b"Content-Type", b"application/json")]
 CHUNKED_BODY = (
-    b"5;name=value\r\nhello\r\n"
-    b"7;ext\r\n, world\r\n"
-    b"0\r\nX-Trailer-One: t1\r\nX-Checksum: 99\r\n\r\n"
+    b"5;name=value\r\nhello\r\n7;ext\r\n, world\r\n0\r\nX-Trailer-One: t1\r\nX-Checksum: 99\r\n\r\n"
 )
 
 CORPUS = [
     # ordinary requests
     Case("get-plain", request(b"GET", b"/plain?q=1&b=%20x")),
-    Case("post-json", request(b"POST", b"/r/echo", JSON, b'{"name": "chair", "price": 12}'), (b"POST",)),
+    Case(
+        "post-json",
+        request(b"POST", b"/r/echo", JSON, b'{"name": "chair", "price": 12}'),
+        (b"POST",),
+    ),
     Case("put-body", request(b"PUT", b"/r/echo/7", JSON, b'{"price": 13}'), (b"PUT",)),
     Case("delete", request(b"DELETE", b"/items/1"), (b"DELETE",)),
     Case("body-0-bytes", request(b"POST", b"/r/echo", [], b""), (b"POST",)),
@@ -251,39 +268,82 @@ CORPUS = [
     Case("semicolon-params", request(b"GET", b"/a;p=1/b;q=2")),
     Case("query-untouched", request(b"GET", b"/a/../b?x=../y&z=%2F&w=%ff")),
     # Host and spoofed origin headers (the client is untrusted)
+    Case(
+        "absolute-form-target",
+        request(b"GET", b"http://shop.example/abs?x=1", host=b"other.example"),
+    ),
     Case("host-with-port", request(b"GET", b"/h", host=b"shop.example:8443")),
     Case("host-uppercase", request(b"GET", b"/h", host=b"SHOP.Example")),
     Case("host-missing", request(b"GET", b"/h", host=None), check_close=True),
     Case("host-twice", request(b"GET", b"/h", [(b"Host", b"evil.example")]), check_close=True),
-    Case("spoof-x-forwarded", request(b"GET", b"/s", [
-        (b"X-Forwarded-For", b"1.2.3.4"), (b"X-Forwarded-Proto", b"https"),
-        (b"X-Forwarded-Host", b"evil.example")])),  # fmt: skip
-    Case("spoof-x-forwarded-port-prefix", request(b"GET", b"/s", [
-        (b"X-Forwarded-Port", b"443"), (b"X-Forwarded-Prefix", b"/admin")])),  # fmt: skip
+    Case(
+        "spoof-x-forwarded",
+        request(
+            b"GET",
+            b"/s",
+            [
+                (b"X-Forwarded-For", b"1.2.3.4"),
+                (b"X-Forwarded-Proto", b"https"),
+                (b"X-Forwarded-Host", b"evil.example"),
+            ],
+        ),
+    ),  # fmt: skip
+    Case(
+        "spoof-x-forwarded-port-prefix",
+        request(b"GET", b"/s", [(b"X-Forwarded-Port", b"443"), (b"X-Forwarded-Prefix", b"/admin")]),
+    ),  # fmt: skip
     Case("spoof-x-real-ip", request(b"GET", b"/s", [(b"X-Real-IP", b"1.2.3.4")])),
     Case("spoof-true-client-ip", request(b"GET", b"/s", [(b"True-Client-IP", b"1.2.3.4")])),
+    Case(
+        "spoof-x-forwarded-for-underscore",
+        request(
+            b"GET", b"/s", [(b"X_Forwarded_For", b"1.2.3.4"), (b"X_Forwarded_Proto", b"https")]
+        ),
+    ),  # fmt: skip
     Case("spoof-forwarded", request(b"GET", b"/s", [(b"Forwarded", b"for=1.2.3.4;proto=https")])),
     # hop-by-hop headers
     Case("connection-close", request(b"GET", b"/c", [(b"Connection", b"close")]), check_close=True),
-    Case("connection-keep-alive", request(b"GET", b"/c", [
-        (b"Connection", b"keep-alive"), (b"Keep-Alive", b"timeout=5")])),  # fmt: skip
-    Case("connection-custom-token", request(b"GET", b"/c", [
-        (b"Connection", b"x-custom"), (b"X-Custom", b"1"), (b"X-Other", b"2")])),  # fmt: skip
+    Case(
+        "connection-keep-alive",
+        request(b"GET", b"/c", [(b"Connection", b"keep-alive"), (b"Keep-Alive", b"timeout=5")]),
+    ),  # fmt: skip
+    Case(
+        "connection-custom-token",
+        request(
+            b"GET", b"/c", [(b"Connection", b"x-custom"), (b"X-Custom", b"1"), (b"X-Other", b"2")]
+        ),
+    ),  # fmt: skip
     Case("connection-names-host", request(b"GET", b"/c", [(b"Connection", b"host")])),
     Case("te-trailers", request(b"GET", b"/c", [(b"TE", b"trailers")])),
     Case("trailer-header", request(b"GET", b"/c", [(b"Trailer", b"X-Foo")])),
-    Case("upgrade-without-101", request(b"GET", b"/c", [
-        (b"Connection", b"Upgrade"), (b"Upgrade", b"h2c")])),  # fmt: skip
+    Case(
+        "upgrade-without-101",
+        request(b"GET", b"/c", [(b"Connection", b"Upgrade"), (b"Upgrade", b"h2c")]),
+    ),  # fmt: skip
     Case("proxy-connection", request(b"GET", b"/c", [(b"Proxy-Connection", b"keep-alive")])),
     Case("response-hop-by-hop", request(b"GET", b"/r/hop")),
-    Case("duplicate-headers-kept", request(b"GET", b"/d", [
-        (b"Cookie", b"a=1"), (b"Accept", b"text/html"), (b"Cookie", b"b=2"),
-        (b"X-Many", b"1"), (b"X-Many", b"2")])),  # fmt: skip
+    Case(
+        "duplicate-headers-kept",
+        request(
+            b"GET",
+            b"/d",
+            [
+                (b"Cookie", b"a=1"),
+                (b"Accept", b"text/html"),
+                (b"Cookie", b"b=2"),
+                (b"X-Many", b"1"),
+                (b"X-Many", b"2"),
+            ],
+        ),
+    ),  # fmt: skip
     Case("header-name-with-underscore", request(b"GET", b"/d", [(b"X_Under", b"1")])),
     Case("header-value-latin1", request(b"GET", b"/d", [(b"X-Latin", "café".encode("latin-1"))])),
     # chunked
-    Case("chunked-body-extensions-trailers", request(
-        b"POST", b"/r/echo", [(b"Transfer-Encoding", b"chunked")]) + CHUNKED_BODY, (b"POST",)),  # fmt: skip
+    Case(
+        "chunked-body-extensions-trailers",
+        request(b"POST", b"/r/echo", [(b"Transfer-Encoding", b"chunked")]) + CHUNKED_BODY,
+        (b"POST",),
+    ),  # fmt: skip
     Case("chunked-response", request(b"GET", b"/r/chunked")),
     # HEAD, 304, 204
     Case("head", request(b"HEAD", b"/r/head"), (b"HEAD",)),
@@ -292,20 +352,49 @@ CORPUS = [
     Case("status-204", request(b"DELETE", b"/r/status/204"), (b"DELETE",)),
     Case("status-404", request(b"GET", b"/r/status/404")),
     # 100-continue: the client waits for the 100; the upstream waits for the body
-    Case("expect-100-upstream-waits-for-body", request(b"POST", b"/r/echo/expect-waits", [
-        (b"Expect", b"100-continue"), (b"Content-Length", b"5")]),
-        (b"POST",), stream=_five, expect_continue=True),  # fmt: skip
-    Case("expect-100-upstream-sends-100", request(b"POST", b"/r/expect-100", [
-        (b"Expect", b"100-continue"), (b"Content-Length", b"5")]),
-        (b"POST",), stream=_five, expect_continue=True),  # fmt: skip
+    Case(
+        "expect-100-upstream-waits-for-body",
+        request(
+            b"POST",
+            b"/r/echo/expect-waits",
+            [(b"Expect", b"100-continue"), (b"Content-Length", b"5")],
+        ),
+        (b"POST",),
+        stream=_five,
+        expect_continue=True,
+    ),  # fmt: skip
+    Case(
+        "expect-100-upstream-sends-100",
+        request(
+            b"POST", b"/r/expect-100", [(b"Expect", b"100-continue"), (b"Content-Length", b"5")]
+        ),
+        (b"POST",),
+        stream=_five,
+        expect_continue=True,
+    ),  # fmt: skip
     # pipelining: responses in order, each matching its request
-    Case("pipelined", request(b"GET", b"/r/echo/1") + request(b"POST", b"/r/echo/2", [], b"two")
-         + request(b"HEAD", b"/r/head/3") + request(b"GET", b"/r/status/404")
-         + request(b"GET", b"/r/chunked/5"),
-         (b"GET", b"POST", b"HEAD", b"GET", b"GET")),  # fmt: skip
+    Case(
+        "pipelined",
+        request(b"GET", b"/r/echo/1")
+        + request(b"POST", b"/r/echo/2", [], b"two")
+        + request(b"HEAD", b"/r/head/3")
+        + request(b"GET", b"/r/status/404")
+        + request(b"GET", b"/r/echo/5"),
+        (b"GET", b"POST", b"HEAD", b"GET", b"GET"),
+    ),  # fmt: skip
+    Case(
+        "pipelined-behind-connection-close",
+        request(b"GET", b"/r/echo/1", [(b"Connection", b"close")]) + request(b"GET", b"/r/echo/2"),
+        check_close=True,
+    ),  # fmt: skip
     # 100 MB each way, streamed and hashed as they go
-    Case("body-100mb-up", request(b"POST", b"/r/echo", [(b"Content-Length", b"%d" % MB100)]),
-         (b"POST",), stream=_big_body, timeout=20),  # fmt: skip
+    Case(
+        "body-100mb-up",
+        request(b"POST", b"/r/echo", [(b"Content-Length", b"%d" % MB100)]),
+        (b"POST",),
+        stream=_big_body,
+        timeout=20,
+    ),  # fmt: skip
     Case("body-100mb-down", request(b"GET", b"/r/big?n=%d" % MB100), timeout=20),
 ]
 
@@ -322,7 +411,9 @@ class Observed:
     raw_extra: list[tuple[bytes, bytes]]  # upstream headers the comparison leaves out
 
 
-def _sorted_fields(fields: list[tuple[bytes, bytes]], ignored: set[bytes]) -> list[tuple[bytes, bytes]]:
+def _sorted_fields(
+    fields: list[tuple[bytes, bytes]], ignored: set[bytes]
+) -> list[tuple[bytes, bytes]]:
     """Names lower-cased, grouped by name (relative order of one name's fields kept)."""
     kept = [(k.lower(), v) for k, v in fields if k.lower() not in ignored]
     return sorted(kept, key=lambda kv: kv[0])
@@ -338,7 +429,7 @@ def upstream_view(record: Recorded) -> dict:
         "method": record.method,
         "target": _target(record.target),
         "version": record.http_version,
-        "headers": _sorted_fields(record.headers, UPSTREAM_IGNORED),
+        "headers": _sorted_fields(record.headers, UPSTREAM_IGNORED | UPSTREAM_FRAMING),
         "body": record.body(),
         "trailers": _sorted_fields(record.trailers, set()),
         "complete": record.complete,
@@ -495,7 +586,9 @@ def _start_figkit(directory: Path, upstream: RecordingUpstream) -> tuple[subproc
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"figkit proxy serve exited: {proc.stderr.read() if proc.stderr else ''}")
+            raise AssertionError(
+                f"figkit proxy serve exited: {proc.stderr.read() if proc.stderr else ''}"
+            )
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return proc, port
@@ -541,7 +634,9 @@ def test_figkit_forwards_and_answers_as_nginx_does(rig, case):
     nginx, figkit = rig.both(case)
     diff = difference(nginx, figkit)
     if case.id in EXPLAINED:
-        assert diff, f"{case.id} no longer differs from nginx: remove it from EXPLAINED and the docs"
+        assert diff, (
+            f"{case.id} no longer differs from nginx: remove it from EXPLAINED and the docs"
+        )
         return
     if diff:
         pytest.fail(
@@ -555,7 +650,9 @@ def test_figkit_adds_its_tracing_headers_where_nginx_adds_none(rig):
     nginx, figkit = rig.both(Case("tracing-headers", request(b"GET", b"/trace")))
     names = lambda o: {k.lower() for k, _ in o.raw_extra}  # noqa: E731
     assert names(nginx) == set(), "nginx sent a tracing header: is its config still the oracle's?"
-    assert {b"x-request-id", b"traceparent"} <= names(figkit), "figkit no longer adds its tracing headers"
+    assert {b"x-request-id", b"traceparent"} <= names(figkit), (
+        "figkit no longer adds its tracing headers"
+    )
 
 
 def test_every_explained_difference_is_in_the_docs():
@@ -565,4 +662,6 @@ def test_every_explained_difference_is_in_the_docs():
     missing = [key for key in EXPLAINED if f"`{key}`" not in section]
     assert not missing, f"explained here but not in docs/proxy.md {DOCS_SECTION!r}: {missing}"
     known = {c.id for c in CORPUS} | {"tracing-headers"}
-    assert set(EXPLAINED) <= known, f"EXPLAINED names cases that do not exist: {set(EXPLAINED) - known}"
+    assert set(EXPLAINED) <= known, (
+        f"EXPLAINED names cases that do not exist: {set(EXPLAINED) - known}"
+    )
