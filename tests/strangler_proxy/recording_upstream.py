@@ -13,6 +13,7 @@ client gets through each proxy can be compared too:
     /r/hop           a response carrying hop-by-hop headers the proxy must remove
     /r/expect-100    sends its own `100 Continue` when the request asks for one
     /r/big?n=N       N bytes, streamed with backpressure
+    /r/close-delimited  a body with neither Content-Length nor chunked: it ends at the close
     anything else    200 "ok" (the upstream never sends 100 Continue: it waits for the body)
 
 HEAD is answered with the headers GET would get and no body. Every response carries
@@ -143,18 +144,18 @@ class _Connection:
             while self.finished:
                 record = self.finished.pop(0)
                 self.wants_continue = False
-                await respond(record, writer)
-                if not self.parser.should_keep_alive():
+                if not await respond(record, writer) or not self.parser.should_keep_alive():
                     return
 
 
-async def respond(record: Recorded, writer: asyncio.StreamWriter) -> None:
-    """Answer one request by the script its path names."""
+async def respond(record: Recorded, writer: asyncio.StreamWriter) -> bool:
+    """Answer one request by the script its path names; False when the connection must close."""
     path, _, query = record.target.partition(b"?")
     head_only = record.method == b"HEAD"
     status, headers, body = 200, [(b"Content-Type", b"text/plain")], b"ok\n"
     chunks: list[bytes] | None = None
     big = 0
+    close_delimited = path.startswith(b"/r/close-delimited")
     if path.startswith(b"/r/echo"):
         # the body, or the target when there is none: pipelined answers show whose they are
         echoed = record.body()
@@ -185,7 +186,9 @@ async def respond(record: Recorded, writer: asyncio.StreamWriter) -> None:
     reason = _REASONS.get(status, b"Other")
     lines = [b"HTTP/1.1 %d %s" % (status, reason), b"X-Recorded: %d" % record.index]
     lines += [k + b": " + v for k, v in headers]
-    if chunks is not None:
+    if close_delimited:
+        lines.append(b"Connection: close")
+    elif chunks is not None:
         lines += [b"Transfer-Encoding: chunked", b"Trailer: X-Checksum"]
     elif big:
         lines.append(b"Content-Length: %d" % big)
@@ -208,6 +211,7 @@ async def respond(record: Recorded, writer: asyncio.StreamWriter) -> None:
     else:
         writer.write(body)
     await writer.drain()
+    return not close_delimited
 
 
 _REASONS = {200: b"OK", 204: b"No Content", 304: b"Not Modified", 404: b"Not Found"}

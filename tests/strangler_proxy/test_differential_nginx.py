@@ -345,6 +345,25 @@ CORPUS = [
         (b"POST",),
     ),  # fmt: skip
     Case("chunked-response", request(b"GET", b"/r/chunked")),
+    Case("response-close-delimited", request(b"GET", b"/r/close-delimited")),
+    # framing a careful proxy refuses (400, then close): request smuggling's raw material
+    Case(
+        "content-length-and-chunked",
+        request(
+            b"POST", b"/r/echo", [(b"Content-Length", b"3"), (b"Transfer-Encoding", b"chunked")]
+        )
+        + b"0\r\n\r\n",
+        (b"POST",),
+        check_close=True,
+    ),  # fmt: skip
+    Case(
+        "content-length-twice",
+        request(b"POST", b"/r/echo", [(b"Content-Length", b"3"), (b"Content-Length", b"3")])
+        + b"abc",
+        (b"POST",),
+        check_close=True,
+    ),  # fmt: skip
+    Case("obs-fold", request(b"GET", b"/f", [(b"X-Folded", b"a\r\n b")]), check_close=True),
     # HEAD, 304, 204
     Case("head", request(b"HEAD", b"/r/head"), (b"HEAD",)),
     Case("head-big", request(b"HEAD", b"/r/big?n=100000"), (b"HEAD",)),
