@@ -73,6 +73,7 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
 _BUFFER_LIMIT = 256 * 1024  # request body held while no upstream connection is ready yet
 _WRITE_HIGH = 256 * 1024  # a transport's write buffer above this pauses the other side
+_LINGER = 2.0  # seconds a closing connection still reads (and drops) what the client sends
 
 # Why the client connection's reading is paused (bit flags; reading resumes when none is left).
 _P_UPSTREAM = 1  # the upstream cannot take the request body as fast as the client sends it
@@ -334,7 +335,7 @@ class ClientConnection(asyncio.Protocol):
         "worker", "transport", "parser", "client", "queue", "parsing", "task", "paused",
         "write_paused", "lost", "timer", "deadline", "timer_kind", "fault", "splice",
         "head_bytes", "h_headers", "h_url", "h_count", "h_host", "h_host_count", "h_rid", "h_tp",
-        "h_length", "h_chunked", "h_expect", "h_connection", "in_body", "in_head", "head_raw",
+        "h_length", "h_chunked", "h_expect", "h_connection", "in_body", "in_head", "head_raw", "lingering",
     )  # fmt: skip
 
     def __init__(self, worker: Worker) -> None:
@@ -355,6 +356,7 @@ class ClientConnection(asyncio.Protocol):
         self.splice: UpstreamConnection | None = None
         self.in_body = False
         self.in_head = False
+        self.lingering = False
         self._reset_head()
 
     def _reset_head(self) -> None:
@@ -435,7 +437,8 @@ class ClientConnection(asyncio.Protocol):
             if ex.future is not None:
                 ex.client_gone()
             elif self.task is not None:
-                self.task.cancel()
+                self.task.cancel()  # it may not have started: record the exchange here
+                self.worker.record(ex, ex.status if ex.fault is not None else 499)
         elif self.parsing is not None or self.head_bytes:
             pass  # a head that never completed: nothing was forwarded
 
@@ -578,9 +581,9 @@ class ClientConnection(asyncio.Protocol):
             ex.client_fault(code, detail)  # its body broke while it was being forwarded
             return
         if ex is not None and self.queue and self.queue[0] is ex:
-            ex.fault = (code, detail)  # still waiting for an upstream connection
-            if self.task is not None:
-                self.task.cancel()
+            ex.fault = (code, detail)  # not forwarded yet: answer now; the exchange sees the fault
+            self.worker.record(ex, self.answer(ex, code, detail))
+            self.close()
             return
         if ex is not None and ex in self.queue:
             self.queue.remove(ex)
@@ -640,10 +643,24 @@ class ClientConnection(asyncio.Protocol):
             self.transport.resume_reading()  # type: ignore[union-attr]
 
     def close(self) -> None:
+        """Close after what was written, lingering as nginx does.
+
+        Our side stops sending; what the client still sends (a body we refused) is read
+        and dropped for at most _LINGER seconds, so the client reads our answer instead of
+        losing it to a connection reset.
+        """
+        if self.lingering or self.lost:
+            return
         self._disarm()
         self.paused |= _P_DONE
-        if not self.lost:
-            self.transport.close()  # type: ignore[union-attr]
+        self.lingering = True
+        transport = self.transport
+        if transport.can_write_eof():  # type: ignore[union-attr]
+            transport.write_eof()  # type: ignore[union-attr]
+            transport.resume_reading()  # type: ignore[union-attr]
+            self.timer = self.worker.loop.call_later(_LINGER, transport.abort)  # type: ignore[union-attr]
+        else:
+            transport.close()  # type: ignore[union-attr]
 
     def abort(self) -> None:
         self._disarm()
@@ -651,11 +668,15 @@ class ClientConnection(asyncio.Protocol):
             self.transport.abort()  # type: ignore[union-attr]
 
     def _arm(self, kind: int, seconds: float) -> None:
+        """One timer per connection: moving the deadline later costs no call; earlier reschedules."""
         loop = self.worker.loop
         self.timer_kind = kind
-        self.deadline = loop.time() + seconds
-        if self.timer is None:
-            self.timer = loop.call_at(self.deadline, self._on_timer)
+        self.deadline = deadline = loop.time() + seconds
+        timer = self.timer
+        if timer is None or deadline < timer.when():
+            if timer is not None:
+                timer.cancel()
+            self.timer = loop.call_at(deadline, self._on_timer)
 
     def _disarm(self) -> None:
         self.timer_kind = 0
@@ -827,24 +848,30 @@ class Worker:
                 for observe in chain[2]:
                     observe(ex)
         except asyncio.CancelledError:
-            if ex.fault is not None and not ex.response_started and not conn.lost:
-                status = conn.answer(ex, *ex.fault)
+            if ex.fault is not None and ex.response_started:
+                status = ex.status
             else:
                 status = 499
                 if ex.upstream is not None:
                     ex.upstream.abort()
                     ex.upstream = None
         finally:
-            ex.finished = True
-            elapsed = time.perf_counter() - ex.started
-            method = ex.head.method.decode("ascii")
-            self.metrics.request(ex.route_name, ex.target, method, status, elapsed)
-            if self.access_log is not None:
-                self.access_log.request(
-                    (ex.call.request_id if ex.call else b"-").decode(), method,
-                    ex.head.target.decode("latin-1"), ex.route_name, ex.target, status, elapsed,
-                    conn.client, table.version,
-                )  # fmt: skip
+            self.record(ex, status, table.version)
+
+    def record(self, ex: Exchange, status: int, version: int | None = None) -> None:
+        """Count and log one exchange, once."""
+        if ex.finished:
+            return
+        ex.finished = True
+        elapsed = time.perf_counter() - ex.started
+        method = ex.head.method.decode("ascii")
+        self.metrics.request(ex.route_name, ex.target, method, status, elapsed)
+        if self.access_log is not None:
+            self.access_log.request(
+                (ex.call.request_id if ex.call else b"-").decode(), method,
+                ex.head.target.decode("latin-1"), ex.route_name, ex.target, status, elapsed,
+                ex.conn.client, self.table.version if version is None else version,
+            )  # fmt: skip
 
     async def forward(self, ex: Exchange) -> int:
         """Relay the exchange to its upstream: the head the plan built, then the bodies as they stream."""
@@ -869,9 +896,7 @@ class Worker:
                 )
             if ex.fault is not None or conn.lost:
                 pool.release(up, True)
-                if conn.lost:
-                    return 499
-                return conn.answer(ex, *ex.fault)  # type: ignore[misc]
+                return ex.status if ex.fault is not None else 499
             if ex.chunked_in:
                 framing = b"Transfer-Encoding: chunked"
             elif ex.length_in is not None:

@@ -8,6 +8,9 @@
 /cookies       two Set-Cookie headers
 /slow?s=S      answers after S seconds
 /hop           answers with hop-by-hop headers that must not reach the client
+/status?code=N answers status N with no body (204, 304...)
+/sse?n=N&gap=S N server-sent events, S seconds apart
+/ws            a WebSocket that echoes every message
 """
 
 from __future__ import annotations
@@ -28,6 +31,34 @@ def make_app(name: str):
                     return
         path = scope["path"]
         query = parse_qs(scope["query_string"].decode())
+        if scope["type"] == "websocket":
+            await receive()  # websocket.connect
+            await send({"type": "websocket.accept"})
+            while True:
+                message = await receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                await send(
+                    {
+                        "type": "websocket.send",
+                        "text": message.get("text") or "",
+                        "bytes": message.get("bytes"),
+                    }
+                )
+        if path == "/sse":
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"x-upstream", name.encode()), (b"content-type", b"text/event-stream")]})  # fmt: skip
+            for i in range(int(query["n"][0])):
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": f"data: {i}\n\n".encode(),
+                        "more_body": True,
+                    }
+                )
+                await asyncio.sleep(float(query["gap"][0]))
+            await send({"type": "http.response.body", "body": b""})
+            return
         digest, size = hashlib.sha256(), 0
         while True:
             message = await receive()
@@ -77,6 +108,10 @@ def make_app(name: str):
             if int(query["n"][0]) == 0:
                 await send({"type": "http.response.body", "body": b""})
             return
+        if path == "/status":
+            code = int(query["code"][0])
+            extra = [(b"etag", b'"v1"')] if code == 304 else []
+            return await reply(code, b"", extra)
         if path == "/redirect":
             return await reply(302, b"", [(b"location", b"/echo")])
         if path == "/cookies":
