@@ -30,7 +30,7 @@ import httptools
 
 from strangler_proxy import metrics, rollout
 from strangler_proxy.access_log import AccessLog
-from strangler_proxy.behaviours import chain_for
+from strangler_proxy.behaviours import Behaviour, chain_for
 from strangler_proxy.config import ProxyConfig
 from strangler_proxy.forwarding import TrustedHops, response_headers
 from strangler_proxy.plan import DEFAULT_ROUTE, Call, Refusal, RequestHead, head_bytes, plan
@@ -375,7 +375,7 @@ class ClientConnection(asyncio.Protocol):
         self.h_connection: bytes | None = None
 
     # --- asyncio ---------------------------------------------------------------------
-    def connection_made(self, transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport) -> None:
         self.transport = transport
         peer = transport.get_extra_info("peername")
         self.client = peer[0] if peer else None
@@ -937,11 +937,13 @@ def _wrapped(forward, wrappers: tuple):
     return forward
 
 
-def _split_chain(chain: tuple) -> tuple:
-    choosers = tuple(b.choose for b in chain if hasattr(b, "choose"))
-    wrappers = tuple(b.wrap for b in chain if hasattr(b, "wrap"))
-    observers = tuple(b.observe for b in chain if hasattr(b, "observe"))
-    tee = max((getattr(b, "tee_request", 0) for b in chain), default=0)
+def _split_chain(chain: tuple[Behaviour, ...]) -> tuple:
+    """(choosers, wrappers, observers, tee cap): only the hooks the behaviours override."""
+    hooks = [(b, *b.hooks()) for b in chain]
+    choosers = tuple(b.choose for b, c, _, _ in hooks if c)
+    wrappers = tuple(b.wrap for b, _, w, _ in hooks if w)
+    observers = tuple(b.observe for b, _, _, o in hooks if o)
+    tee = max((b.tee_request for b in chain), default=0)
     return choosers, wrappers, observers, tee
 
 

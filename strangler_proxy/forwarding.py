@@ -137,6 +137,10 @@ def upstream_headers(
         lower = name.lower()
         if lower in drop or lower == b"content-length":
             continue
+        if b"_" in lower:
+            # As nginx does by default: WSGI reads X_Forwarded_For as X-Forwarded-For, so a
+            # name with an underscore could spoof any header this function rebuilds.
+            continue
         if lower == b"host":
             host = value
             continue

@@ -89,6 +89,24 @@ def normalise_target(target: bytes) -> tuple[bytes, str] | Refusal:
     return (path + sep + query if sep else path), match
 
 
+def absolute_form(target: bytes) -> tuple[bytes, bytes] | None:
+    """(authority, origin-form target) of `http://host[:port]/path?query`, or None."""
+    lowered = target[:8].lower()
+    if lowered.startswith(b"http://"):
+        rest = target[7:]
+    elif lowered.startswith(b"https://"):
+        rest = target[8:]
+    else:
+        return None
+    cut = min((i for i in (rest.find(b"/"), rest.find(b"?")) if i >= 0), default=len(rest))
+    authority, path = rest[:cut], rest[cut:]
+    if not authority or b"@" in authority:
+        return None  # no host, or user info (RFC 9110 4.2.4: not in http(s) targets)
+    if not path.startswith(b"/"):
+        path = b"/" + path
+    return authority, path
+
+
 def _decode_unreserved(m: re.Match) -> bytes:
     byte = int(m.group(1), 16)
     return bytes((byte,)) if byte in _UNRESERVED else m.group(0)
@@ -139,7 +157,18 @@ def plan(
             "bad_request",
             "an HTTP/1.1 request needs exactly one Host header (RFC 9112 3.2)",
         )
-    normal = normalise_target(head.target)
+    target = head.target
+    if not target.startswith(b"/"):
+        absolute = absolute_form(target)
+        if absolute is None:
+            return Refusal(
+                400, "bad_request", "the request target must be a path or an http(s) URL"
+            )
+        authority, target = absolute
+        # RFC 9112 3.2.2: the authority of an absolute-form target replaces the Host header.
+        head.headers = [(n, authority if n.lower() == b"host" else v) for n, v in head.headers]
+        head.host = authority
+    normal = normalise_target(target)
     if isinstance(normal, Refusal):
         return normal
     path, match = normal

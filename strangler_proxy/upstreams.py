@@ -89,7 +89,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.forgotten = False
 
     # --- asyncio ---------------------------------------------------------------------
-    def connection_made(self, transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport) -> None:
         self.transport = transport
         sock = transport.get_extra_info("socket")
         if sock is not None:
@@ -110,7 +110,7 @@ class UpstreamConnection(asyncio.Protocol):
             self.parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
             if isinstance(exc.__context__, _HeadOnly):
-                self._finish(reusable=self.parser.should_keep_alive())  # type: ignore[union-attr]
+                self._finish(reusable=self.parser.should_keep_alive())
             else:  # a bug of ours in a callback: drop this exchange, never the worker
                 log.error("response handling failed", exc_info=exc.__context__)
                 self._fail("broken", "could not be relayed (figkit bug, see the log)")

@@ -17,7 +17,7 @@ bytes: the relay keeps a copy up to the cap beside the stream, never slowing it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from strangler_proxy.datapath import Exchange
@@ -27,13 +27,29 @@ if TYPE_CHECKING:
 Forward = Callable[["Exchange"], Awaitable[int]]
 
 
-class Behaviour(Protocol):
-    name: ClassVar[str]
-    tee_request: ClassVar[int]  # bytes of the request body to keep for observe(); 0: none
+class Behaviour:
+    """Base of every behaviour; a subclass overrides only the hooks it needs."""
 
-    def choose(self, exchange: Exchange) -> str | Refusal | None: ...
-    async def wrap(self, exchange: Exchange, forward: Forward) -> int: ...
-    def observe(self, exchange: Exchange) -> None: ...
+    name: ClassVar[str] = ""
+    tee_request: ClassVar[int] = 0  # bytes of the request body to keep for observe(); 0: none
+
+    def choose(self, exchange: Exchange) -> str | Refusal | None:
+        return None
+
+    async def wrap(self, exchange: Exchange, forward: Forward) -> int:
+        return await forward(exchange)
+
+    def observe(self, exchange: Exchange) -> None:
+        return None
+
+    @classmethod
+    def hooks(cls) -> tuple[bool, bool, bool]:
+        """Which of choose, wrap and observe this behaviour overrides (the others cost nothing)."""
+        return (
+            cls.choose is not Behaviour.choose,
+            cls.wrap is not Behaviour.wrap,
+            cls.observe is not Behaviour.observe,
+        )
 
 
 def chain_for(route: Route | None) -> tuple[Behaviour, ...]:

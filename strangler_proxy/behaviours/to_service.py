@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from strangler_proxy.behaviours import Behaviour
+
 if TYPE_CHECKING:
     from strangler_proxy.datapath import Exchange
 
 
-class ToService:
+class ToService(Behaviour):
     name: ClassVar[str] = "service"
-    tee_request: ClassVar[int] = 0
 
     def __init__(self, target: str) -> None:
         self.target = target

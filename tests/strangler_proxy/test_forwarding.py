@@ -133,3 +133,9 @@ def test_response_headers_drop_hop_by_hop_and_framing_and_keep_every_set_cookie(
         (b"Set-Cookie", b"b=2"),
         (b"Content-Type", b"text/plain"),
     ]
+
+
+def test_header_names_with_underscores_are_dropped_so_they_cannot_pose_as_rebuilt_ones():
+    out = forward([("host", "h"), ("x_forwarded_for", "6.6.6.6"), ("x_custom", "1"), ("x-ok", "1")])
+    names = {k.lower() for k, _ in out}
+    assert "x_forwarded_for" not in names and "x_custom" not in names and "x-ok" in names

@@ -165,7 +165,6 @@ def test_too_many_or_too_large_headers_are_431(start_proxy):
 
 
 def test_path_bytes_pass_unchanged_and_dot_segments_are_resolved(proxy):
-    _, closed = None, None
     response, _ = one_response(
         proxy, b"GET /echo/%ff%FE/caf%C3%A9?x=%ff HTTP/1.1\r\nHost: a\r\n\r\n"
     )
@@ -334,3 +333,18 @@ def _logged(log, request_id: str, seconds: float = 5) -> dict:
                     return record
         time.sleep(0.05)
     raise AssertionError(f"no access log line for {request_id} in {seconds} s")
+
+
+def test_an_absolute_form_target_is_served_with_its_authority_as_host(proxy):
+    response, _ = one_response(
+        proxy, b"GET http://shop.example/echo?x=1 HTTP/1.1\r\nHost: other.example\r\n\r\n"
+    )
+    echo = json.loads(response["body"])
+    assert echo["raw_path"] == "/echo" and echo["query"] == "x=1"
+    assert dict(echo["headers"])["host"] == "shop.example"
+
+
+def test_an_encoded_slash_is_matched_as_django_resolves_it(proxy):
+    cut_over(proxy, "nested", "/api/catalog/items/*")
+    response, _ = one_response(proxy, b"GET /api/catalog%2Fitems/1 HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert response["headers"]["x-upstream"] == "catalog"
