@@ -92,7 +92,7 @@ class Exchange:
         "conn", "head", "length_in", "chunked_in", "body_done", "got_body", "buffer",
         "buffered", "upstream", "pool", "expect", "response_started", "chunked_out", "status",
         "future", "keep_alive", "early", "call", "route_name", "target", "started",
-        "request_sent", "tee", "tee_cap", "finished", "fault", "upgraded", "retry",
+        "request_sent", "tee", "tee_cap", "tee_out", "tee_out_cap", "finished", "fault", "upgraded", "retry",
     )  # fmt: skip
 
     def __init__(
@@ -125,8 +125,10 @@ class Exchange:
         self.target = "-"
         self.started = time.perf_counter()
         self.request_sent = False
-        self.tee: list[bytes] | None = None
+        self.tee: list[bytes] | None = None  # request body bytes kept for behaviours
         self.tee_cap = 0
+        self.tee_out: list[bytes] | None = None  # response body bytes kept likewise
+        self.tee_out_cap = 0
         self.finished = False
         self.fault: tuple[str, str] | None = None
         self.upgraded = False
@@ -233,6 +235,10 @@ class Exchange:
             up.pause_reading()
 
     def response_body(self, data: bytes) -> None:
+        if self.tee_out_cap > 0:
+            piece = data[: self.tee_out_cap]
+            self.tee_out.append(piece)  # type: ignore[union-attr]
+            self.tee_out_cap -= len(piece)
         if self.chunked_out:
             self.conn.writelines([b"%x\r\n" % len(data), data, b"\r\n"])
         else:
@@ -837,8 +843,14 @@ class Worker:
                         return
                     if choice is not None:
                         call.upstream = choice
-                if tee:
-                    ex.tee, ex.tee_cap = [], tee
+                if tee[0]:
+                    ex.tee, ex.tee_cap = [], tee[0]
+                    for early in ex.buffer:  # what arrived with the head, before the chain ran
+                        if ex.tee_cap > 0:
+                            ex.tee.append(early[: ex.tee_cap])
+                            ex.tee_cap -= len(ex.tee[-1])
+                if tee[1]:
+                    ex.tee_out, ex.tee_out_cap = [], tee[1]
             ex.target = call.upstream
             if chain is not None and chain[1]:
                 status = await _wrapped(self.forward, chain[1])(ex)
@@ -943,7 +955,10 @@ def _split_chain(chain: tuple[Behaviour, ...]) -> tuple:
     choosers = tuple(b.choose for b, c, _, _ in hooks if c)
     wrappers = tuple(b.wrap for b, _, w, _ in hooks if w)
     observers = tuple(b.observe for b, _, _, o in hooks if o)
-    tee = max((b.tee_request for b in chain), default=0)
+    tee = (
+        max((b.tee_request for b in chain), default=0),
+        max((b.tee_response for b in chain), default=0),
+    )
     return choosers, wrappers, observers, tee
 
 

@@ -8,16 +8,22 @@ One file per behaviour, each a class with up to three hooks, as mitmproxy's addo
   `await forward(exchange)` does the real call and returns the status.
 - `observe(exchange)`: see the finished exchange (status, timings, teed bodies).
 
+A behaviour registers itself: `@for_mode("shadow", "...")` for a mode, or
+`@for_option("fault")` for one a route turns on with `policy.options["fault"]`.
+
 Every hook is optional and synchronous except `wrap`. A route's `policy.mode` names the
 behaviours it runs (`chain_for`); a route with no behaviour costs the data path nothing.
 A behaviour that needs the request body (shadow traffic) sets `tee_request` to a cap in
-bytes: the relay keeps a copy up to the cap beside the stream, never slowing it.
+bytes (and `tee_response` for the response body): the relay keeps a copy up to the cap
+beside the stream, never holding the stream back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from strangler_proxy import policy
 
 if TYPE_CHECKING:
     from strangler_proxy.datapath import Exchange
@@ -32,6 +38,7 @@ class Behaviour:
 
     name: ClassVar[str] = ""
     tee_request: ClassVar[int] = 0  # bytes of the request body to keep for observe(); 0: none
+    tee_response: ClassVar[int] = 0  # bytes of the response body to keep likewise
 
     def choose(self, exchange: Exchange) -> str | Refusal | None:
         return None
@@ -52,12 +59,52 @@ class Behaviour:
         )
 
 
+ModeFactory = Callable[["Route"], "Behaviour | None"]
+OptionFactory = Callable[["Route", Mapping[str, Any]], "Behaviour"]
+# mode -> the behaviour that carries it out; option key -> the behaviour its settings configure.
+_BY_MODE: dict[str, ModeFactory] = {}
+_BY_OPTION: dict[str, OptionFactory] = {}
+
+
+def for_mode(mode: str, description: str) -> Callable[[ModeFactory], ModeFactory]:
+    """Register what a route in `mode` runs (and make the mode one routes may take)."""
+
+    def register(factory: ModeFactory) -> ModeFactory:
+        policy.register_mode(mode, description)
+        _BY_MODE[mode] = factory
+        return factory
+
+    return register
+
+
+def for_option(name: str) -> Callable[[OptionFactory], OptionFactory]:
+    """Register a behaviour a route turns on by a key of its policy's options."""
+
+    def register(factory: OptionFactory) -> OptionFactory:
+        policy.register_behaviour(name)
+        _BY_OPTION[name] = factory
+        return factory
+
+    return register
+
+
 def chain_for(route: Route | None) -> tuple[Behaviour, ...]:
-    """The behaviours a route's policy asks for, in the order they run."""
+    """The behaviours a route's policy asks for, in the order they run: its mode's, then its options'."""
     if route is None:
         return ()
-    from strangler_proxy.behaviours.to_service import ToService
+    _load_builtin()
+    chain: list[Behaviour] = []
+    mode = _BY_MODE.get(route.policy.mode)
+    if mode is not None:
+        made = mode(route)
+        if made is not None:
+            chain.append(made)
+    for name, settings in route.policy.options.items():
+        factory = _BY_OPTION.get(name)
+        if factory is not None:
+            chain.append(factory(route, settings))
+    return tuple(chain)
 
-    if route.mode == "service":
-        return (ToService(route.target),)
-    return ()
+
+def _load_builtin() -> None:
+    from strangler_proxy.behaviours import to_service  # noqa: F401  (registers itself)

@@ -92,6 +92,10 @@ def start_worker(config, port: int | None = None) -> RunningWorker:
             return
         started.set()
         loop.run_forever()
+        # Close the loop in its own thread: uvloop handles freed from another thread after
+        # the loop stopped can crash the process.
+        loop.run_until_complete(asyncio.sleep(0))
+        loop.close()
 
     thread = threading.Thread(target=run, daemon=True, name=f"figkit-worker-{port}")
     thread.start()

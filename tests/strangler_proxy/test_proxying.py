@@ -19,9 +19,10 @@ from tests.strangler_proxy.conftest import upstream_of
 
 
 def cut_over(proxy, name, match, target="catalog", **route):
+    mode = {} if "policy" in route else {"mode": "service"}
     with proxy.admin() as admin:
         resp = admin.post("/api/routes", json={"name": name, "match": match, "target": target,
-                                                "mode": "service", "why": "test", **route})  # fmt: skip
+                                                "why": "test", **mode, **route})  # fmt: skip
         assert resp.status_code == 201, resp.text
         proxy.wait_for_version(resp.json()["version"])
 
