@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from tests.strangler_proxy import servers
@@ -243,3 +244,99 @@ def test_a_client_leaving_mid_download_is_logged_499(serve, tmp_path, upstreams)
     line = next((json.loads(x) for x in log.read_text().splitlines() if "leaver-2" in x), None)
     assert line is not None and line["status"] == 499
     assert httpx.get(f"http://127.0.0.1:{port}/echo").status_code == 200
+
+
+def _workers_of(proc: subprocess.Popen, port: int) -> list[psutil.Process]:
+    """The data-path worker processes of a `figkit proxy serve`: those listening on its port."""
+    found = []
+    for child in psutil.Process(proc.pid).children(recursive=True):
+        try:
+            if any(
+                c.laddr.port == port and c.status == psutil.CONN_LISTEN
+                for c in child.net_connections("tcp")
+            ):
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def _wait_for_workers(
+    proc: subprocess.Popen, port: int, n: int, seconds: float = 15
+) -> list[psutil.Process]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        workers = _workers_of(proc, port)
+        if len(workers) == n:
+            return workers
+        time.sleep(0.1)
+    raise AssertionError(f"expected {n} workers, found {len(_workers_of(proc, port))}")
+
+
+def test_sigterm_lets_requests_in_flight_finish_and_refuses_new_ones(serve, tmp_path, upstreams):
+    config, port, admin = write_config(tmp_path, upstreams, f"sqlite:///{tmp_path}/routes.db", 1)
+    proc = serve(config, port, admin)
+    result: dict = {}
+
+    def slow() -> None:
+        try:
+            result["r"] = httpx.get(f"http://127.0.0.1:{port}/slow?s=1.5", timeout=10)
+        except httpx.HTTPError as exc:
+            result["error"] = exc
+
+    t = threading.Thread(target=slow)
+    t.start()
+    time.sleep(0.4)
+    os.killpg(proc.pid, signal.SIGTERM)
+    time.sleep(0.3)
+    with socket.socket() as s:
+        refused = s.connect_ex(("127.0.0.1", port)) != 0
+    t.join(10)
+    proc.wait(15)
+    assert "r" in result, result.get("error")
+    assert result["r"].status_code == 200 and result["r"].text == "late"
+    assert refused, "a new connection was accepted while draining"
+
+
+def test_a_worker_that_dies_is_replaced(serve, tmp_path, upstreams):
+    config, port, admin = write_config(tmp_path, upstreams, f"sqlite:///{tmp_path}/routes.db", 2)
+    proc = serve(config, port, admin)
+    first = _wait_for_workers(proc, port, 2)
+    first[0].kill()
+    again = _wait_for_workers(proc, port, 2)
+    assert first[0].pid not in {w.pid for w in again}
+    assert fresh_connection_upstreams(port, 10) == {"monolith"}
+    assert proc.poll() is None
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc to read memory")
+def test_a_gigabyte_each_way_keeps_the_worker_flat_in_memory(serve, tmp_path, upstreams):
+    config, port, admin = write_config(tmp_path, upstreams, f"sqlite:///{tmp_path}/routes.db", 1)
+    proc = serve(config, port, admin)
+    (worker,) = _wait_for_workers(proc, port, 1)
+    httpx.get(f"http://127.0.0.1:{port}/echo")  # warm: pools, the route table, the access log
+    before = worker.memory_info().rss
+    peak = [before]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], worker.memory_info().rss)
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=sample)
+    watcher.start()
+    size = 1 << 30
+    try:
+        with httpx.stream("GET", f"http://127.0.0.1:{port}/bytes?n={size}", timeout=60) as resp:
+            got = sum(len(c) for c in resp.iter_raw(1 << 20))
+        piece = b"u" * (1 << 20)
+        echo = httpx.post(
+            f"http://127.0.0.1:{port}/upload", content=(piece for _ in range(1024)), timeout=60
+        ).json()
+    finally:
+        stop.set()
+        watcher.join()
+    assert got == size and echo["body_length"] == size
+    grew = (peak[0] - before) >> 20
+    assert grew < 32, f"the worker grew by {grew} MiB moving 1 GiB each way"
