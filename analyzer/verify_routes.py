@@ -142,6 +142,7 @@ class _ProxyTables:
         if match not in self._tables:
             try:
                 route = self._route(name="route", match=match, target="service")
+                route.validate()  # what the admin API would refuse (dot segments...) counts too
                 self._tables[match] = self._table([route])
             except self._error as exc:
                 self._tables[match] = str(exc)

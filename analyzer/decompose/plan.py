@@ -179,10 +179,15 @@ def format_match(match: str) -> str | None:
     return base + ".<str:format>"
 
 
+# Route names the proxy reserves (`figkit routes rollback all`); strangler_proxy.routing
+# holds the same set, and a test keeps the two equal.
+RESERVED_ROUTE_NAMES = frozenset({"all", "none", "default"})
+
+
 def _unique_name(text: str, used: set[str], suffix: str = "") -> str:
     base = _NAME_UNSAFE.sub("-", text).strip("-.") or "route"
     name, n = base[: 60 - len(suffix)] + suffix, 2
-    while name in used:
+    while name in used or name.lower() in RESERVED_ROUTE_NAMES:
         name, n = f"{base[: 56 - len(suffix)]}{suffix}-{n}", n + 1
     used.add(name)
     return name

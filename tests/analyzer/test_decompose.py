@@ -339,3 +339,14 @@ def test_a_format_suffix_route_moves_with_its_json_copies(twoclusters):
     found = table.match("POST", "/billing/3/charge.json")
     assert found is not None and found.name.endswith("-fmt")
     assert found.target == table.match("POST", "/billing/3/charge/").target
+
+
+def test_proxy_route_names_avoid_the_names_the_proxy_reserves():
+    from analyzer.decompose.plan import RESERVED_ROUTE_NAMES, _unique_name
+    from strangler_proxy.routing import RESERVED_NAMES
+
+    assert RESERVED_ROUTE_NAMES == RESERVED_NAMES
+    used: set[str] = set()
+    names = [_unique_name(label, used) for label in ("all", "Default", "none", "all")]
+    assert not {n.lower() for n in names} & RESERVED_NAMES
+    assert len(set(names)) == 4
