@@ -648,6 +648,13 @@ class ClientConnection(asyncio.Protocol):
         if not self.paused and not self.lost:
             self.transport.resume_reading()  # type: ignore[union-attr]
 
+    def close_idle(self) -> None:
+        """Close a connection with no request in progress: nothing is left to read."""
+        self._disarm()
+        self.paused |= _P_DONE
+        if not self.lost:
+            self.transport.close()  # type: ignore[union-attr]
+
     def close(self) -> None:
         """Close after what was written, lingering as nginx does.
 
@@ -699,7 +706,7 @@ class ClientConnection(asyncio.Protocol):
             return
         kind, self.timer_kind = self.timer_kind, 0
         if kind == _IDLE:
-            self.close()
+            self.close_idle()
         elif kind == _HEAD:
             self._client_fault(
                 "request_timeout",
@@ -776,8 +783,8 @@ class Worker:
         for server in self._servers:
             server.close()
         for conn in list(self.connections):
-            if not conn.queue and conn.parsing is None:
-                conn.close()  # idle keep-alive connections go at once
+            if not conn.queue and conn.parsing is None and not conn.in_head:
+                conn.close_idle()  # idle keep-alive connections go at once
         deadline = time.monotonic() + drain
         while self.connections and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
