@@ -830,7 +830,10 @@ class Worker:
 
     # --- one exchange ----------------------------------------------------------------
     async def exchange(self, ex: Exchange) -> None:
-        table = self.table  # this request finishes on the table it started with
+        table, chains = (
+            self.table,
+            self.chains,
+        )  # this request finishes on the table it started with
         conn = ex.conn
         status = 0
         try:
@@ -840,7 +843,7 @@ class Worker:
                 return
             ex.call = call
             ex.route_name = call.route_name
-            chain = self.chains.get(call.route_name) if call.route is not None else None
+            chain = chains.get(call.route_name) if call.route is not None else None
             if chain is not None:
                 choosers, wrappers, observers, tee = chain
                 for choose in choosers:
