@@ -11,6 +11,7 @@ an upstream that records exactly what reaches it. Whatever the bytes:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -122,10 +123,8 @@ def _exchange(port: int, data: bytes) -> list[tuple[int, dict]]:
 
     parser = httptools.HttpResponseParser(Reader())
     with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
-        try:
+        with contextlib.suppress(OSError):
             s.sendall(data)
-        except OSError:
-            pass
         s.settimeout(1.5)
         deadline = time.monotonic() + 4
         while time.monotonic() < deadline:
