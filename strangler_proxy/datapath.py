@@ -805,6 +805,8 @@ class Worker:
         table = RouteTable(snapshot.routes, snapshot.version)
         self.chains = {name: _split_chain(chain_for(route)) for name, route in table.routes.items()}
         self.table = table
+        if self._tune_gc:
+            gc.freeze()  # the new table is long-lived: keep the collector from walking it
         metrics.ROUTE_TABLE_VERSION.set(snapshot.version)
         await asyncio.to_thread(rollout.report, snapshot.version)
 
