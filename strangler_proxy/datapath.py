@@ -198,12 +198,8 @@ class Exchange:
         else:
             out = response_headers(headers)
         lines = [b"HTTP/1.1 %d %s" % (status, reason or REASONS.get(status, b""))]
-        has_rid = False
-        for name, value in out:
-            if not has_rid and name.lower() == b"x-request-id":
-                has_rid = True
-            lines.append(name + b": " + value)
-        if not has_rid:
+        lines += [name + b": " + value for name, value in out]
+        if b"\nx-request-id:" not in b"\n".join(lines).lower():
             lines.append(b"X-Request-ID: " + self.call.request_id)  # type: ignore[union-attr]
         if conn.worker.debug_headers:
             lines.append(b"X-Figkit-Route: " + self.route_name.encode())
@@ -525,7 +521,7 @@ class ClientConnection(asyncio.Protocol):
         self.queue.append(ex)
         self.in_body = True
         if ex.body_done:
-            self._disarm()
+            self.timer_kind = 0  # lazily: a pending timer finds nothing to do (no call per request)
         else:
             self._arm(_BODY, self.worker.body_timeout)
         if self.task is None:
@@ -544,7 +540,7 @@ class ClientConnection(asyncio.Protocol):
         if ex is None:
             return
         ex.body_complete()
-        self._disarm()
+        self.timer_kind = 0
         if self.queue and self.queue[0] is not ex:
             self.pause(_P_PIPELINE)  # one request in flight, one parsed: read no further
 

@@ -174,17 +174,32 @@ def response_headers(
 ) -> Headers:
     """The upstream's response headers minus hop-by-hop and framing ones; duplicates (Set-Cookie) kept.
 
-    Content-Length is dropped too: the data path writes the framing it uses itself.
+    Content-Length is dropped too: the data path writes the framing it uses itself. One
+    pass over the headers (this runs on every response); a second only when a Connection
+    header names options to drop beyond keep-alive and close.
     """
-    raw = list(raw)
-    drop = HOP_BY_HOP | connection_options(raw) if _has(raw, b"connection") else HOP_BY_HOP
-    if keep:
-        drop = drop - keep
-    return [
-        (name, value)
-        for name, value in raw
-        if (lower := name.lower()) not in drop and lower != b"content-length"
-    ]
+    drop = _RESPONSE_DROP - keep if keep else _RESPONSE_DROP
+    out: Headers = []
+    options: set[bytes] | None = None
+    for name, value in raw:
+        lower = name.lower()
+        if lower == b"connection":
+            tokens = value.lower()
+            if tokens != b"keep-alive" and tokens != b"close":
+                named = {t.strip() for t in tokens.split(b",")} - _NOT_CONNECTION_OPTIONS
+                named.discard(b"")
+                options = named if options is None else options | named
+        if lower in drop:
+            continue
+        out.append((name, value))
+    if options:
+        options -= keep
+        if options:
+            out = [(n, v) for n, v in out if n.lower() not in options]
+    return out
+
+
+_RESPONSE_DROP = HOP_BY_HOP | {b"content-length"}
 
 
 def _has(headers: Headers, wanted: bytes) -> bool:

@@ -64,7 +64,7 @@ class UpstreamConnection(asyncio.Protocol):
     __slots__ = (
         "pool", "transport", "parser", "sink", "headers", "status", "reason", "in_trailers",
         "head_only", "closed", "deadline", "timer", "read_timeout", "loop", "used",
-        "got_bytes", "spliced", "ended", "forgotten",
+        "got_bytes", "spliced", "ended", "forgotten", "spare_parser", "timing",
     )  # fmt: skip
 
     def __init__(self, pool: Pool) -> None:
@@ -72,6 +72,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.loop = pool.loop
         self.transport: asyncio.Transport | None = None
         self.parser: httptools.HttpResponseParser | None = None
+        self.spare_parser: httptools.HttpResponseParser | None = None
         self.sink: ResponseSink | None = None
         self.headers: list[tuple[bytes, bytes]] = []
         self.status = 0
@@ -81,6 +82,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.closed = False
         self.deadline = 0.0
         self.timer: asyncio.TimerHandle | None = None
+        self.timing = False  # the read timeout runs (an exchange is in progress)
         self.read_timeout = pool.read_timeout
         self.used = 0  # exchanges served; a reused connection may have been closed by the peer
         self.got_bytes = False
@@ -104,13 +106,13 @@ class UpstreamConnection(asyncio.Protocol):
             self.transport.close()  # type: ignore[union-attr]  # bytes nobody asked for: not reusable
             return
         self.got_bytes = True
-        if self.timer is not None:
+        if self.timing:
             self.deadline = self.loop.time() + self.read_timeout
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
             if isinstance(exc.__context__, _HeadOnly):
-                self._finish(reusable=self.parser.should_keep_alive())
+                self._finish(reusable=self.parser.should_keep_alive(), parser_done=False)
             else:  # a bug of ours in a callback: drop this exchange, never the worker
                 log.error("response handling failed", exc_info=exc.__context__)
                 self._fail("broken", "could not be relayed (figkit bug, see the log)")
@@ -174,10 +176,10 @@ class UpstreamConnection(asyncio.Protocol):
         length: int | None = None
         chunked = False
         for name, value in self.headers:
-            lower = name.lower()
-            if lower == b"content-length":
+            size = len(name)  # only names of the right length are lowered (every response)
+            if size == 14 and name.lower() == b"content-length":
                 length = int(value)
-            elif lower == b"transfer-encoding":
+            elif size == 17 and name.lower() == b"transfer-encoding":
                 chunked = value.strip().lower().endswith(b"chunked")
         self.sink.response_head(self, status, self.reason, self.headers, length, chunked)  # type: ignore[union-attr]
         if self.head_only and status != 101:
@@ -198,7 +200,10 @@ class UpstreamConnection(asyncio.Protocol):
     def send(self, sink: ResponseSink, head: bytes, head_only: bool) -> None:
         """Start an exchange: write the request head; the response goes to `sink`."""
         self.sink = sink
-        self.parser = httptools.HttpResponseParser(self)
+        # llhttp reads message after message on one keep-alive connection: the parser of
+        # the last exchange is reused unless that exchange left it mid-message (HEAD).
+        self.parser = self.spare_parser or httptools.HttpResponseParser(self)
+        self.spare_parser = None
         self.headers = []
         self.status = 0
         self.reason = b""
@@ -212,12 +217,12 @@ class UpstreamConnection(asyncio.Protocol):
 
     def write(self, data: bytes) -> None:
         self.transport.write(data)  # type: ignore[union-attr]
-        if self.timer is not None:
+        if self.timing:
             self.deadline = self.loop.time() + self.read_timeout
 
     def writelines(self, parts: list[bytes]) -> None:
         self.transport.writelines(parts)  # type: ignore[union-attr]
-        if self.timer is not None:
+        if self.timing:
             self.deadline = self.loop.time() + self.read_timeout
 
     def pause_reading(self) -> None:
@@ -247,10 +252,12 @@ class UpstreamConnection(asyncio.Protocol):
                 return False
         return True
 
-    def _finish(self, reusable: bool) -> None:
+    def _finish(self, reusable: bool, parser_done: bool = True) -> None:
         self.ended = True
-        self._stop_timer()
+        self.timing = False  # lazily: the pending timer finds nothing to do
         sink, self.sink = self.sink, None
+        if reusable and parser_done:
+            self.spare_parser = self.parser
         self.parser = None
         if sink is not None:
             sink.response_done(reusable)
@@ -262,16 +269,22 @@ class UpstreamConnection(asyncio.Protocol):
             sink.upstream_failed(kind, detail)
 
     def _start_timer(self) -> None:
+        """One timer per connection, moved lazily: a request costs no timer call when one is pending."""
         self.deadline = self.loop.time() + self.read_timeout
+        self.timing = True
         if self.timer is None:
             self.timer = self.loop.call_at(self.deadline, self._check_timer)
 
     def _stop_timer(self) -> None:
+        self.timing = False
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
 
     def _check_timer(self) -> None:
+        if not self.timing:
+            self.timer = None  # went off while the connection was idle: nothing to time
+            return
         now = self.loop.time()
         if now < self.deadline:
             self.timer = self.loop.call_at(self.deadline, self._check_timer)

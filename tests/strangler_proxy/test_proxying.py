@@ -195,6 +195,18 @@ def test_a_slow_upstream_is_a_504(proxy):
     assert resp.status_code == 504 and resp.json()["error"] == "upstream_timeout"
 
 
+def test_the_read_timeout_holds_on_a_reused_pooled_connection(proxy):
+    # Timers are moved lazily between exchanges: after fast answers on one pooled
+    # connection, a stalled answer on that same connection must still be cut at read_timeout.
+    with httpx.Client(timeout=10) as client:
+        for _ in range(20):
+            assert client.get(f"{proxy.url}/echo").status_code == 200
+        started = time.monotonic()
+        resp = client.get(f"{proxy.url}/slow?s=4")
+    assert resp.status_code == 504 and resp.json()["error"] == "upstream_timeout"
+    assert 1.5 < time.monotonic() - started < 3.5  # the test config reads for 2 s
+
+
 def test_a_connect_timeout_is_a_504(start_proxy, upstreams):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
