@@ -92,7 +92,7 @@ class Exchange:
         "conn", "head", "length_in", "chunked_in", "body_done", "got_body", "buffer",
         "buffered", "upstream", "pool", "expect", "response_started", "chunked_out", "status",
         "future", "keep_alive", "early", "call", "route_name", "target", "started",
-        "request_sent", "tee", "tee_cap", "tee_out", "tee_out_cap", "finished", "fault", "upgraded", "retry",
+        "request_sent", "tee", "tee_cap", "tee_out", "tee_out_cap", "finished", "fault", "upgraded", "retry", "pending",
     )  # fmt: skip
 
     def __init__(
@@ -133,6 +133,9 @@ class Exchange:
         self.fault: tuple[str, str] | None = None
         self.upgraded = False
         self.retry = False
+        # Response bytes from one upstream read, written to the client in one go (flush()):
+        # a small response costs one write, not one for the head and one for the body.
+        self.pending: list[bytes] | None = None
 
     # --- the request body, as the client connection parses it ------------------------
     def body(self, data: bytes) -> None:
@@ -226,24 +229,43 @@ class Exchange:
             elif not self.head.http11:
                 lines.append(b"Connection: keep-alive")
         lines.append(b"\r\n")
-        conn.write(b"\r\n".join(lines))
-        if conn.write_paused:
-            up.pause_reading()
+        self.pending = [b"\r\n".join(lines)]
 
     def response_body(self, data: bytes) -> None:
         if self.tee_out_cap > 0:
             piece = data[: self.tee_out_cap]
             self.tee_out.append(piece)  # type: ignore[union-attr]
             self.tee_out_cap -= len(piece)
-        if self.chunked_out:
-            self.conn.writelines([b"%x\r\n" % len(data), data, b"\r\n"])
+        pending = self.pending
+        if pending is None:
+            if self.chunked_out:
+                self.conn.writelines([b"%x\r\n" % len(data), data, b"\r\n"])
+            else:
+                self.conn.write(data)
+        elif self.chunked_out:
+            pending += (b"%x\r\n" % len(data), data, b"\r\n")
         else:
-            self.conn.write(data)
+            pending.append(data)
+
+    def flush(self) -> None:
+        """Write what one upstream read produced; pause that upstream if the client is behind."""
+        pending = self.pending
+        if pending is None:
+            return
+        self.pending = None
+        conn = self.conn
+        conn.write(pending[0] if len(pending) == 1 else b"".join(pending))
+        if conn.write_paused and self.upstream is not None:
+            self.upstream.pause_reading()
 
     def response_done(self, reusable: bool) -> None:
         up, self.upstream = self.upstream, None
         if self.chunked_out:
-            self.conn.write(_LAST_CHUNK)
+            if self.pending is not None:
+                self.pending.append(_LAST_CHUNK)
+            else:
+                self.conn.write(_LAST_CHUNK)
+        self.flush()
         if not self.request_sent:
             reusable = False  # the upstream answered before the whole body was sent
             self.keep_alive = False
@@ -254,6 +276,7 @@ class Exchange:
     def response_upgraded(self, rest: bytes) -> None:
         """The upstream switched protocols (101): from now on bytes are spliced both ways."""
         self.upgraded = True
+        self.flush()
         conn = self.conn
         conn.splice = self.upstream
         if rest:
