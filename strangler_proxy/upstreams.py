@@ -133,6 +133,7 @@ class UpstreamConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._stop_timer()
+        self.spare_parser = None  # the parser refers back to us: no cycle left for the collector
         self.pool.forget(self)
         sink, self.sink = self.sink, None
         if sink is None:

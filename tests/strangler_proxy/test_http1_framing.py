@@ -348,3 +348,15 @@ def test_an_encoded_slash_is_matched_as_django_resolves_it(proxy):
     cut_over(proxy, "nested", "/api/catalog/items/*")
     response, _ = one_response(proxy, b"GET /api/catalog%2Fitems/1 HTTP/1.1\r\nHost: a\r\n\r\n")
     assert response["headers"]["x-upstream"] == "catalog"
+
+
+def test_a_response_in_several_parts_is_not_held_back_by_nagle(proxy):
+    # An answer that reaches the proxy in several reads is written to the client in several
+    # writes: without TCP_NODELAY each later write waits for the client's delayed ACK (40 ms).
+    with httpx.Client(base_url=proxy.url, timeout=10) as client:
+        took = []
+        for _ in range(15):
+            started = time.perf_counter()
+            assert client.get("/sse", params={"n": 3, "gap": 0.001}).text.count("data:") == 3
+            took.append(time.perf_counter() - started)
+    assert sorted(took)[len(took) // 2] < 0.03, f"median {sorted(took)[len(took) // 2] * 1000:.0f} ms"
