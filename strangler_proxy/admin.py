@@ -82,6 +82,7 @@ class AddRoute(Body):
 
 class UpdateRoute(Body):
     mode: str | None = None
+    options: dict[str, Any] | None = None  # with mode: these behaviours' settings replaced
     policy: dict[str, Any] | None = None
     target: str | None = None
     why: str
@@ -249,16 +250,20 @@ class AdminAPI:
         name = request.path_params["name"]
         body = await self._body(request, UpdateRoute)
         if body.mode is None and body.policy is None and body.target is None:
-            raise _Denied(400, "give 'mode' (monolith|service), 'policy' or 'target' (an upstream)")
+            raise _Denied(
+                400, "give 'mode' (monolith|service|canary), 'policy' or 'target' (an upstream)"
+            )
         if body.mode is not None and body.policy is not None:
             raise _Denied(400, "give 'mode' or a whole 'policy', not both")
+        if body.options is not None and body.mode is None:
+            raise _Denied(400, "'options' go with 'mode' (or give a whole 'policy')")
 
         def edit(tx):
             route = None
             if body.target is not None:
                 route = route_changes.move(tx, name, body.target, self.upstreams)
             if body.mode is not None:
-                route = route_changes.set_mode(tx, name, body.mode)
+                route = route_changes.set_mode(tx, name, body.mode, body.options)
             if body.policy is not None:
                 route = route_changes.set_policy(tx, name, body.policy)
             return {"route": route.to_dict()}

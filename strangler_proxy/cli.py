@@ -158,7 +158,11 @@ def _connect(
 def _mode(route: dict) -> str:
     """A route's mode from its JSON (`policy.mode`, or `mode` as older versions wrote it)."""
     policy = route.get("policy") or {}
-    return str(policy.get("mode") or route.get("mode") or "monolith")
+    mode = str(policy.get("mode") or route.get("mode") or "monolith")
+    canary = (policy.get("options") or {}).get("canary") or {}
+    if mode == "canary" and "percent" in canary:
+        mode += f" {canary['percent']:g}%"
+    return mode
 
 
 def _shown(route: dict) -> dict:
@@ -260,16 +264,35 @@ def add_route(
 @routes_app.command("set-mode")
 def set_mode(
     name: str,
-    mode: Annotated[str, typer.Argument(help="monolith or service")],
+    mode: Annotated[str, typer.Argument(help="monolith, canary or service")],
     why: Why,
+    percent: Annotated[
+        float | None,
+        typer.Option("--percent", help="canary: the share of users on the service, 0-100."),
+    ] = None,
+    sticky: Annotated[
+        str | None,
+        typer.Option(
+            "--sticky",
+            help="canary: what a user is, header:NAME or cookie:NAME (default: the proxy's own cookie).",
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Move a route between monolith and service."""
-    _done(
-        admin.request("PATCH", f"/api/routes/{name}", {"mode": mode, "why": why}),
-        f"{name} -> {mode}",
-        as_json,
-    )
+    """Move a route between monolith, canary (a sticky share of users) and service."""
+    body: dict = {"mode": mode, "why": why}
+    if mode == "canary":
+        if percent is not None or sticky is not None:
+            settings: dict = {"percent": percent}
+            if sticky is not None:
+                settings["sticky"] = sticky
+            if percent is None:
+                _fail("give --percent N with --sticky (the share of users on the service)", 2)
+            body["options"] = {"canary": settings}
+    elif percent is not None or sticky is not None:
+        _fail(f"--percent and --sticky are for mode canary, not {mode}", 2)
+    split = f" ({percent:g}% of users)" if percent is not None else ""
+    _done(admin.request("PATCH", f"/api/routes/{name}", body), f"{name} -> {mode}{split}", as_json)
 
 
 @routes_app.command("move")

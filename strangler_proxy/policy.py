@@ -11,7 +11,7 @@ JSON form: `{"mode": "service"}`, with `"options": {...}` only when there are so
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,22 +24,42 @@ MODES: dict[str, str] = {
 }
 # Behaviour names that may appear as keys of a policy's options (none yet).
 BEHAVIOURS: set[str] = set()
+# Behaviour name -> a check of its settings that raises RouteError with what to write instead.
+VALIDATORS: dict[str, Callable[[Mapping[str, Any]], None]] = {}
+# Mode -> the option key whose settings the mode needs (canary needs its percent).
+NEEDS: dict[str, str] = {}
 
 MAX_OPTION_DEPTH = 8
 
 
-def register_mode(name: str, description: str = "") -> None:
-    """Make `name` a mode routes may be set to (a behaviour's module calls this once)."""
+def register_mode(name: str, description: str = "", needs: str | None = None) -> None:
+    """Make `name` a mode routes may be set to (a behaviour's module calls this once).
+
+    `needs` names the option key a route in this mode must carry settings for.
+    """
     if not name or not name.isidentifier():
         raise ValueError(f"a mode name is a plain word, not {name!r}")
     MODES.setdefault(name, description)
+    if needs is not None:
+        NEEDS[name] = needs
 
 
-def register_behaviour(name: str) -> None:
-    """Allow `name` as a key of a policy's options."""
+def register_behaviour(
+    name: str, validate: Callable[[Mapping[str, Any]], None] | None = None
+) -> None:
+    """Allow `name` as a key of a policy's options; `validate` checks its settings."""
     if not name or not name.isidentifier():
         raise ValueError(f"a behaviour name is a plain word, not {name!r}")
     BEHAVIOURS.add(name)
+    if validate is not None:
+        VALIDATORS[name] = validate
+
+
+def load_behaviours() -> None:
+    """Register the built-in behaviours' modes and options (they live in behaviours/)."""
+    from strangler_proxy.behaviours import load_builtin
+
+    load_builtin()
 
 
 class FrozenMap(Mapping[str, Any]):
@@ -110,6 +130,7 @@ class Policy:
 
     def validate(self, route: str = "") -> None:
         """Refuse an unknown mode or options for a behaviour this proxy does not have."""
+        load_behaviours()
         of = f" for route {route!r}" if route else ""
         if not isinstance(self.mode, str) or self.mode not in MODES:
             raise RouteError(f"bad mode {self.mode!r}{of}: use {' or '.join(MODES)}")
@@ -121,6 +142,17 @@ class Policy:
                 )
             if not isinstance(settings, Mapping):
                 raise RouteError(f"policy options[{name!r}]{of} must be an object of settings")
+            check = VALIDATORS.get(name)
+            if check is not None:
+                try:
+                    check(settings)
+                except RouteError as exc:
+                    raise RouteError(f"{name}{of}: {exc}") from None
+        needed = NEEDS.get(self.mode)
+        if needed is not None and needed not in self.options:
+            raise RouteError(
+                f"mode {self.mode!r}{of} needs its settings in the policy options[{needed!r}]"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"mode": self.mode}

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from strangler_proxy.errors import RouteConflict, RouteError, RouteNotFound
-from strangler_proxy.policy import MODES, Policy
+from strangler_proxy.policy import MODES, Policy, load_behaviours
 from strangler_proxy.routing import Route, RouteTable
 from strangler_proxy.store import Transaction
 
@@ -45,12 +45,18 @@ def add(tx: Transaction, route: Route, upstreams: Iterable[str]) -> Route:
     return route
 
 
-def set_mode(tx: Transaction, name: str, mode: str) -> Route:
-    """Change a route's mode, keeping the rest of its policy (its behaviours' options)."""
+def set_mode(
+    tx: Transaction, name: str, mode: str, options: Mapping[str, Any] | None = None
+) -> Route:
+    """Change a route's mode, keeping the rest of its policy; `options` replaces the named behaviours' settings."""
+    load_behaviours()
     if mode not in MODES:
         raise RouteError(f"bad mode {mode!r}: use {' or '.join(MODES)}")
     route = _existing(tx, name)
-    route = replace(route, policy=replace(route.policy, mode=mode))
+    merged = {**route.policy.to_dict().get("options", {}), **(options or {})}
+    policy = Policy(mode, merged)
+    policy.validate(name)
+    route = replace(route, policy=policy)
     tx.put(route)
     return route
 

@@ -66,11 +66,16 @@ _BY_MODE: dict[str, ModeFactory] = {}
 _BY_OPTION: dict[str, OptionFactory] = {}
 
 
-def for_mode(mode: str, description: str) -> Callable[[ModeFactory], ModeFactory]:
-    """Register what a route in `mode` runs (and make the mode one routes may take)."""
+def for_mode(
+    mode: str, description: str, needs: str | None = None
+) -> Callable[[ModeFactory], ModeFactory]:
+    """Register what a route in `mode` runs (and make the mode one routes may take).
+
+    `needs`: the option key whose settings a route in this mode must carry.
+    """
 
     def register(factory: ModeFactory) -> ModeFactory:
-        policy.register_mode(mode, description)
+        policy.register_mode(mode, description, needs)
         _BY_MODE[mode] = factory
         return factory
 
@@ -92,7 +97,7 @@ def chain_for(route: Route | None) -> tuple[Behaviour, ...]:
     """The behaviours a route's policy asks for, in the order they run: its mode's, then its options'."""
     if route is None:
         return ()
-    _load_builtin()
+    load_builtin()
     chain: list[Behaviour] = []
     mode = _BY_MODE.get(route.policy.mode)
     if mode is not None:
@@ -106,5 +111,6 @@ def chain_for(route: Route | None) -> tuple[Behaviour, ...]:
     return tuple(chain)
 
 
-def _load_builtin() -> None:
-    from strangler_proxy.behaviours import to_service  # noqa: F401  (registers itself)
+def load_builtin() -> None:
+    """Import the built-in behaviours once: each registers its mode or option."""
+    from strangler_proxy.behaviours import canary, to_service  # noqa: F401

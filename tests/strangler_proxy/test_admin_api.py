@@ -140,7 +140,7 @@ def test_a_patch_can_set_a_whole_policy(api):
     [
         ("POST", "/api/routes", {**ROUTE, "target": "billing"}, 400, "unknown upstream 'billing'"),
         ("POST", "/api/routes", {**ROUTE, "match": "api/catalog"}, 400, "must start with '/'"),
-        ("POST", "/api/routes", {**ROUTE, "mode": "canary"}, 400, "bad mode"),
+        ("POST", "/api/routes", {**ROUTE, "mode": "bluegreen"}, 400, "bad mode"),
         (
             "POST",
             "/api/routes",
@@ -167,7 +167,7 @@ def test_a_patch_can_set_a_whole_policy(api):
             "'name': input should be a valid string",
         ),
         ("POST", "/api/routes", {**ROUTE, "why": 7}, 400, "'why': input should be a valid string"),
-        ("POST", "/api/routes", {**ROUTE, "policy": {"mode": "canary"}}, 400, "bad mode 'canary'"),
+        ("POST", "/api/routes", {**ROUTE, "policy": {"mode": "bluegreen"}}, 400, "bad mode 'bluegreen'"),
         (
             "POST",
             "/api/routes",

@@ -165,7 +165,7 @@ def test_bad_patterns_say_what_is_wrong(pattern, says):
 @pytest.mark.parametrize(
     ("spec", "says"),
     [
-        ({"name": "x", "match": "/a/", "target": "t", "mode": "canary"}, "bad mode"),
+        ({"name": "x", "match": "/a/", "target": "t", "mode": "bluegreen"}, "bad mode"),
         ({"name": "bad name", "match": "/a/", "target": "t"}, "bad route name"),
         ({"name": "x", "match": "/a/", "target": "t", "methods": ["get me"]}, "bad HTTP method"),
         ({"name": "x", "match": "/a/", "target": "t", "header": "X Beta"}, "bad header match"),
@@ -254,7 +254,7 @@ def test_options_are_left_out_of_the_json_when_empty():
 @pytest.mark.parametrize(
     ("policy", "says"),
     [
-        ({"mode": "canary"}, "bad mode 'canary'"),
+        ({"mode": "bluegreen"}, "bad mode 'bluegreen'"),
         ({"mode": 3}, "'mode' must be a string"),
         ({"mode": "service", "colour": 1}, "unknown policy field(s): colour"),
         ({"options": {"shadow": {}}}, "unknown behaviour 'shadow'"),
