@@ -48,12 +48,20 @@ def add(tx: Transaction, route: Route, upstreams: Iterable[str]) -> Route:
 def set_mode(
     tx: Transaction, name: str, mode: str, options: Mapping[str, Any] | None = None
 ) -> Route:
-    """Change a route's mode, keeping the rest of its policy; `options` replaces the named behaviours' settings."""
+    """Change a route's mode, keeping the rest of its policy.
+
+    `options` updates the named behaviours' settings key by key: raising a canary's
+    percent keeps its sticky key (changing that would reshuffle users).
+    """
     load_behaviours()
     if mode not in MODES:
         raise RouteError(f"bad mode {mode!r}: use {' or '.join(MODES)}")
     route = _existing(tx, name)
-    merged = {**route.policy.to_dict().get("options", {}), **(options or {})}
+    merged = route.policy.to_dict().get("options", {})
+    for behaviour, settings in (options or {}).items():
+        if not isinstance(settings, Mapping):
+            raise RouteError(f"options[{behaviour!r}] must be an object of settings")
+        merged[behaviour] = {**merged.get(behaviour, {}), **settings}
     policy = Policy(mode, merged)
     policy.validate(name)
     route = replace(route, policy=policy)

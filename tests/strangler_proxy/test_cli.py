@@ -55,6 +55,38 @@ def test_add_set_mode_rollback_and_history(api):
     assert figkit_routes(api, "history").exit_code == 0
 
 
+def test_set_mode_canary_with_a_share_and_a_sticky_key(api):
+    figkit_routes(api, "add", "cat", "--match", "/api/catalog/*", "--target", "catalog", "--why", "s")
+    done = figkit_routes(api, "set-mode", "cat", "canary", "--percent", "20", "--sticky",
+                         "header:X-User", "--why", "try 20%")  # fmt: skip
+    assert done.exit_code == 0 and "20% of users" in done.output, done.output
+    raised = figkit_routes(api, "set-mode", "cat", "canary", "--percent", "50", "--why", "more")
+    assert raised.exit_code == 0, raised.output
+    route = json.loads(figkit_routes(api, "list", "--json").output)["routes"][0]
+    assert route["policy"] == {  # raising the share kept the sticky key
+        "mode": "canary",
+        "options": {"canary": {"percent": 50.0, "sticky": "header:X-User"}},
+    }
+    assert "canary 50%" in figkit_routes(api, "list").output
+    back = figkit_routes(api, "rollback", "cat", "--why", "errors")
+    assert back.exit_code == 0
+    route = json.loads(figkit_routes(api, "list", "--json").output)["routes"][0]
+    assert route["policy"]["mode"] == "monolith"
+    resumed = figkit_routes(api, "set-mode", "cat", "canary", "--why", "again")
+    assert resumed.exit_code == 0 and "canary 50%" in figkit_routes(api, "list").output
+    # mistakes: one line, non-zero, nothing changed
+    figkit_routes(api, "add", "new", "--match", "/n/*", "--target", "catalog", "--why", "s")
+    assert "options['canary']" in figkit_routes(api, "set-mode", "new", "canary", "--why", "x").output
+    for args, words in (
+        (("canary", "--percent", "150"), "from 0 to 100"),
+        (("service", "--percent", "5"), "for mode canary"),
+        (("canary", "--sticky", "header:X"), "give --percent"),
+    ):
+        result = figkit_routes(api, "set-mode", "cat", *args, "--why", "x")
+        assert result.exit_code != 0 and words in result.output, (args, result.output)
+        assert "Traceback" not in result.output
+
+
 def test_export_then_import_recreates_the_table(api, tmp_path):
     figkit_routes(
         api, "add", "a", "--match", "/a/*", "--target", "catalog", "--methods", "GET,HEAD"
