@@ -82,7 +82,7 @@ class AddRoute(Body):
 
 class UpdateRoute(Body):
     mode: str | None = None
-    options: dict[str, Any] | None = None  # with mode: these behaviours' settings replaced
+    options: dict[str, Any] | None = None  # behaviours' settings updated; null turns one off
     policy: dict[str, Any] | None = None
     target: str | None = None
     why: str
@@ -249,28 +249,33 @@ class AdminAPI:
         who = self._caller(request, "admin")
         name = request.path_params["name"]
         body = await self._body(request, UpdateRoute)
-        if body.mode is None and body.policy is None and body.target is None:
+        changes_policy = body.mode is not None or body.options is not None
+        if not changes_policy and body.policy is None and body.target is None:
             raise _Denied(
-                400, "give 'mode' (monolith|service|canary), 'policy' or 'target' (an upstream)"
+                400,
+                "give 'mode' (monolith|canary|service), 'options', 'policy' or 'target' (an upstream)",
             )
-        if body.mode is not None and body.policy is not None:
-            raise _Denied(400, "give 'mode' or a whole 'policy', not both")
-        if body.options is not None and body.mode is None:
-            raise _Denied(400, "'options' go with 'mode' (or give a whole 'policy')")
+        if changes_policy and body.policy is not None:
+            raise _Denied(400, "give 'mode' and 'options', or a whole 'policy', not both")
 
         def edit(tx):
             route = None
             if body.target is not None:
                 route = route_changes.move(tx, name, body.target, self.upstreams)
-            if body.mode is not None:
+            if changes_policy:
                 route = route_changes.set_mode(tx, name, body.mode, body.options)
             if body.policy is not None:
                 route = route_changes.set_policy(tx, name, body.policy)
             return {"route": route.to_dict()}
 
-        what = (
-            "set-mode" if body.mode is not None else "set-policy" if body.policy is not None else ""
-        )
+        if body.mode is not None:
+            what = "set-mode"
+        elif body.options is not None:
+            what = "set-options"
+        elif body.policy is not None:
+            what = "set-policy"
+        else:
+            what = ""
         action = "+".join(a for a in ("move" if body.target is not None else "", what) if a)
         return await self._change(who, body, action, body.why, edit)
 

@@ -295,6 +295,49 @@ def set_mode(
     _done(admin.request("PATCH", f"/api/routes/{name}", body), f"{name} -> {mode}{split}", as_json)
 
 
+@routes_app.command("fault")
+def fault(
+    name: str,
+    why: Why,
+    delay_ms: Annotated[
+        int | None, typer.Option("--delay-ms", help="Latency to add, in milliseconds.")
+    ] = None,
+    abort: Annotated[
+        int | None,
+        typer.Option("--abort", help="Answer this status (400-599) instead of forwarding."),
+    ] = None,
+    percent: Annotated[
+        float, typer.Option("--percent", help="The share of eligible requests hit, 0-100.")
+    ] = 100,
+    header: Annotated[
+        str | None,
+        typer.Option("--header", help="Only requests that carry this header are eligible."),
+    ] = None,
+    off: Annotated[
+        bool, typer.Option("--off", help="Stop injecting faults on this route.")
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Inject latency or errors into a share of a route's requests (chaos tests); --off stops it."""
+    if off:
+        if delay_ms is not None or abort is not None or header is not None:
+            _fail("--off takes no other fault option", 2)
+        settings = None
+        what = f"{name}: no fault"
+    else:
+        if delay_ms is None and abort is None:
+            _fail("give --delay-ms N, --abort STATUS or both (or --off)", 2)
+        settings = {"delay_ms": delay_ms, "abort": abort, "percent": percent, "header": header}
+        parts = [
+            f"+{delay_ms} ms" if delay_ms is not None else "",
+            f"abort {abort}" if abort else "",
+        ]
+        only = f" of requests with {header}" if header else ""
+        what = f"{name}: {' and '.join(p for p in parts if p)} on {percent:g}%{only}"
+    body = {"options": {"fault": settings}, "why": why}
+    _done(admin.request("PATCH", f"/api/routes/{name}", body), what, as_json)
+
+
 @routes_app.command("move")
 def move(
     name: str,

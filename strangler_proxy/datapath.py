@@ -638,15 +638,20 @@ class ClientConnection(asyncio.Protocol):
         if self.task is None:
             self.answer(None, code, detail)
 
-    def answer(self, ex: Exchange | None, code: str, detail: str) -> int:
-        """Answer with one of the proxy's own errors (JSON); returns the status."""
-        status = ERRORS[code]
+    def answer(self, ex: Exchange | None, code: str, detail: str, status: int = 0) -> int:
+        """Answer with one of the proxy's own errors (JSON); returns the status.
+
+        The status is the error code's (ERRORS) unless given, as an injected fault's is;
+        a given status keeps the connection open when it can.
+        """
+        given = status != 0
+        status = status or ERRORS[code]
         rid = ex.call.request_id if ex is not None and ex.call is not None else None
         if rid is None:
             from strangler_proxy.forwarding import request_id
 
             rid = request_id(ex.head.request_id if ex is not None else None)
-        close = ex is None or not ex.keep_alive or not ex.body_done or status < 500
+        close = ex is None or not ex.keep_alive or not ex.body_done or (status < 500 and not given)
         body = json.dumps({"error": code, "detail": detail, "request_id": rid.decode()}).encode()
         head = [
             b"HTTP/1.1 %d %s" % (status, REASONS.get(status, b"")),
@@ -654,6 +659,8 @@ class ClientConnection(asyncio.Protocol):
             b"Content-Length: %d" % len(body),
             b"X-Request-ID: " + rid,
         ]
+        if ex is not None and ex.extra_headers is not None:
+            head += ex.extra_headers
         if close:
             head.append(b"Connection: close")
         if not self.lost:

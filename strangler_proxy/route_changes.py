@@ -46,23 +46,29 @@ def add(tx: Transaction, route: Route, upstreams: Iterable[str]) -> Route:
 
 
 def set_mode(
-    tx: Transaction, name: str, mode: str, options: Mapping[str, Any] | None = None
+    tx: Transaction, name: str, mode: str | None, options: Mapping[str, Any] | None = None
 ) -> Route:
-    """Change a route's mode, keeping the rest of its policy.
+    """Change a route's mode (None: keep it) and behaviours' settings, keeping the rest of its policy.
 
     `options` updates the named behaviours' settings key by key: raising a canary's
-    percent keeps its sticky key (changing that would reshuffle users).
+    percent keeps its sticky key (changing that would reshuffle users); a setting given
+    as None is unset. A behaviour given as None is turned off (its settings removed), as
+    `figkit routes fault --off` does.
     """
     load_behaviours()
-    if mode not in MODES:
+    if mode is not None and mode not in MODES:
         raise RouteError(f"bad mode {mode!r}: use {' or '.join(MODES)}")
     route = _existing(tx, name)
     merged = route.policy.to_dict().get("options", {})
     for behaviour, settings in (options or {}).items():
+        if settings is None:
+            merged.pop(behaviour, None)
+            continue
         if not isinstance(settings, Mapping):
-            raise RouteError(f"options[{behaviour!r}] must be an object of settings")
-        merged[behaviour] = {**merged.get(behaviour, {}), **settings}
-    policy = Policy(mode, merged)
+            raise RouteError(f"options[{behaviour!r}] must be an object of settings, or null")
+        updated = {**merged.get(behaviour, {}), **settings}
+        merged[behaviour] = {k: v for k, v in updated.items() if v is not None}  # null: unset
+    policy = Policy(route.policy.mode if mode is None else mode, merged)
     policy.validate(name)
     route = replace(route, policy=policy)
     tx.put(route)

@@ -82,11 +82,16 @@ def for_mode(
     return register
 
 
-def for_option(name: str) -> Callable[[OptionFactory], OptionFactory]:
-    """Register a behaviour a route turns on by a key of its policy's options."""
+def for_option(
+    name: str, validate: Callable[[Mapping[str, Any]], None] | None = None
+) -> Callable[[OptionFactory], OptionFactory]:
+    """Register a behaviour a route turns on by a key of its policy's options.
+
+    `validate` checks its settings when a route is changed (raise RouteError with what to write).
+    """
 
     def register(factory: OptionFactory) -> OptionFactory:
-        policy.register_behaviour(name)
+        policy.register_behaviour(name, validate)
         _BY_OPTION[name] = factory
         return factory
 
@@ -113,4 +118,4 @@ def chain_for(route: Route | None) -> tuple[Behaviour, ...]:
 
 def load_builtin() -> None:
     """Import the built-in behaviours once: each registers its mode or option."""
-    from strangler_proxy.behaviours import canary, to_service  # noqa: F401
+    from strangler_proxy.behaviours import canary, fault, to_service  # noqa: F401

@@ -87,6 +87,32 @@ def test_set_mode_canary_with_a_share_and_a_sticky_key(api):
         assert "Traceback" not in result.output
 
 
+def test_fault_on_replace_and_off_each_one_audited_change(api):
+    figkit_routes(api, "add", "cat", "--match", "/api/catalog/*", "--target", "catalog", "--why", "s")
+    on = figkit_routes(api, "fault", "cat", "--delay-ms", "200", "--percent", "10", "--why", "chaos")
+    assert on.exit_code == 0 and "+200 ms on 10%" in on.output, on.output
+
+    def settings():
+        route = json.loads(figkit_routes(api, "list", "--json").output)["routes"][0]
+        return route["policy"].get("options", {}).get("fault")
+
+    assert settings() == {"delay_ms": 200, "percent": 10.0}
+    aimed = figkit_routes(api, "fault", "cat", "--abort", "503", "--header", "X-Chaos", "--why", "c")
+    assert aimed.exit_code == 0 and "abort 503 on 100% of requests with X-Chaos" in aimed.output
+    assert settings() == {"abort": 503, "percent": 100.0, "header": "X-Chaos"}  # replaced whole
+    assert figkit_routes(api, "fault", "cat", "--off", "--why", "done").exit_code == 0
+    assert settings() is None
+    history = json.loads(figkit_routes(api, "history", "cat", "--json").output)["changes"]
+    assert [c["why"] for c in history[:3]] == ["done", "c", "chaos"]
+    for args, words in (
+        (("--why", "x"), "give --delay-ms N, --abort STATUS"),
+        (("--abort", "200", "--why", "x"), "from 400 to 599"),
+        (("--off", "--abort", "503", "--why", "x"), "--off takes no other"),
+    ):
+        result = figkit_routes(api, "fault", "cat", *args)
+        assert result.exit_code != 0 and words in result.output, (args, result.output)
+
+
 def test_export_then_import_recreates_the_table(api, tmp_path):
     figkit_routes(
         api, "add", "a", "--match", "/a/*", "--target", "catalog", "--methods", "GET,HEAD"
