@@ -71,8 +71,24 @@ class ProxySection(_Strict):
         return value
 
 
+class BreakerConfig(_Strict):
+    """`[upstreams.NAME.breaker]`: when a worker stops sending to an upstream for a while.
+
+    `failures` failures in a row (no connection, a timeout, a broken response, or a 502,
+    503 or 504 from the upstream) open the breaker: for `open_seconds` the upstream is not
+    tried and its requests are answered 503 at once (or fall back to the monolith). Then
+    `half_open_requests` requests are let through: if they succeed the breaker closes, if
+    one fails it opens again. `failures = 0` turns the breaker off.
+    """
+
+    failures: int = Field(5, ge=0)
+    open_seconds: float = Field(10.0, gt=0)
+    half_open_requests: int = Field(1, ge=1)
+
+
 class UpstreamConfig(_Strict):
     urls: list[str] = Field(min_length=1)
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     connect_timeout: float = Field(1.0, gt=0)
     read_timeout: float = Field(30.0, gt=0)
     # "client": pass the client's Host on (Django's ALLOWED_HOSTS and absolute URLs keep

@@ -31,7 +31,7 @@ import httptools
 
 from strangler_proxy import metrics, rollout
 from strangler_proxy.access_log import AccessLog
-from strangler_proxy.behaviours import Behaviour, chain_for
+from strangler_proxy.behaviours import UNANSWERED, Behaviour, chain_for
 from strangler_proxy.config import ProxyConfig
 from strangler_proxy.forwarding import TrustedHops, response_headers
 from strangler_proxy.plan import DEFAULT_ROUTE, Call, Refusal, RequestHead, head_bytes, plan
@@ -51,6 +51,8 @@ ERRORS: dict[str, int] = {
     "upstream_unreachable": 502,
     "upstream_failed": 502,
     "upstream_busy": 503,
+    "upstream_open": 503,
+    "fault_injected": 503,
     "shutting_down": 503,
     "upstream_timeout": 504,
 }
@@ -93,7 +95,7 @@ class Exchange:
         "conn", "head", "length_in", "chunked_in", "body_done", "got_body", "buffer",
         "buffered", "upstream", "pool", "expect", "response_started", "chunked_out", "status",
         "future", "keep_alive", "early", "call", "route_name", "target", "started",
-        "request_sent", "tee", "tee_cap", "tee_out", "tee_out_cap", "finished", "fault", "upgraded", "retry", "pending", "extra_headers",
+        "request_sent", "tee", "tee_cap", "tee_out", "tee_out_cap", "finished", "fault", "upgraded", "retry", "pending", "extra_headers", "failure",
     )  # fmt: skip
 
     def __init__(
@@ -137,9 +139,8 @@ class Exchange:
         # Response bytes from one upstream read, written to the client in one go (flush()):
         # a small response costs one write, not one for the head and one for the body.
         self.pending: list[bytes] | None = None
-        self.extra_headers: list[bytes] | None = (
-            None  # header lines a behaviour adds to the response
-        )
+        self.extra_headers: list[bytes] | None = None  # lines a behaviour adds to the response
+        self.failure: tuple[str, str] | None = None  # (error code, detail) not answered yet
 
     def add_response_header(self, line: bytes) -> None:
         """Add `Name: value` to the response the client gets (a behaviour's cookie, say)."""
@@ -329,8 +330,8 @@ class Exchange:
             self._end(-1)
             return
         self.conn.worker.metrics.upstream_error(self.target, kind)
-        code = UPSTREAM_FAILURES[kind]
-        self._end(self.conn.answer(self, code, f"upstream {self.target!r} {detail}"))
+        self.failure = (UPSTREAM_FAILURES[kind], f"upstream {self.target!r} {detail}")
+        self._end(UNANSWERED)
 
     def upstream_pause_writing(self) -> None:
         self.conn.pause(_P_UPSTREAM)
@@ -918,6 +919,8 @@ class Worker:
                 status = await _wrapped(self.forward, chain[1])(ex)
             else:
                 status = await self.forward(ex)
+            if status == UNANSWERED:
+                status = conn.answer(ex, *ex.failure)  # type: ignore[misc]
             if chain is not None:
                 for observe in chain[2]:
                     observe(ex)
@@ -958,6 +961,32 @@ class Worker:
                 "unknown_upstream",
                 f"route {call.route_name!r} targets {call.upstream!r}, which this proxy's config does not name",  # type: ignore[union-attr]
             )
+        breaker = upstream.breaker
+        if not breaker.allow():
+            ex.failure = (
+                "upstream_open",
+                f"upstream {upstream.name!r} is failing: its circuit breaker stays open "
+                f"{breaker.seconds_left():.1f} s more",
+            )
+            return UNANSWERED
+        status = 0
+        try:
+            status = await self._relay(ex, upstream)
+            return status
+        finally:
+            if status == UNANSWERED:
+                if ex.failure is not None and ex.failure[0] == "upstream_busy":
+                    breaker.abandon()  # saturated, not down: max_connections is ours
+                else:
+                    breaker.record(False)
+            elif status == 0 or ex.fault is not None or status == 499:
+                breaker.abandon()  # cancelled, or the client's fault: no verdict on the upstream
+            else:
+                breaker.record(status not in (502, 503, 504))
+
+    async def _relay(self, ex: Exchange, upstream: Upstream) -> int:
+        call = ex.call
+        conn = ex.conn
         for _attempt in range(3):
             pool = upstream.pick()
             try:
@@ -965,9 +994,8 @@ class Worker:
             except UpstreamUnavailable as exc:
                 if exc.kind != "busy":
                     self.metrics.upstream_error(upstream.name, exc.kind)
-                return conn.answer(
-                    ex, UPSTREAM_FAILURES[exc.kind], f"upstream {upstream.name!r}: {exc}"
-                )
+                ex.failure = (UPSTREAM_FAILURES[exc.kind], f"upstream {upstream.name!r}: {exc}")
+                return UNANSWERED
             if ex.fault is not None or conn.lost:
                 pool.release(up, True)
                 return ex.status if ex.fault is not None else 499
@@ -991,9 +1019,8 @@ class Worker:
             if status != -1:
                 return status
             ex.response_started = False
-        return conn.answer(
-            ex, "upstream_failed", f"upstream {upstream.name!r} closed the connection"
-        )
+        ex.failure = ("upstream_failed", f"upstream {upstream.name!r} closed the connection")
+        return UNANSWERED
 
     def record_refusal(self, client: str | None, status: int) -> None:
         """A request refused before it had a whole head: counted and logged, never as an upstream's."""

@@ -251,7 +251,10 @@ class SQLiteStore(RouteStore):
         self._conn.execute("COMMIT")
 
     def close(self) -> None:
-        self._conn.close()
+        # Under the lock: a poll still running in an executor thread when the worker stops
+        # must finish before the connection goes (closing under a query crashed sqlite3).
+        with self._lock:
+            self._conn.close()
 
 
 class PostgresStore(RouteStore):
@@ -259,6 +262,7 @@ class PostgresStore(RouteStore):
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
+        self._closed = False
         import psycopg
 
         self._psycopg = psycopg
@@ -279,6 +283,8 @@ class PostgresStore(RouteStore):
 
     def _ensure(self) -> None:
         """Reconnect after the server dropped us (restart, failover): polling must recover."""
+        if self._closed:
+            raise StoreError("the route store was closed (the proxy is stopping)")
         if self._conn.closed or self._conn.broken:
             try:
                 self._conn = self._psycopg.connect(self.url, autocommit=True, connect_timeout=5)
@@ -319,7 +325,11 @@ class PostgresStore(RouteStore):
             yield
 
     def close(self) -> None:
-        self._conn.close()
+        # Under the lock: a poll still running in an executor thread when the worker stops
+        # must finish before the connection goes (closing under a query crashed sqlite3).
+        with self._lock:
+            self._closed = True
+            self._conn.close()
 
 
 def _load(spec: str) -> Route:

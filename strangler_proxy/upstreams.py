@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from strangler_proxy.breaker import Breaker
 from strangler_proxy.config import UpstreamConfig
 
 log = logging.getLogger("figkit.proxy")
@@ -421,6 +422,7 @@ class Upstream:
         self.hosts = [urlsplit(url).netloc for url in config.urls]
         self._turn = itertools.cycle(range(len(self.bases)))
         self.pools: list[Pool] = []
+        self.breaker = Breaker(config.breaker)
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.pools = [Pool(self, base, loop) for base in self.bases]

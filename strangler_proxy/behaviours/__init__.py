@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from strangler_proxy.routing import Route
 
 Forward = Callable[["Exchange"], Awaitable[int]]
+# What `forward` returns when the upstream failed before any of its response was sent: the
+# client has not been answered, so a wrap may still try elsewhere; `exchange.failure` says
+# why, and the data path answers it if no behaviour does.
+UNANSWERED = -2
 
 
 class Behaviour:
@@ -118,4 +122,4 @@ def chain_for(route: Route | None) -> tuple[Behaviour, ...]:
 
 def load_builtin() -> None:
     """Import the built-in behaviours once: each registers its mode or option."""
-    from strangler_proxy.behaviours import canary, fault, to_service  # noqa: F401
+    from strangler_proxy.behaviours import canary, fallback, fault, to_service  # noqa: F401

@@ -22,7 +22,8 @@ from random import getrandbits
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from strangler_proxy import policy
-from strangler_proxy.behaviours import Behaviour, for_mode
+from strangler_proxy.behaviours import for_mode
+from strangler_proxy.behaviours.fallback import FallsBack
 from strangler_proxy.errors import RouteError
 
 if TYPE_CHECKING:
@@ -68,11 +69,12 @@ def cookie_value(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | Non
     return None
 
 
-class Canary(Behaviour):
+class Canary(FallsBack):
     name: ClassVar[str] = "canary"
 
-    def __init__(self, target: str, settings: Mapping[str, Any]) -> None:
-        self.target = target
+    def __init__(self, route: Route, settings: Mapping[str, Any]) -> None:
+        super().__init__(route)
+        target = self.target = route.target
         self.threshold = float(settings["percent"]) / 100
         kind, _, name = str(settings.get("sticky", f"cookie:{COOKIE}")).partition(":")
         self.header = name.lower().encode() if kind == "header" else None
@@ -104,4 +106,4 @@ class Canary(Behaviour):
     needs="canary",
 )
 def _canary(route: Route) -> Canary:
-    return Canary(route.target, route.policy.options["canary"])
+    return Canary(route, route.policy.options["canary"])

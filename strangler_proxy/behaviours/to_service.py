@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from strangler_proxy.behaviours import Behaviour, for_mode
+from strangler_proxy.behaviours import for_mode
+from strangler_proxy.behaviours.fallback import FallsBack
 
 if TYPE_CHECKING:
     from strangler_proxy.datapath import Exchange
     from strangler_proxy.routing import Route
 
 
-class ToService(Behaviour):
+class ToService(FallsBack):
     name: ClassVar[str] = "service"
 
-    def __init__(self, target: str) -> None:
-        self.target = target
+    def __init__(self, route: Route) -> None:
+        super().__init__(route)
+        self.target = route.target
 
     def choose(self, exchange: Exchange) -> str:
         return self.target
@@ -23,7 +25,7 @@ class ToService(Behaviour):
 
 @for_mode("service", "the route's target serves it (cut over)")
 def _service(route: Route) -> ToService:
-    return ToService(route.target)
+    return ToService(route)
 
 
 @for_mode("monolith", "the default upstream (the monolith) serves the route")

@@ -17,6 +17,9 @@ from strangler_proxy.routing import Route
 from tests.strangler_proxy import servers
 from tests.strangler_proxy.conftest import upstream_of
 
+# A cut-over route that must never fall back to the monolith (its failures reach the client).
+NO_FALLBACK = {"mode": "service", "options": {"fallback": {"methods": []}}}
+
 
 def cut_over(proxy, name, match, target="catalog", **route):
     mode = {} if "policy" in route else {"mode": "service"}
@@ -183,7 +186,7 @@ def test_large_bodies_pass_both_ways_in_constant_memory(proxy):
 def test_a_refused_connection_is_a_502_with_a_json_body(start_proxy, upstreams):
     dead = f"http://127.0.0.1:{servers.free_port()}"
     proxy = start_proxy(upstream_urls={**upstreams, "catalog": dead})
-    cut_over(proxy, "catalog", "/api/catalog/*")
+    cut_over(proxy, "catalog", "/api/catalog/*", policy=NO_FALLBACK)
     resp = httpx.get(f"{proxy.url}/api/catalog/x")
     assert resp.status_code == 502
     assert resp.json()["error"] == "upstream_unreachable" and "catalog" in resp.json()["detail"]
@@ -222,7 +225,7 @@ def test_a_connect_timeout_is_a_504(start_proxy, upstreams):
         upstream_urls={**upstreams, "catalog": f"http://127.0.0.1:{port}"},
         upstream_options={"catalog": {"connect_timeout": 0.3}},
     )
-    cut_over(proxy, "catalog", "/api/catalog/*")
+    cut_over(proxy, "catalog", "/api/catalog/*", policy=NO_FALLBACK)
     started = time.monotonic()
     resp = httpx.get(f"{proxy.url}/api/catalog/x", timeout=10)
     assert resp.status_code == 504 and "connecting to" in resp.json()["detail"]

@@ -169,3 +169,28 @@ def test_a_new_route_with_a_reserved_name_is_refused_by_add(store_url):
     ):
         route_changes.add(tx, Route("all", "/all/*", "catalog"), UPSTREAMS)
     assert store.version() == 0
+
+
+def test_closing_the_store_waits_for_a_query_in_another_thread(store_url):
+    # A worker stops while its poll still runs in an executor thread: closing the
+    # connection under that query crashed the process (sqlite3); it must wait instead.
+    errors: list[BaseException] = []
+    for _ in range(20):
+        store = open_store(store_url)
+        started = threading.Event()
+
+        def poll(store=store, started=started) -> None:
+            started.set()
+            try:
+                while True:
+                    store.version()
+            except Exception as exc:  # noqa: BLE001 - what a closed store raises
+                errors.append(exc)
+
+        thread = threading.Thread(target=poll)
+        thread.start()
+        started.wait()
+        store.close()
+        thread.join(5)
+        assert not thread.is_alive()
+    assert len(errors) == 20  # each poll ended with an error, none with a crash

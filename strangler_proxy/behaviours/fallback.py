@@ -1,0 +1,81 @@
+"""Fallback to the monolith when a route's service fails, for the methods that may be repeated.
+
+A route that sends traffic to a service (mode `service`, or `canary` for the users on the
+service) falls back to the default upstream (the monolith) when the service could not be
+reached, timed out, broke off before sending anything, or its circuit breaker is open.
+Only when nothing of the service's answer has reached the client, the request has no
+body, and its method is one the route allows: GET and HEAD by default. The response then
+carries `X-Figkit-Fallback: SERVICE`, and the access log and metrics count it for the
+monolith (and the failure for the service).
+
+`policy.options["fallback"] = {"methods": [...]}` changes the methods; `[]` turns
+fallback off, for a route that must never touch the monolith again. A 5xx the service
+answers itself is passed on: the service spoke, and repeating a request it may have acted
+on is not the proxy's call.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from strangler_proxy import policy
+from strangler_proxy.behaviours import UNANSWERED, Behaviour, Forward
+from strangler_proxy.errors import RouteError
+
+if TYPE_CHECKING:
+    from strangler_proxy.datapath import Exchange
+    from strangler_proxy.routing import Route
+
+DEFAULT_METHODS = ("GET", "HEAD")
+_METHOD = re.compile(r"[A-Z]{1,20}")
+
+
+def validate(settings: Mapping[str, Any]) -> None:
+    unknown = set(settings) - {"methods"}
+    if unknown:
+        raise RouteError(f"unknown fallback setting(s): {', '.join(sorted(unknown))}")
+    methods = settings.get("methods", list(DEFAULT_METHODS))
+    if not isinstance(methods, list | tuple) or not all(
+        isinstance(m, str) and _METHOD.fullmatch(m) for m in methods
+    ):
+        raise RouteError(
+            f'\'methods\' must be a list of upper-case methods such as ["GET", "HEAD"], or [] for none, not {methods!r}'
+        )
+
+
+policy.register_behaviour("fallback", validate)
+
+
+def fallback_methods(route: Route) -> frozenset[bytes]:
+    settings = route.policy.options.get("fallback") or {}
+    return frozenset(m.encode() for m in settings.get("methods", DEFAULT_METHODS))
+
+
+class FallsBack(Behaviour):
+    """Base of the modes that send traffic to a service: wraps forwarding with the fallback."""
+
+    def __init__(self, route: Route) -> None:
+        self.methods = fallback_methods(route)
+
+    async def wrap(self, exchange: Exchange, forward: Forward) -> int:
+        status = await forward(exchange)
+        if status != UNANSWERED or not self.methods:
+            return status
+        default = exchange.conn.worker.default
+        head = exchange.head
+        if (
+            exchange.target == default
+            or head.method not in self.methods
+            or not exchange.body_done
+            or exchange.got_body
+            or head.upgrade
+            or exchange.conn.lost
+        ):
+            return status
+        failed = exchange.target
+        exchange.call.upstream = exchange.target = default  # type: ignore[union-attr]
+        exchange.failure = None
+        exchange.add_response_header(b"X-Figkit-Fallback: " + failed.encode())
+        return await forward(exchange)
