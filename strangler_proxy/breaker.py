@@ -1,4 +1,4 @@
-"""A circuit breaker per upstream and worker: closed, open, half-open.
+"""Guards of an upstream, per worker: the circuit breaker (closed, open, half-open) and the retry budget.
 
 Pure state and a clock passed in, so every transition is tested without sockets. The
 data path asks `allow()` before it sends to the upstream and reports each outcome with
@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from strangler_proxy.config import BreakerConfig
+from strangler_proxy.config import BreakerConfig, RetryConfig
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 
@@ -69,3 +69,37 @@ class Breaker:
         self.opened_at = self.clock()
         self.in_trial = 0
         self.opened += 1
+
+
+class RetryBudget:
+    """Retries may add at most `budget` of the requests, plus `min_per_second` (Finagle's design).
+
+    Each request deposits `budget` of a token, and time deposits `min_per_second` tokens a
+    second; a retry takes a whole token. The balance is capped at a few seconds' worth, so a
+    quiet hour does not save up a retry storm.
+    """
+
+    def __init__(self, config: RetryConfig, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ratio = config.budget
+        self.per_second = config.min_per_second
+        self.clock = clock
+        self.cap = max(1.0, self.per_second * 10)
+        self.tokens = self.per_second  # a second's worth to start with
+        self.last = clock()
+        self.retries = 0  # granted, for stats
+        self.refused = 0  # asked for but over budget
+
+    def request(self) -> None:
+        """Count one request (not a retry) towards the budget."""
+        self.tokens = min(self.cap, self.tokens + self.ratio)
+
+    def try_retry(self) -> bool:
+        now = self.clock()
+        self.tokens = min(self.cap, self.tokens + (now - self.last) * self.per_second)
+        self.last = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            self.retries += 1
+            return True
+        self.refused += 1
+        return False

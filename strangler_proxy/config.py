@@ -86,9 +86,37 @@ class BreakerConfig(_Strict):
     half_open_requests: int = Field(1, ge=1)
 
 
+class OutlierConfig(_Strict):
+    """`[upstreams.NAME.outlier]`: one failing URL of several is left out for a while.
+
+    A URL with `failures` failures in a row is not picked for `eject_seconds`, as long as
+    at least one URL of the upstream stays in (with one URL, nothing is ever ejected: the
+    breaker covers the whole upstream). `failures = 0` turns ejection off.
+    """
+
+    failures: int = Field(5, ge=0)
+    eject_seconds: float = Field(30.0, gt=0)
+
+
+class RetryConfig(_Strict):
+    """`[upstreams.NAME.retries]`: a failed idempotent request is tried again, within a budget.
+
+    Only a request with no body and an idempotent method (GET, HEAD, OPTIONS, PUT, DELETE),
+    and only when the upstream could not be reached or dropped the connection before
+    answering (never after a timeout: the upstream may still be working on it). Retries
+    may add at most `budget` of the upstream's requests (0.2: 20% extra load, as Envoy's
+    and Finagle's budgets), plus `min_per_second` so a quiet upstream can still retry.
+    """
+
+    budget: float = Field(0.2, ge=0, le=1)
+    min_per_second: float = Field(3.0, ge=0)
+
+
 class UpstreamConfig(_Strict):
     urls: list[str] = Field(min_length=1)
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
+    outlier: OutlierConfig = Field(default_factory=OutlierConfig)
+    retries: RetryConfig = Field(default_factory=RetryConfig)
     connect_timeout: float = Field(1.0, gt=0)
     read_timeout: float = Field(30.0, gt=0)
     # "client": pass the client's Host on (Django's ALLOWED_HOSTS and absolute URLs keep

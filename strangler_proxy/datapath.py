@@ -86,6 +86,10 @@ _P_UPGRADE = 8  # a protocol switch waits for the upstream's 101
 _P_DONE = 16  # nothing more will be read (client fault, closing)
 
 _IDLE, _HEAD, _BODY = 1, 2, 3
+# Retried (once, within the upstream's retry budget): RFC 9110's idempotent methods, and
+# only failures where the upstream cannot have acted (not a timeout).
+_IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE"})
+_RETRYABLE = frozenset({"upstream_unreachable", "upstream_failed"})
 
 
 class Exchange:
@@ -985,10 +989,37 @@ class Worker:
                 breaker.record(status not in (502, 503, 504))
 
     async def _relay(self, ex: Exchange, upstream: Upstream) -> int:
+        """Send to one of the upstream's URLs; retry once elsewhere within the retry budget."""
+        upstream.budget.request()
+        avoid = None
+        while True:
+            pool = upstream.pick(avoid)
+            status = await self._attempt(ex, upstream, pool)
+            if status == UNANSWERED:
+                if ex.failure is not None and ex.failure[0] != "upstream_busy":
+                    pool.outcome(False)
+                if (
+                    avoid is None
+                    and ex.failure is not None
+                    and ex.failure[0] in _RETRYABLE
+                    and ex.head.method in _IDEMPOTENT
+                    and ex.body_done
+                    and not ex.got_body
+                    and not ex.head.upgrade
+                    and not ex.conn.lost
+                    and upstream.budget.try_retry()
+                ):
+                    self.metrics.retry(upstream.name)
+                    avoid, ex.failure = pool, None
+                    continue
+            elif status != 499 and ex.fault is None:
+                pool.outcome(status not in (502, 503, 504))
+            return status
+
+    async def _attempt(self, ex: Exchange, upstream: Upstream, pool: Any) -> int:
         call = ex.call
         conn = ex.conn
         for _attempt in range(3):
-            pool = upstream.pick()
             try:
                 up = await pool.acquire()
             except UpstreamUnavailable as exc:
@@ -1010,13 +1041,12 @@ class Worker:
             future = ex.future = self.loop.create_future()
             ex.upstream = up
             ex.pool = pool
-            ex.retry = ex.retry  # kept across attempts
             up.send(ex, head, ex.head.method == b"HEAD")
             if ex.expect and not ex.got_body and not ex.body_done:
                 conn.write(_CONTINUE)
             ex.flush_to(up)
             status = await future
-            if status != -1:
+            if status != -1:  # -1: a stale pooled connection, tried again on a fresh one
                 return status
             ex.response_started = False
         ex.failure = ("upstream_failed", f"upstream {upstream.name!r} closed the connection")

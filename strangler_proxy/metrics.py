@@ -52,6 +52,11 @@ UPSTREAM_ERRORS = Counter(
     "Upstream calls that failed: connect (refused, unreachable), timeout, or broken (reset mid-way).",
     ["target", "kind"],
 )
+RETRIES = Counter(
+    "figkit_proxy_retries_total",
+    "Requests tried again on another URL of the upstream, within its retry budget.",
+    ["target"],
+)
 ROUTE_TABLE_VERSION = Gauge(
     "figkit_proxy_route_table_version",
     "The route table version each worker serves.",
@@ -73,6 +78,7 @@ class Recorder:
         self._requests: dict[tuple[str, str, str, str], int] = {}
         self._latency: dict[tuple[str, str], list] = {}
         self._errors: dict[tuple[str, str], int] = {}
+        self._retries: dict[str, int] = {}
 
     def request(self, route: str, target: str, method: str, status: int, seconds: float) -> None:
         key = (route, target, method if method in KNOWN_METHODS else "other", str(status))
@@ -83,6 +89,9 @@ class Recorder:
         counts[bisect_left(_BOUNDS, seconds)] += 1
         counts[-1] += seconds
 
+    def retry(self, target: str) -> None:
+        self._retries[target] = self._retries.get(target, 0) + 1
+
     def upstream_error(self, target: str, kind: str) -> None:
         self._errors[(target, kind)] = self._errors.get((target, kind), 0) + 1
 
@@ -90,6 +99,9 @@ class Recorder:
         requests, self._requests = self._requests, {}
         latency, self._latency = self._latency, {}
         errors, self._errors = self._errors, {}
+        retries, self._retries = self._retries, {}
+        for target, n in retries.items():
+            RETRIES.labels(target).inc(n)
         for key, n in requests.items():
             REQUESTS.labels(*key).inc(n)
         for pair, counts in latency.items():

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
-from strangler_proxy.breaker import Breaker
+from strangler_proxy.breaker import Breaker, RetryBudget
 from strangler_proxy.config import UpstreamConfig
 
 log = logging.getLogger("figkit.proxy")
@@ -318,6 +318,26 @@ class Pool:
         self.idle: deque[UpstreamConnection] = deque()
         self.open = 0
         self.waiters: deque[asyncio.Future] = deque()
+        self.failures = 0  # in a row, for outlier ejection
+        self.ejected_until = 0.0
+        self.ejections = 0
+
+    def outcome(self, ok: bool) -> None:
+        """Count a success or failure of this URL; enough failures in a row eject it for a while."""
+        if ok:
+            self.failures = 0
+            return
+        self.failures += 1
+        outlier = self.upstream.config.outlier
+        if outlier.failures and self.failures >= outlier.failures:
+            others = [p for p in self.upstream.pools if p is not self and not p.ejected()]
+            if others:  # never eject the last URL left in
+                self.ejected_until = self.loop.time() + outlier.eject_seconds
+                self.ejections += 1
+                self.failures = 0
+
+    def ejected(self) -> bool:
+        return self.ejected_until > 0 and self.loop.time() < self.ejected_until
 
     async def acquire(self) -> UpstreamConnection:
         idle = self.idle
@@ -423,15 +443,20 @@ class Upstream:
         self._turn = itertools.cycle(range(len(self.bases)))
         self.pools: list[Pool] = []
         self.breaker = Breaker(config.breaker)
+        self.budget = RetryBudget(config.retries)
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.pools = [Pool(self, base, loop) for base in self.bases]
 
-    def pick(self) -> Pool:
-        """The next base URL's pool, round robin."""
+    def pick(self, avoid: Pool | None = None) -> Pool:
+        """The next base URL's pool, round robin, past ejected URLs (and `avoid`, for a retry)."""
         if len(self.pools) == 1:
             return self.pools[0]
-        return self.pools[next(self._turn)]
+        for _ in range(len(self.pools)):
+            pool = self.pools[next(self._turn)]
+            if pool is not avoid and not pool.ejected():
+                return pool
+        return self.pools[next(self._turn)]  # every URL is out: better try one than none
 
     def close(self) -> None:
         for pool in self.pools:

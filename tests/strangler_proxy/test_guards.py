@@ -11,7 +11,7 @@ import pytest
 from strangler_proxy.breaker import CLOSED, HALF_OPEN, OPEN, Breaker
 from strangler_proxy.config import BreakerConfig
 from tests.strangler_proxy import servers
-from tests.strangler_proxy.test_proxying import cut_over
+from tests.strangler_proxy.test_proxying import NO_FALLBACK, cut_over
 from tests.strangler_proxy.upstream_app import make_app
 
 
@@ -132,3 +132,55 @@ def test_a_breaker_with_zero_failures_is_off():
     for _ in range(100):
         b.record(False)
     assert b.allow() and b.state == CLOSED
+
+
+def test_a_dead_url_is_retried_elsewhere_then_ejected(start_proxy, upstreams):
+    dead = f"http://127.0.0.1:{servers.free_port()}"
+    proxy = start_proxy(
+        upstream_urls=upstreams,
+        upstream_options={"catalog": {"urls": [dead, upstreams["catalog"]],
+                                      "outlier": {"failures": 3, "eject_seconds": 30}}},
+    )  # fmt: skip
+    cut_over(proxy, "cat", "/api/catalog/*", policy=NO_FALLBACK)
+    with httpx.Client(base_url=proxy.url, timeout=10) as client:
+        gets = [client.get("/api/catalog/x") for _ in range(20)]
+        posts = [client.post("/api/catalog/x", content=b"{}") for _ in range(20)]
+    assert {(r.status_code, r.headers["x-upstream"]) for r in gets} == {(200, "catalog")}
+    catalog = proxy.app.upstreams["catalog"]
+    dead_pool = next(p for p in catalog.pools if p.port != servers_port(upstreams["catalog"]))
+    assert dead_pool.ejected() and dead_pool.ejections == 1
+    assert catalog.budget.retries == 3  # only until the dead URL was ejected
+    assert {r.status_code for r in posts} == {200}  # after ejection nothing goes to it
+
+
+def test_retries_stay_within_the_budget(start_proxy, upstreams):
+    dead = f"http://127.0.0.1:{servers.free_port()}"
+    proxy = start_proxy(
+        upstream_urls={**upstreams, "catalog": dead},
+        upstream_options={"catalog": {"breaker": {"failures": 0},
+                                      "retries": {"budget": 0.2, "min_per_second": 0}}},
+    )  # fmt: skip
+    cut_over(proxy, "cat", "/api/catalog/*", policy=NO_FALLBACK)
+    before = _retries_metric(proxy)
+    with httpx.Client(base_url=proxy.url, timeout=10) as client:
+        statuses = [client.get("/api/catalog/x").status_code for _ in range(100)]
+    assert set(statuses) == {502}
+    budget = proxy.app.upstreams["catalog"].budget
+    assert 15 <= budget.retries <= 20, budget.retries  # 20% of 100, never more
+    assert budget.refused == 100 - budget.retries
+    deadline = time.monotonic() + 3  # the worker hands its counts to Prometheus each second
+    while _retries_metric(proxy) < before + budget.retries:
+        assert time.monotonic() < deadline, "figkit_proxy_retries_total did not count the retries"
+        time.sleep(0.1)
+
+
+def _retries_metric(proxy) -> float:
+    text = httpx.get(f"{proxy.admin_url}/metrics").text
+    for line in text.splitlines():
+        if line.startswith('figkit_proxy_retries_total{target="catalog"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def servers_port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
