@@ -231,6 +231,20 @@ class AdminAPI:
                 return JSONResponse({"version": snap.version, "route": route.to_dict()})
         return _err(404, f"no route named {name!r}")
 
+    async def route_stats(self, request: Request) -> Response:
+        """Per target of one route: requests, errors, share, p50/p99, breaker (since start)."""
+        from strangler_proxy import metrics
+        from strangler_proxy.stats import route_stats
+
+        self._caller(request, "read")
+        name = request.path_params["name"]
+        snap = await run_in_threadpool(self.store.snapshot)
+        route = next((r for r in snap.routes if r.name == name), None)
+        if route is None:
+            return _err(404, f"no route named {name!r}: `figkit routes list` shows the table")
+        stats = await run_in_threadpool(route_stats, metrics.registry(), name)
+        return JSONResponse({**stats, "policy": route.policy.to_dict(), "version": snap.version})
+
     async def add_route(self, request: Request) -> Response:
         who = self._caller(request, "admin")
         body = await self._body(request, AddRoute)
@@ -414,6 +428,7 @@ def create_admin_app(
             Endpoint("/api/routes", api.list_routes, methods=["GET"]),
             Endpoint("/api/routes", api.add_route, methods=["POST"]),
             Endpoint("/api/routes/{name}", api.get_route, methods=["GET"]),
+            Endpoint("/api/routes/{name}/stats", api.route_stats, methods=["GET"]),
             Endpoint("/api/routes/{name}", api.update_route, methods=["PATCH"]),
             Endpoint("/api/routes/{name}", api.delete_route, methods=["DELETE"]),
             Endpoint("/api/rollback", api.rollback, methods=["POST"]),

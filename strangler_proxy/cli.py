@@ -375,6 +375,34 @@ def rollback(
     )
 
 
+@routes_app.command("stats")
+def stats(name: str, as_json: AsJson = False) -> None:
+    """Per target of a route: requests, errors, share (the canary split), p50/p99, breaker."""
+    data = admin.request("GET", f"/api/routes/{name}/stats")
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    typer.echo(f"{name} ({_mode(data)}): {data['requests']} requests since the proxy started")
+    table = Table()
+    for col in (
+        "target",
+        "requests",
+        "share",
+        "errors",
+        "error rate",
+        "p50 ms",
+        "p99 ms",
+        "breaker",
+    ):
+        table.add_column(col)
+    for target, t in data["targets"].items():
+        table.add_row(
+            target, str(t["requests"]), f"{t['share']:.1%}", str(t["errors"]),
+            f"{t['error_rate']:.2%}", f"{t['p50_ms']:.1f}", f"{t['p99_ms']:.1f}", t["breaker"],
+        )  # fmt: skip
+    Console().print(table)
+
+
 @routes_app.command("history")
 def history(
     name: Annotated[str | None, typer.Argument(help="Only this route.")] = None,

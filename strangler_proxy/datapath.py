@@ -874,6 +874,10 @@ class Worker:
             ticks += 1
             if ticks % flush_every == 0:
                 self.metrics.flush()
+                for upstream in self.upstreams.values():
+                    metrics.BREAKER_STATE.labels(upstream.name).set(
+                        metrics.BREAKER_VALUES[upstream.breaker.state]
+                    )
             try:
                 version = await asyncio.to_thread(self.store.version)  # type: ignore[union-attr]
                 if version != self.table.version:

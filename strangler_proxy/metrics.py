@@ -10,6 +10,7 @@ import os
 from bisect import bisect_left
 
 from prometheus_client import (
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -57,6 +58,13 @@ RETRIES = Counter(
     "Requests tried again on another URL of the upstream, within its retry budget.",
     ["target"],
 )
+BREAKER_STATE = Gauge(
+    "figkit_proxy_breaker_state",
+    "The upstream's circuit breaker in the worst worker: 0 closed, 1 half-open, 2 open.",
+    ["target"],
+    multiprocess_mode="livemax",
+)
+BREAKER_VALUES = {"closed": 0, "half-open": 1, "open": 2}
 ROUTE_TABLE_VERSION = Gauge(
     "figkit_proxy_route_table_version",
     "The route table version each worker serves.",
@@ -118,10 +126,15 @@ class Recorder:
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
+def registry() -> CollectorRegistry:
+    """The samples of every worker process (merged) when there are several, else this process's."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)
+        return merged
+    return REGISTRY
+
+
 def exposition() -> bytes:
     """The text format for /metrics, merged across worker processes when there are several."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry)
-    return generate_latest()
+    return generate_latest(registry())

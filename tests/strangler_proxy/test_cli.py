@@ -113,6 +113,16 @@ def test_fault_on_replace_and_off_each_one_audited_change(api):
         assert result.exit_code != 0 and words in result.output, (args, result.output)
 
 
+def test_stats_prints_a_table_or_json_and_refuses_an_unknown_route(api):
+    figkit_routes(api, "add", "stats-cli", "--match", "/s/*", "--target", "catalog", "--why", "s")
+    shown = figkit_routes(api, "stats", "stats-cli")
+    assert shown.exit_code == 0 and "requests since the proxy started" in shown.output
+    data = json.loads(figkit_routes(api, "stats", "stats-cli", "--json").output)
+    assert data["route"] == "stats-cli" and data["targets"] == {}
+    missing = figkit_routes(api, "stats", "nope")
+    assert missing.exit_code != 0 and "no route named 'nope'" in missing.output
+
+
 def test_export_then_import_recreates_the_table(api, tmp_path):
     figkit_routes(
         api, "add", "a", "--match", "/a/*", "--target", "catalog", "--methods", "GET,HEAD"
