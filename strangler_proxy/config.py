@@ -30,6 +30,20 @@ def _host_port(value: str) -> str:
     return value
 
 
+class RollbackConfig(_Strict):
+    """`[proxy.rollback]`: a route in canary or service mode goes back to the monolith by itself.
+
+    When, over the last `window_seconds`, at least `min_requests` reached the route's
+    service and more than `error_rate` of them failed (no answer, or a 5xx), the worker
+    that saw it rolls the route back, recorded in the audit log with the figures, as
+    Flagger does for a failing canary. `error_rate = 0` turns this off.
+    """
+
+    error_rate: float = Field(0.2, ge=0, le=1)
+    min_requests: int = Field(20, ge=1)
+    window_seconds: float = Field(30.0, gt=0)
+
+
 class ProxySection(_Strict):
     listen: str = "127.0.0.1:8000"
     admin_listen: str = "127.0.0.1:8001"
@@ -50,6 +64,7 @@ class ProxySection(_Strict):
     poll_interval: float = Field(0.25, gt=0, le=5)
     # Add X-Figkit-Route / X-Figkit-Upstream to responses (handy in a demo, not in prod).
     debug_headers: bool = False
+    rollback: RollbackConfig = Field(default_factory=RollbackConfig)
 
     _listen = field_validator("listen", "admin_listen")(_host_port)
 

@@ -29,8 +29,9 @@ from typing import Any
 
 import httptools
 
-from strangler_proxy import metrics, rollout
+from strangler_proxy import metrics, rollout, route_changes
 from strangler_proxy.access_log import AccessLog
+from strangler_proxy.auto_rollback import Watch
 from strangler_proxy.behaviours import UNANSWERED, Behaviour, chain_for
 from strangler_proxy.config import ProxyConfig
 from strangler_proxy.forwarding import TrustedHops, response_headers
@@ -99,7 +100,7 @@ class Exchange:
         "conn", "head", "length_in", "chunked_in", "body_done", "got_body", "buffer",
         "buffered", "upstream", "pool", "expect", "response_started", "chunked_out", "status",
         "future", "keep_alive", "early", "call", "route_name", "target", "started",
-        "request_sent", "tee", "tee_cap", "tee_out", "tee_out_cap", "finished", "fault", "upgraded", "retry", "pending", "extra_headers", "failure",
+        "request_sent", "tee", "tee_cap", "tee_out", "tee_out_cap", "finished", "fault", "upgraded", "retry", "pending", "extra_headers", "failure", "injected",
     )  # fmt: skip
 
     def __init__(
@@ -145,6 +146,7 @@ class Exchange:
         self.pending: list[bytes] | None = None
         self.extra_headers: list[bytes] | None = None  # lines a behaviour adds to the response
         self.failure: tuple[str, str] | None = None  # (error code, detail) not answered yet
+        self.injected = False  # a fault injected by `figkit routes fault` answered it
 
     def add_response_header(self, line: bytes) -> None:
         """Add `Name: value` to the response the client gets (a behaviour's cookie, say)."""
@@ -799,6 +801,8 @@ class Worker:
         self.max_headers = proxy.max_headers
         self.table = RouteTable()
         self.chains: dict[str, tuple] = {}
+        self.watches: dict[str, Watch] = {}  # route -> its service's outcomes (auto-rollback)
+        self._background: set[asyncio.Task] = set()
         self.store: RouteStore | None = None
         self.access_log: AccessLog | None = None
         self.metrics = metrics.Recorder()
@@ -859,6 +863,15 @@ class Worker:
         snapshot = await asyncio.to_thread(self.store.snapshot)  # type: ignore[union-attr]
         table = RouteTable(snapshot.routes, snapshot.version)
         self.chains = {name: _split_chain(chain_for(route)) for name, route in table.routes.items()}
+        old = self.table.routes
+        # A route whose policy changed (rolled back, promoted, set again) is watched afresh.
+        self.watches = {
+            name: watch
+            for name, watch in self.watches.items()
+            if name in table.routes
+            and name in old
+            and table.routes[name].policy == old[name].policy
+        }
         self.table = table
         if self._tune_gc:
             gc.freeze()  # the new table is long-lived: keep the collector from walking it
@@ -1055,6 +1068,25 @@ class Worker:
             ex.response_started = False
         ex.failure = ("upstream_failed", f"upstream {upstream.name!r} closed the connection")
         return UNANSWERED
+
+    def service_outcome(self, route: str, failed: bool) -> None:
+        """What a request to a route's service came to; enough failures roll the route back."""
+        watch = self.watches.get(route)
+        if watch is None:
+            watch = self.watches[route] = Watch(self.config.proxy.rollback)
+        reason = watch.record(failed)
+        if reason is not None:
+            log.warning("route %r: %s", route, reason)
+            task = self.loop.create_task(asyncio.to_thread(self._roll_back, route, reason))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    def _roll_back(self, route: str, reason: str) -> None:
+        try:
+            with self.store.change(who="figkit", why=reason, action="auto-rollback") as tx:  # type: ignore[union-attr]
+                route_changes.rollback(tx, route)
+        except Exception as exc:  # the route stays where it is; say why
+            log.error("route %r: automatic rollback failed: %s", route, exc)
 
     def record_refusal(self, client: str | None, status: int) -> None:
         """A request refused before it had a whole head: counted and logged, never as an upstream's."""

@@ -1,5 +1,7 @@
 """Fallback to the monolith when a route's service fails, for the methods that may be repeated.
 
+(The same wrap reports each outcome of the service to the worker's auto-rollback watch.)
+
 A route that sends traffic to a service (mode `service`, or `canary` for the users on the
 service) falls back to the default upstream (the monolith) when the service could not be
 reached, timed out, broke off before sending anything, or its circuit breaker is open.
@@ -61,9 +63,17 @@ class FallsBack(Behaviour):
 
     async def wrap(self, exchange: Exchange, forward: Forward) -> int:
         status = await forward(exchange)
+        worker = exchange.conn.worker
+        default = worker.default
+        if (
+            exchange.target != default
+            and status != 499
+            and exchange.fault is None
+            and not exchange.injected
+        ):
+            worker.service_outcome(exchange.route_name, status == UNANSWERED or status >= 500)
         if status != UNANSWERED or not self.methods:
             return status
-        default = exchange.conn.worker.default
         head = exchange.head
         if (
             exchange.target == default

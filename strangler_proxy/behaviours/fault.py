@@ -84,6 +84,7 @@ class Fault(Behaviour):
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.abort:
+            exchange.injected = True  # not the upstream's failure: breakers and rollback ignore it
             exchange.add_response_header(b"X-Figkit-Fault: abort")
             return exchange.conn.answer(
                 exchange,

@@ -54,6 +54,7 @@ def test_killing_the_service_mid_load_trips_the_breaker_and_get_never_fails(
     proxy = start_proxy(
         upstream_urls={**upstreams, "catalog": service.url},
         upstream_options={"catalog": {"breaker": {"failures": 3, "open_seconds": 30}}},
+        rollback={"error_rate": 0},  # the breaker alone here (auto-rollback has its own tests)
     )
     cut_over(proxy, "cat", "/api/catalog/*")
     results: list[tuple[str, int, str]] = []
@@ -159,6 +160,7 @@ def test_retries_stay_within_the_budget(start_proxy, upstreams):
         upstream_urls={**upstreams, "catalog": dead},
         upstream_options={"catalog": {"breaker": {"failures": 0},
                                       "retries": {"budget": 0.2, "min_per_second": 0}}},
+        rollback={"error_rate": 0},
     )  # fmt: skip
     cut_over(proxy, "cat", "/api/catalog/*", policy=NO_FALLBACK)
     before = _retries_metric(proxy)
