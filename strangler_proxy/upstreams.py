@@ -66,7 +66,7 @@ class UpstreamConnection(asyncio.Protocol):
     __slots__ = (
         "pool", "transport", "parser", "sink", "headers", "status", "reason", "in_trailers",
         "head_only", "closed", "deadline", "timer", "read_timeout", "loop", "used",
-        "got_bytes", "spliced", "ended", "forgotten", "spare_parser", "timing",
+        "got_bytes", "spliced", "ended", "forgotten", "spare_parser", "timing", "reading_paused",
     )  # fmt: skip
 
     def __init__(self, pool: Pool) -> None:
@@ -85,6 +85,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.deadline = 0.0
         self.timer: asyncio.TimerHandle | None = None
         self.timing = False  # the read timeout runs (an exchange is in progress)
+        self.reading_paused = False  # paused because the client's write buffer is full
         self.read_timeout = pool.read_timeout
         self.used = 0  # exchanges served; a reused connection may have been closed by the peer
         self.got_bytes = False
@@ -232,10 +233,12 @@ class UpstreamConnection(asyncio.Protocol):
 
     def pause_reading(self) -> None:
         if not self.closed:
+            self.reading_paused = True
             self.transport.pause_reading()  # type: ignore[union-attr]
 
     def resume_reading(self) -> None:
         if not self.closed:
+            self.reading_paused = False
             self.transport.resume_reading()  # type: ignore[union-attr]
 
     def abort(self) -> None:
@@ -403,6 +406,11 @@ class Pool:
         if not reusable:
             conn.abort()
             return
+        if conn.reading_paused:
+            # The client fell behind in the exchange's last read, and its exchange ended
+            # before it caught up: a paused connection in the pool would never read the
+            # next exchange's response (found as a 30 s read_timeout after a 1 GiB download).
+            conn.resume_reading()
         while self.waiters:
             waiter = self.waiters.popleft()
             if not waiter.done():

@@ -360,3 +360,31 @@ def test_a_response_in_several_parts_is_not_held_back_by_nagle(proxy):
             assert client.get("/sse", params={"n": 3, "gap": 0.001}).text.count("data:") == 3
             took.append(time.perf_counter() - started)
     assert sorted(took)[len(took) // 2] < 0.03, f"median {sorted(took)[len(took) // 2] * 1000:.0f} ms"
+
+
+def test_a_connection_paused_for_a_slow_client_is_not_pooled_paused(upstreams):
+    # An exchange can end in the read that paused its upstream connection (the client fell
+    # behind on the last bytes); back in the pool, that connection must read again, or the
+    # next exchange on it never sees its response.
+    import asyncio
+
+    import uvloop
+
+    from strangler_proxy.config import UpstreamConfig
+    from strangler_proxy.upstreams import Upstream
+
+    async def main() -> tuple[bool, bool]:
+        upstream = Upstream("monolith", UpstreamConfig(urls=[upstreams["monolith"]]))
+        upstream.start(asyncio.get_running_loop())
+        pool = upstream.pick()
+        conn = await pool.acquire()
+        conn.pause_reading()
+        pool.release(conn, True)
+        again = await pool.acquire()
+        reading = again is conn and again.transport.is_reading()
+        upstream.close()
+        await asyncio.sleep(0)
+        return reading, again.reading_paused
+
+    reading, flagged = uvloop.run(main())
+    assert reading and not flagged
