@@ -31,15 +31,20 @@ class Watch:
         now = self.clock()
         second = int(now)
         buckets = self.buckets
-        if not buckets or buckets[-1][0] != second:
-            buckets.append([second, 0, 0])
-        bucket = buckets[-1]
-        bucket[1] += 1
-        bucket[2] += failed
-        horizon = now - self.config.window_seconds
-        while buckets and buckets[0][0] < horizon:
-            buckets.popleft()
-        if not failed or self.tripped or not self.config.error_rate:
+        if buckets and buckets[-1][0] == second:  # the common case: one more in this second
+            bucket = buckets[-1]
+            bucket[1] += 1
+            if not failed:
+                return None
+            bucket[2] += 1
+        else:
+            buckets.append([second, 1, int(failed)])
+            horizon = now - self.config.window_seconds
+            while buckets[0][0] < horizon:
+                buckets.popleft()
+            if not failed:
+                return None
+        if self.tripped or not self.config.error_rate:
             return None
         total = sum(b[1] for b in buckets)
         failures = sum(b[2] for b in buckets)

@@ -862,7 +862,10 @@ class Worker:
     async def reload(self) -> None:
         snapshot = await asyncio.to_thread(self.store.snapshot)  # type: ignore[union-attr]
         table = RouteTable(snapshot.routes, snapshot.version)
-        self.chains = {name: _split_chain(chain_for(route)) for name, route in table.routes.items()}
+        self.chains = {
+            name: _split_chain(chain_for(route), self.forward)
+            for name, route in table.routes.items()
+        }
         old = self.table.routes
         # A route whose policy changed (rolled back, promoted, set again) is watched afresh.
         self.watches = {
@@ -936,8 +939,8 @@ class Worker:
                 if tee[1]:
                     ex.tee_out, ex.tee_out_cap = [], tee[1]
             ex.target = call.upstream
-            if chain is not None and chain[1]:
-                status = await _wrapped(self.forward, chain[1])(ex)
+            if chain is not None and chain[1] is not None:
+                status = await chain[1](ex)  # the forwarding inside the behaviours' wraps
             else:
                 status = await self.forward(ex)
             if status == UNANSWERED:
@@ -1104,8 +1107,11 @@ def _wrapped(forward, wrappers: tuple):
     return forward
 
 
-def _split_chain(chain: tuple[Behaviour, ...]) -> tuple:
-    """(choosers, wrappers, observers, tee cap): only the hooks the behaviours override."""
+def _split_chain(chain: tuple[Behaviour, ...], forward) -> tuple:
+    """(choosers, wrapped forward or None, observers, tee cap): only the hooks overridden.
+
+    The wraps are composed around `forward` once per table load, not per request.
+    """
     hooks = [(b, *b.hooks()) for b in chain]
     choosers = tuple(b.choose for b, c, _, _ in hooks if c)
     wrappers = tuple(b.wrap for b, _, w, _ in hooks if w)
@@ -1114,7 +1120,7 @@ def _split_chain(chain: tuple[Behaviour, ...]) -> tuple:
         max((b.tee_request for b in chain), default=0),
         max((b.tee_response for b in chain), default=0),
     )
-    return choosers, wrappers, observers, tee
+    return choosers, _wrapped(forward, wrappers) if wrappers else None, observers, tee
 
 
 def _tune_gc() -> None:
