@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 import httptools
 
-from strangler_proxy.breaker import Breaker, RetryBudget
 from strangler_proxy.config import UpstreamConfig
+from strangler_proxy.guards import Breaker, RetryBudget
 
 log = logging.getLogger("figkit.proxy")
 

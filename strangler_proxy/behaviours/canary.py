@@ -15,7 +15,6 @@ Settings (`policy.options["canary"]`): `percent` (0-100, may be fractional) and
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from hashlib import blake2b
 from random import getrandbits
@@ -25,6 +24,7 @@ from strangler_proxy import policy
 from strangler_proxy.behaviours import for_mode
 from strangler_proxy.behaviours.fallback import FallsBack
 from strangler_proxy.errors import RouteError
+from strangler_proxy.routing import HEADER_NAME_RE
 
 if TYPE_CHECKING:
     from strangler_proxy.datapath import Exchange
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 COOKIE = "figkit_canary"
 COOKIE_MAX_AGE = 30 * 24 * 3600
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token: a header or cookie name
 _SCALE = float(1 << 64)
 
 
@@ -42,7 +41,7 @@ def validate(settings: Mapping[str, Any]) -> None:
         raise RouteError(f"'percent' must be a number from 0 to 100, not {percent!r}")
     sticky = settings.get("sticky", f"cookie:{COOKIE}")
     kind, _, name = sticky.partition(":") if isinstance(sticky, str) else ("", "", "")
-    if kind not in ("cookie", "header") or not _TOKEN.fullmatch(name):
+    if kind not in ("cookie", "header") or not HEADER_NAME_RE.fullmatch(name):
         raise RouteError(f"'sticky' must be cookie:NAME or header:NAME, not {sticky!r}")
     unknown = set(settings) - {"percent", "sticky"}
     if unknown:

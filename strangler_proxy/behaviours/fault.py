@@ -16,20 +16,19 @@ fault on or off is one audited version of the table.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Mapping
 from random import random
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from strangler_proxy.behaviours import Behaviour, Forward, for_option
 from strangler_proxy.errors import RouteError
+from strangler_proxy.routing import HEADER_NAME_RE
 
 if TYPE_CHECKING:
     from strangler_proxy.datapath import Exchange
     from strangler_proxy.routing import Route
 
 MAX_DELAY_MS = 60_000
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 def _number(settings: Mapping[str, Any], key: str) -> float | None:
@@ -56,7 +55,7 @@ def validate(settings: Mapping[str, Any]) -> None:
     if percent is not None and not 0 <= percent <= 100:
         raise RouteError(f"'percent' must be from 0 to 100, not {percent:g}")
     header = settings.get("header")
-    if header is not None and (not isinstance(header, str) or not _TOKEN.fullmatch(header)):
+    if header is not None and (not isinstance(header, str) or not HEADER_NAME_RE.fullmatch(header)):
         raise RouteError(f"'header' must be a header name, not {header!r}")
 
 

@@ -8,6 +8,7 @@ import httpx
 
 from strangler_proxy.auto_rollback import Watch
 from strangler_proxy.config import RollbackConfig
+from tests.strangler_proxy.fake_clock import FakeClock
 from tests.strangler_proxy.test_proxying import cut_over
 
 
@@ -57,16 +58,8 @@ def admin_version(proxy) -> int:
         return admin.get("/api/routes").json()["version"]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_the_watch_needs_enough_requests_and_forgets_old_ones():
-    clock = Clock()
+    clock = FakeClock()
     watch = Watch(RollbackConfig(error_rate=0.5, min_requests=4, window_seconds=10), clock)
     assert [watch.record(True) for _ in range(3)] == [None, None, None]  # too few to judge
     clock.now += 11  # those fall out of the window

@@ -8,9 +8,10 @@ import time
 import httpx
 import pytest
 
-from strangler_proxy.breaker import CLOSED, HALF_OPEN, OPEN, Breaker
 from strangler_proxy.config import BreakerConfig
+from strangler_proxy.guards import CLOSED, HALF_OPEN, OPEN, Breaker
 from tests.strangler_proxy import servers
+from tests.strangler_proxy.fake_clock import FakeClock
 from tests.strangler_proxy.test_proxying import NO_FALLBACK, cut_over
 from tests.strangler_proxy.upstream_app import make_app
 
@@ -95,16 +96,8 @@ def test_a_5xx_the_service_answers_itself_is_passed_on_not_retried(start_proxy, 
     assert resp.status_code == 503 and resp.headers["x-upstream"] == "catalog"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_the_breaker_opens_after_failures_in_a_row_and_half_opens_after_a_while():
-    clock = Clock()
+    clock = FakeClock(100.0)
     b = Breaker(BreakerConfig(failures=3, open_seconds=10, half_open_requests=1), clock)
     for ok in (False, False, True, False, False):
         assert b.allow()
