@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import ClassVar
 
 import httpx
@@ -60,6 +61,11 @@ def test_a_behaviour_tees_both_bodies_up_to_its_cap_without_holding_the_stream(p
     echo = httpx.post(f"{proxy.url}/upload", content=body).json()
     assert echo["body_length"] == len(body)  # the upstream got all of it
     assert echo["body_sha256"] == hashlib.sha256(body).hexdigest()
+    # wrap's tail and observe run after the response went out (they never delay the
+    # client): give the worker's thread a moment to get there.
+    deadline = time.monotonic() + 2
+    while len(SEEN) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
     wrapped, observed = SEEN
     assert wrapped == {"wrapped": 200}
     assert observed["request"] == body[:1000]
