@@ -22,9 +22,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as Endpoint
 
-from strangler_proxy import rollout, route_changes
+from strangler_proxy import gates, rollout, route_changes
 from strangler_proxy.config import ProxyConfig, Scope
-from strangler_proxy.errors import ProxyError, RouteError, StoreError
+from strangler_proxy.errors import ProxyError, RouteConflict, RouteError, StoreError
 from strangler_proxy.routing import ALL_ROUTES, Route
 from strangler_proxy.store import RouteStore
 
@@ -95,6 +95,14 @@ class DeleteRoute(Body):
 class Rollback(Body):
     route: str = Field(min_length=1)
     why: str
+
+
+class Promote(Body):
+    why: str
+
+
+class ResetDiff(Body):
+    forget_noise: bool = False
 
 
 class ImportRoutes(Body):
@@ -272,14 +280,19 @@ class AdminAPI:
         if changes_policy and body.policy is not None:
             raise _Denied(400, "give 'mode' and 'options', or a whole 'policy', not both")
 
+        entered_shadow = []
+
         def edit(tx):
             route = None
+            before = tx.routes.get(name)
             if body.target is not None:
                 route = route_changes.move(tx, name, body.target, self.upstreams)
             if changes_policy:
                 route = route_changes.set_mode(tx, name, body.mode, body.options)
             if body.policy is not None:
                 route = route_changes.set_policy(tx, name, body.policy)
+            if route.policy.mode == "shadow" and (before is None or before.policy.mode != "shadow"):
+                entered_shadow.append(name)
             return {"route": route.to_dict()}
 
         if body.mode is not None:
@@ -291,7 +304,67 @@ class AdminAPI:
         else:
             what = ""
         action = "+".join(a for a in ("move" if body.target is not None else "", what) if a)
-        return await self._change(who, body, action, body.why, edit)
+        response = await self._change(who, body, action, body.why, edit)
+        if entered_shadow:  # a new shadow run: its comparison starts from zero
+            await run_in_threadpool(self.store.reset_shadow, name)
+        return response
+
+    async def promote(self, request: Request) -> Response:
+        """One step along monolith -> shadow -> canary ladder -> service, if the gate opens."""
+        who = self._caller(request, "admin")
+        name = request.path_params["name"]
+        body = await self._body(request, Promote)
+        gate = self.config.proxy.gates
+        snap = await run_in_threadpool(self.store.snapshot)
+        route = next((r for r in snap.routes if r.name == name), None)
+        if route is None:
+            return _err(404, f"no route named {name!r}: `figkit routes list` shows the table")
+        step = gates.next_step(route, gate.ladder)
+        figures = await run_in_threadpool(gates.measured, self.store, name, gate)
+        reason = gates.verdict(route, figures, gate)
+        if reason is not None:
+            refused = gates.refuse(route, step, reason)
+            return JSONResponse(
+                {"error": "gate_closed", "detail": str(refused), "figures": figures},
+                status_code=409,
+            )
+
+        def edit(tx):
+            now = tx.routes.get(name)
+            if now is None or now.policy != route.policy:
+                raise RouteConflict(
+                    f"route {name!r} changed while its gate was checked; look again and retry"
+                )
+            options = {"canary": {"percent": step.percent}} if step.percent is not None else None
+            moved = route_changes.set_mode(tx, name, step.mode, options)
+            return {"route": moved.to_dict(), "step": str(step), "figures": figures}
+
+        why = f"{body.why} [{gates.summary(route, figures)}]"
+        response = await self._change(who, body, "promote", why, edit)
+        if step.mode == "shadow":
+            await run_in_threadpool(self.store.reset_shadow, name)
+        return response
+
+    async def route_diff(self, request: Request) -> Response:
+        """A shadow route's comparison: counts, learned noise, samples of mismatches."""
+        self._caller(request, "read")
+        name = request.path_params["name"]
+        snap = await run_in_threadpool(self.store.snapshot)
+        route = next((r for r in snap.routes if r.name == name), None)
+        if route is None:
+            return _err(404, f"no route named {name!r}: `figkit routes list` shows the table")
+        report = await run_in_threadpool(self.store.shadow_report, name)
+        window = await run_in_threadpool(gates.measured, self.store, name, self.config.proxy.gates)
+        return JSONResponse(
+            {"route": name, "policy": route.policy.to_dict(), **report, "gate_window": window}
+        )
+
+    async def reset_diff(self, request: Request) -> Response:
+        self._caller(request, "admin")
+        name = request.path_params["name"]
+        body = await self._body(request, ResetDiff)
+        await run_in_threadpool(self.store.reset_shadow, name, body.forget_noise)
+        return JSONResponse({"route": name, "reset": True, "forgot_noise": body.forget_noise})
 
     async def delete_route(self, request: Request) -> Response:
         who = self._caller(request, "admin")
@@ -429,6 +502,9 @@ def create_admin_app(
             Endpoint("/api/routes", api.add_route, methods=["POST"]),
             Endpoint("/api/routes/{name}", api.get_route, methods=["GET"]),
             Endpoint("/api/routes/{name}/stats", api.route_stats, methods=["GET"]),
+            Endpoint("/api/routes/{name}/diff", api.route_diff, methods=["GET"]),
+            Endpoint("/api/routes/{name}/diff/reset", api.reset_diff, methods=["POST"]),
+            Endpoint("/api/routes/{name}/promote", api.promote, methods=["POST"]),
             Endpoint("/api/routes/{name}", api.update_route, methods=["PATCH"]),
             Endpoint("/api/routes/{name}", api.delete_route, methods=["DELETE"]),
             Endpoint("/api/rollback", api.rollback, methods=["POST"]),

@@ -264,7 +264,7 @@ def add_route(
 @routes_app.command("set-mode")
 def set_mode(
     name: str,
-    mode: Annotated[str, typer.Argument(help="monolith, canary or service")],
+    mode: Annotated[str, typer.Argument(help="monolith, shadow, canary or service")],
     why: Why,
     percent: Annotated[
         float | None,
@@ -277,10 +277,29 @@ def set_mode(
             help="canary: what a user is, header:NAME or cookie:NAME (default: the proxy's own cookie).",
         ),
     ] = None,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ignore",
+            help="shadow: a JSONPath left out of the comparison, e.g. '$.generated_at' (repeatable).",
+        ),
+    ] = None,
+    redact: Annotated[
+        list[str] | None,
+        typer.Option("--redact", help="shadow: a JSONPath never shown in samples (repeatable)."),
+    ] = None,
+    noise_rate: Annotated[
+        float | None,
+        typer.Option(
+            "--noise-rate",
+            help="shadow: share of mirrors also sent to the monolith again to learn noise (0: off).",
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Move a route between monolith, canary (a sticky share of users) and service."""
+    """Move a route between monolith, shadow (mirrored and compared), canary and service."""
     body: dict = {"mode": mode, "why": why}
+    shadow_given = ignore or redact or noise_rate is not None
     if mode == "canary":
         if percent is not None or sticky is not None:
             settings: dict = {"percent": percent}
@@ -291,8 +310,72 @@ def set_mode(
             body["options"] = {"canary": settings}
     elif percent is not None or sticky is not None:
         _fail(f"--percent and --sticky are for mode canary, not {mode}", 2)
+    if mode == "shadow":
+        if shadow_given:
+            shadow: dict = {}
+            if ignore:
+                shadow["ignore"] = list(ignore)
+            if redact:
+                shadow["redact"] = list(redact)
+            if noise_rate is not None:
+                shadow["noise_rate"] = noise_rate
+            body["options"] = {"shadow": shadow}
+    elif shadow_given:
+        _fail(f"--ignore, --redact and --noise-rate are for mode shadow, not {mode}", 2)
     split = f" ({percent:g}% of users)" if percent is not None else ""
     _done(admin.request("PATCH", f"/api/routes/{name}", body), f"{name} -> {mode}{split}", as_json)
+
+
+@routes_app.command("promote")
+def promote(name: str, why: Why, as_json: AsJson = False) -> None:
+    """One step along shadow -> canary ladder -> service, only if the route's figures pass the gate."""
+    data = admin.request("POST", f"/api/routes/{name}/promote", {"why": why})
+    _done(data, f"{name} promoted to {data.get('step', '?')}", as_json)
+
+
+@routes_app.command("diff")
+def diff(
+    name: str,
+    as_json: AsJson = False,
+    reset: Annotated[
+        bool,
+        typer.Option("--reset", help="Start the comparison afresh (after fixing the service)."),
+    ] = False,
+    forget_noise: Annotated[
+        bool, typer.Option("--forget-noise", help="With --reset: forget the learned noise too.")
+    ] = False,
+) -> None:
+    """A shadow route's comparison: compared, mismatched, learned noise and samples of mismatches."""
+    if reset:
+        admin.request("POST", f"/api/routes/{name}/diff/reset", {"forget_noise": forget_noise})
+        typer.echo(
+            f"{name}: shadow comparison reset" + (" (noise forgotten)" if forget_noise else "")
+        )
+        return
+    if forget_noise:
+        _fail("--forget-noise goes with --reset", 2)
+    data = admin.request("GET", f"/api/routes/{name}/diff")
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    typer.echo(
+        f"{name} ({_mode(data)}): {data['compared']} compared, {data['mismatched']} mismatched "
+        f"({data['mismatch_rate']:.1%}), {data['shadow_errors']} service errors, "
+        f"{data['dropped']} dropped (queue full), {data['skipped']} skipped (over the size cap)"
+    )
+    typer.echo("noise (ignored): " + (", ".join(data["noise"]) or "none learned yet"))
+    if data["samples"]:
+        table = Table(title="newest mismatches")
+        for col in ("request", "path", "monolith", "service"):
+            table.add_column(col, overflow="fold")
+        for sample in data["samples"][:20]:
+            table.add_row(
+                f"{sample['method']} {sample['target']}",
+                sample["path"],
+                json.dumps(sample["monolith"]),
+                json.dumps(sample["service"]),
+            )
+        Console().print(table)
 
 
 @routes_app.command("fault")

@@ -44,6 +44,52 @@ class RollbackConfig(_Strict):
     window_seconds: float = Field(30.0, gt=0)
 
 
+class ShadowConfig(_Strict):
+    """`[proxy.shadow]`: how each worker mirrors shadow routes' requests to their service.
+
+    Mirrors wait in a queue of `queue` requests, sent by `concurrency` senders with a
+    `timeout` (seconds) on each call: a full queue drops the mirror (counted), never the
+    client's request. Responses over `max_body` bytes are not compared (counted as
+    skipped). `noise_rate` is the share of mirrored requests also sent to the monolith a
+    second time to learn which fields differ anyway (a route's `noise_rate` overrides it;
+    0 turns learning off); the first `warmup` compared requests of each worker always are.
+    `samples` mismatches are kept per route, the newest.
+    """
+
+    queue: int = Field(1000, ge=1)
+    concurrency: int = Field(8, ge=1, le=256)
+    timeout: float = Field(10.0, gt=0)
+    max_body: int = Field(1 << 20, ge=1024, le=64 << 20)
+    noise_rate: float = Field(0.1, ge=0, le=1)
+    warmup: int = Field(10, ge=0)
+    samples: int = Field(50, ge=1, le=1000)
+
+
+class GatesConfig(_Strict):
+    """`[proxy.gates]`: what `figkit routes promote` asks of a route before each step.
+
+    A step is taken only when, since the route's last change and within the last
+    `window_seconds`, at least `min_requests` were measured (compared in shadow, served
+    by the service in canary) and the mismatch rate and the service's error rate are at
+    or under their maxima. `ladder`: the canary percentages walked after shadow.
+    """
+
+    ladder: list[float] = Field(default_factory=lambda: [5.0, 25.0, 50.0])
+    min_requests: int = Field(100, ge=1)
+    max_mismatch_rate: float = Field(0.01, ge=0, le=1)
+    max_error_rate: float = Field(0.01, ge=0, le=1)
+    window_seconds: float = Field(300.0, gt=0)
+
+    @field_validator("ladder")
+    @classmethod
+    def _rising(cls, value: list[float]) -> list[float]:
+        if not value or any(not 0 < p < 100 for p in value) or value != sorted(set(value)):
+            raise ValueError(
+                "ladder is rising canary percentages between 0 and 100, e.g. [5, 25, 50]"
+            )
+        return value
+
+
 class ProxySection(_Strict):
     listen: str = "127.0.0.1:8000"
     admin_listen: str = "127.0.0.1:8001"
@@ -65,6 +111,8 @@ class ProxySection(_Strict):
     # Add X-Figkit-Route / X-Figkit-Upstream to responses (handy in a demo, not in prod).
     debug_headers: bool = False
     rollback: RollbackConfig = Field(default_factory=RollbackConfig)
+    shadow: ShadowConfig = Field(default_factory=ShadowConfig)
+    gates: GatesConfig = Field(default_factory=GatesConfig)
 
     _listen = field_validator("listen", "admin_listen")(_host_port)
 

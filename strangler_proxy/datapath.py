@@ -35,6 +35,7 @@ from strangler_proxy.auto_rollback import Watch
 from strangler_proxy.behaviours import UNANSWERED, Behaviour, chain_for
 from strangler_proxy.config import ProxyConfig
 from strangler_proxy.forwarding import TrustedHops, response_headers
+from strangler_proxy.mirror import Mirror
 from strangler_proxy.plan import DEFAULT_ROUTE, Call, Refusal, RequestHead, head_bytes, plan
 from strangler_proxy.routing import Route, RouteTable
 from strangler_proxy.store import RouteStore, open_store
@@ -100,7 +101,7 @@ class Exchange:
         "conn", "head", "length_in", "chunked_in", "body_done", "got_body", "buffer",
         "buffered", "upstream", "pool", "expect", "response_started", "chunked_out", "status",
         "future", "keep_alive", "early", "call", "route_name", "target", "started",
-        "request_sent", "tee", "tee_cap", "tee_out", "tee_out_cap", "finished", "fault", "upgraded", "retry", "pending", "extra_headers", "failure", "injected",
+        "request_sent", "tee", "tee_cap", "tee_out", "tee_out_cap", "finished", "fault", "upgraded", "retry", "pending", "extra_headers", "failure", "injected", "tee_headers", "complete",
     )  # fmt: skip
 
     def __init__(
@@ -147,6 +148,8 @@ class Exchange:
         self.extra_headers: list[bytes] | None = None  # lines a behaviour adds to the response
         self.failure: tuple[str, str] | None = None  # (error code, detail) not answered yet
         self.injected = False  # a fault injected by `figkit routes fault` answered it
+        self.tee_headers: list | None = None  # the upstream's response headers, when teeing
+        self.complete = False  # the upstream's whole response was relayed
 
     def add_response_header(self, line: bytes) -> None:
         """Add `Name: value` to the response the client gets (a behaviour's cookie, say)."""
@@ -212,6 +215,8 @@ class Exchange:
         conn = self.conn
         self.status = status
         self.response_started = True
+        if self.tee_out is not None:
+            self.tee_headers = headers
         method = self.head.method
         if status == 101:
             out = response_headers(headers, keep=frozenset({b"upgrade", b"connection"}))
@@ -290,6 +295,7 @@ class Exchange:
             self.keep_alive = False
         if up is not None:
             self.pool.release(up, reusable)
+        self.complete = True
         self._end(self.status)
 
     def response_upgraded(self, rest: bytes) -> None:
@@ -802,6 +808,10 @@ class Worker:
         self.table = RouteTable()
         self.chains: dict[str, tuple] = {}
         self.watches: dict[str, Watch] = {}  # route -> its service's outcomes (auto-rollback)
+        self.mirror = Mirror(config)  # shadow traffic: started by the first mirrored request
+        # route -> [requests, failures] its service served since the last flush (for gates)
+        self.served: dict[str, list[int]] = {}
+        self._flushes = 0
         self._background: set[asyncio.Task] = set()
         self.store: RouteStore | None = None
         self.access_log: AccessLog | None = None
@@ -851,6 +861,8 @@ class Worker:
             await asyncio.sleep(0)  # let the aborted connections' connection_lost run
         if self._poller is not None:
             self._poller.cancel()
+        await self.mirror.close()
+        await self._flush_figures()
         self.metrics.flush()
         for upstream in self.upstreams.values():
             upstream.close()
@@ -862,10 +874,11 @@ class Worker:
     async def reload(self) -> None:
         snapshot = await asyncio.to_thread(self.store.snapshot)  # type: ignore[union-attr]
         table = RouteTable(snapshot.routes, snapshot.version)
-        self.chains = {
-            name: _split_chain(chain_for(route), self.forward)
-            for name, route in table.routes.items()
-        }
+        chains = {name: chain_for(route) for name, route in table.routes.items()}
+        for chain in chains.values():
+            for behaviour in chain:
+                behaviour.configure(self.config)
+        self.chains = {name: _split_chain(chain, self.forward) for name, chain in chains.items()}
         old = self.table.routes
         # A route whose policy changed (rolled back, promoted, set again) is watched afresh.
         self.watches = {
@@ -890,6 +903,7 @@ class Worker:
             ticks += 1
             if ticks % flush_every == 0:
                 self.metrics.flush()
+                await self._flush_figures()
                 for upstream in self.upstreams.values():
                     metrics.BREAKER_STATE.labels(upstream.name).set(
                         metrics.BREAKER_VALUES[upstream.breaker.state]
@@ -1072,8 +1086,40 @@ class Worker:
         ex.failure = ("upstream_failed", f"upstream {upstream.name!r} closed the connection")
         return UNANSWERED
 
+    async def _flush_figures(self) -> None:
+        """Add this worker's shadow and service figures of the last second to the store."""
+        counts, noise, samples = self.mirror.take()
+        served, self.served = self.served, {}
+        for route, (requests, errors) in served.items():
+            into = counts.setdefault(route, {})
+            into["requests"], into["errors"] = requests, errors
+        shadowed = [name for name, r in self.table.routes.items() if r.policy.mode == "shadow"]
+        if not counts and not noise and not samples and not shadowed:
+            return
+        store = self.store
+        keep = self.config.proxy.shadow.samples
+        self._flushes += 1
+        prune = self._flushes % 60 == 1
+        horizon = int(time.time() - 2 * self.config.proxy.gates.window_seconds)
+
+        def write() -> dict[str, set[str]]:
+            store.add_figures(int(time.time()), counts, noise, samples, keep)  # type: ignore[union-attr]
+            if prune:
+                store.prune_figures(horizon)  # type: ignore[union-attr]
+            return store.noise(shadowed)  # type: ignore[union-attr]
+
+        try:
+            self.mirror.learned(await asyncio.to_thread(write))
+        except Exception as exc:  # the figures of this second are lost; serving goes on
+            log.warning("shadow and gate figures not saved: %s", exc)
+
     def service_outcome(self, route: str, failed: bool) -> None:
         """What a request to a route's service came to; enough failures roll the route back."""
+        served = self.served.get(route)
+        if served is None:
+            served = self.served[route] = [0, 0]
+        served[0] += 1
+        served[1] += failed
         watch = self.watches.get(route)
         if watch is None:
             watch = self.watches[route] = Watch(self.config.proxy.rollback)

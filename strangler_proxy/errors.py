@@ -33,3 +33,9 @@ class StoreError(ProxyError):
 
 class BadPath(ProxyError):
     """A request path that cannot be normalised safely (NUL byte, not absolute)."""
+
+
+class GateClosed(RouteConflict):
+    """`promote` refused: a figure of the route is over its threshold, or too few were measured."""
+
+    status = 409

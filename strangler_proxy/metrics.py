@@ -58,6 +58,12 @@ RETRIES = Counter(
     "Requests tried again on another URL of the upstream, within its retry budget.",
     ["target"],
 )
+SHADOW = Counter(
+    "figkit_proxy_shadow_total",
+    "Shadow traffic by outcome: compared, mismatched, shadow_errors (the service failed or "
+    "answered 5xx), dropped (the mirror queue was full), skipped (a body over the cap).",
+    ["route", "outcome"],
+)
 BREAKER_STATE = Gauge(
     "figkit_proxy_breaker_state",
     "The upstream's circuit breaker in the worst worker: 0 closed, 1 half-open, 2 open.",

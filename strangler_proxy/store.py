@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +28,29 @@ SCHEMA = (
     " version BIGINT NOT NULL, route TEXT NOT NULL, at TEXT NOT NULL, who TEXT NOT NULL,"
     " why TEXT NOT NULL, action TEXT NOT NULL, before TEXT, after TEXT,"
     " PRIMARY KEY (version, route))",
+    # What each route's traffic came to, per second, summed over workers (gates read it).
+    "CREATE TABLE IF NOT EXISTS figkit_route_figures ("
+    " route TEXT NOT NULL, second BIGINT NOT NULL, compared BIGINT NOT NULL DEFAULT 0,"
+    " mismatched BIGINT NOT NULL DEFAULT 0, shadow_errors BIGINT NOT NULL DEFAULT 0,"
+    " dropped BIGINT NOT NULL DEFAULT 0, skipped BIGINT NOT NULL DEFAULT 0,"
+    " requests BIGINT NOT NULL DEFAULT 0, errors BIGINT NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (route, second))",
+    # Shadow totals since the route last entered shadow mode (or `routes diff --reset`).
+    "CREATE TABLE IF NOT EXISTS figkit_shadow_totals ("
+    " route TEXT PRIMARY KEY, since DOUBLE PRECISION NOT NULL, compared BIGINT NOT NULL,"
+    " mismatched BIGINT NOT NULL, shadow_errors BIGINT NOT NULL, dropped BIGINT NOT NULL,"
+    " skipped BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS figkit_shadow_noise ("
+    " route TEXT NOT NULL, path TEXT NOT NULL, at DOUBLE PRECISION NOT NULL,"
+    " PRIMARY KEY (route, path))",
+    "CREATE TABLE IF NOT EXISTS figkit_shadow_samples ("
+    " route TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, request_id TEXT NOT NULL,"
+    " method TEXT NOT NULL, target TEXT NOT NULL, path TEXT NOT NULL, sample TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS figkit_shadow_samples_route ON figkit_shadow_samples (route, at)",
 )
+# The per-second counters a worker adds to figkit_route_figures (and shadow totals).
+FIGURES = ("compared", "mismatched", "shadow_errors", "dropped", "skipped", "requests", "errors")
+SHADOW_FIGURES = FIGURES[:5]
 
 
 @dataclass(frozen=True)
@@ -179,6 +202,165 @@ class RouteStore:
                         None if after is None else json.dumps(after.to_dict(), sort_keys=True),
                     ),
                 )
+
+    # --- traffic figures: shadow comparisons, service outcomes ---------------------------
+    def add_figures(
+        self,
+        second: int,
+        figures: dict[str, dict[str, int]],
+        noise: dict[str, set[str]],
+        samples: list[dict],
+        keep_samples: int,
+    ) -> None:
+        """Add one worker's counts for `second` (and new noise paths and samples), in one go."""
+        if not figures and not noise and not samples:
+            return
+        p = self.placeholder
+        now = time.time()
+        with self._lock, self._write_transaction():
+            for route, counts in figures.items():
+                cols = [f for f in FIGURES if counts.get(f)]
+                if not cols:
+                    continue
+                values = [counts[c] for c in cols]
+                self._execute(
+                    f"INSERT INTO figkit_route_figures (route, second, {', '.join(cols)})"
+                    f" VALUES ({p}, {p}, {', '.join([p] * len(cols))})"
+                    " ON CONFLICT (route, second) DO UPDATE SET "
+                    + ", ".join(f"{c} = figkit_route_figures.{c} + excluded.{c}" for c in cols),
+                    (route, second, *values),
+                )
+                shadow = [counts.get(c, 0) for c in SHADOW_FIGURES]
+                if any(shadow):
+                    self._execute(
+                        f"INSERT INTO figkit_shadow_totals (route, since, {', '.join(SHADOW_FIGURES)})"
+                        f" VALUES ({p}, {p}, {', '.join([p] * len(SHADOW_FIGURES))})"
+                        " ON CONFLICT (route) DO UPDATE SET "
+                        + ", ".join(
+                            f"{c} = figkit_shadow_totals.{c} + excluded.{c}" for c in SHADOW_FIGURES
+                        ),
+                        (route, now, *shadow),
+                    )
+            for route, paths in noise.items():
+                for path in sorted(paths):
+                    self._execute(
+                        f"INSERT INTO figkit_shadow_noise (route, path, at) VALUES ({p}, {p}, {p})"
+                        " ON CONFLICT (route, path) DO NOTHING",
+                        (route, path, now),
+                    )
+            trimmed = set()
+            for sample in samples:
+                self._execute(
+                    "INSERT INTO figkit_shadow_samples (route, at, request_id, method, target, path, sample)"
+                    f" VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})",
+                    (
+                        sample["route"],
+                        sample["at"],
+                        sample["request_id"],
+                        sample["method"],
+                        sample["target"],
+                        sample["path"],
+                        json.dumps({"monolith": sample["monolith"], "service": sample["service"]}),
+                    ),
+                )
+                trimmed.add(sample["route"])
+            for route in trimmed:  # keep the newest `keep_samples` of each route
+                self._execute(
+                    f"DELETE FROM figkit_shadow_samples WHERE route = {p} AND at < ("
+                    f" SELECT at FROM figkit_shadow_samples WHERE route = {p}"
+                    f" ORDER BY at DESC LIMIT 1 OFFSET {p})",
+                    (route, route, keep_samples - 1),
+                )
+
+    def prune_figures(self, before_second: int) -> None:
+        """Drop per-second counts older than any gate's window."""
+        with self._lock, self._write_transaction():
+            self._execute(
+                f"DELETE FROM figkit_route_figures WHERE second < {self.placeholder}",
+                (before_second,),
+            )
+
+    def window(self, route: str, since_second: int) -> dict[str, int]:
+        """A route's counts summed over workers from `since_second` on."""
+        p = self.placeholder
+        sums = ", ".join(f"COALESCE(SUM({c}), 0)" for c in FIGURES)
+        with self._lock:
+            row = self._query(
+                f"SELECT {sums} FROM figkit_route_figures WHERE route = {p} AND second >= {p}",
+                (route, since_second),
+            )[0]
+        return {c: int(v) for c, v in zip(FIGURES, row, strict=True)}
+
+    def shadow_report(self, route: str) -> dict[str, Any]:
+        """Totals since the route entered shadow, the learned noise, and the newest samples."""
+        p = self.placeholder
+        with self._lock, self._read_transaction():
+            totals = self._query(
+                f"SELECT since, {', '.join(SHADOW_FIGURES)} FROM figkit_shadow_totals WHERE route = {p}",
+                (route,),
+            )
+            noise = self._query(
+                f"SELECT path FROM figkit_shadow_noise WHERE route = {p} ORDER BY path", (route,)
+            )
+            samples = self._query(
+                "SELECT at, request_id, method, target, path, sample FROM figkit_shadow_samples"
+                f" WHERE route = {p} ORDER BY at DESC",
+                (route,),
+            )
+        since, *counts = totals[0] if totals else (None, 0, 0, 0, 0, 0)
+        report: dict[str, Any] = {c: int(v) for c, v in zip(SHADOW_FIGURES, counts, strict=True)}
+        report["since"] = None if since is None else float(since)
+        report["mismatch_rate"] = (
+            report["mismatched"] / report["compared"] if report["compared"] else 0.0
+        )
+        report["noise"] = [r[0] for r in noise]
+        report["samples"] = [
+            {
+                "at": float(at),
+                "request_id": rid,
+                "method": method,
+                "target": target,
+                "path": path,
+                **json.loads(sample),
+            }
+            for at, rid, method, target, path, sample in samples
+        ]
+        return report
+
+    def noise(self, routes: list[str]) -> dict[str, set[str]]:
+        """Noise paths learned so far (by any worker) for these routes."""
+        if not routes:
+            return {}
+        p = self.placeholder
+        with self._lock:
+            rows = self._query(
+                f"SELECT route, path FROM figkit_shadow_noise WHERE route IN ({', '.join([p] * len(routes))})",
+                tuple(routes),
+            )
+        found: dict[str, set[str]] = {r: set() for r in routes}
+        for route, path in rows:
+            found[route].add(path)
+        return found
+
+    def reset_shadow(self, route: str, forget_noise: bool = False) -> None:
+        """Start a route's shadow figures afresh (counts, samples; noise too if asked)."""
+        p = self.placeholder
+        tables = ["figkit_shadow_totals", "figkit_shadow_samples", "figkit_route_figures"]
+        if forget_noise:
+            tables.append("figkit_shadow_noise")
+        with self._lock, self._write_transaction():
+            for table in tables:
+                self._execute(f"DELETE FROM {table} WHERE route = {p}", (route,))
+
+    def last_change(self, route: str) -> float | None:
+        """When the route was last changed (epoch seconds), from the audit log."""
+        p = self.placeholder
+        with self._lock:
+            rows = self._query(
+                f"SELECT at FROM figkit_route_changes WHERE route = {p} ORDER BY version DESC LIMIT 1",
+                (route,),
+            )
+        return datetime.fromisoformat(rows[0][0]).timestamp() if rows else None
 
     # --- backend hooks -----------------------------------------------------------------
     def _query(self, sql: str, args: tuple = ()) -> list[tuple[Any, ...]]:

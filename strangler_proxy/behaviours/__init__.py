@@ -7,6 +7,7 @@ One file per behaviour, each a class with up to three hooks, as mitmproxy's addo
 - `wrap(exchange, forward)`: run around the forwarding (retries, fallback, faults):
   `await forward(exchange)` does the real call and returns the status.
 - `observe(exchange)`: see the finished exchange (status, timings, teed bodies).
+- `configure(config)`: read proxy.toml once per table load (not per request).
 
 A behaviour registers itself: `@for_mode("shadow", "...")` for a mode, or
 `@for_option("fault")` for one a route turns on with `policy.options["fault"]`.
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from strangler_proxy import policy
 
 if TYPE_CHECKING:
+    from strangler_proxy.config import ProxyConfig
     from strangler_proxy.datapath import Exchange
     from strangler_proxy.plan import Refusal
     from strangler_proxy.routing import Route
@@ -41,8 +43,12 @@ class Behaviour:
     """Base of every behaviour; a subclass overrides only the hooks it needs."""
 
     name: ClassVar[str] = ""
-    tee_request: ClassVar[int] = 0  # bytes of the request body to keep for observe(); 0: none
-    tee_response: ClassVar[int] = 0  # bytes of the response body to keep likewise
+    tee_request: int = 0  # bytes of the request body to keep for observe(); 0: none
+    tee_response: int = 0  # bytes of the response body to keep likewise (and its headers)
+
+    def configure(self, config: ProxyConfig) -> None:
+        """Read what the behaviour needs from proxy.toml (called once per table load)."""
+        return None
 
     def choose(self, exchange: Exchange) -> str | Refusal | None:
         return None
@@ -122,4 +128,4 @@ def chain_for(route: Route | None) -> tuple[Behaviour, ...]:
 
 def load_builtin() -> None:
     """Import the built-in behaviours once: each registers its mode or option."""
-    from strangler_proxy.behaviours import canary, fallback, fault, to_service  # noqa: F401
+    from strangler_proxy.behaviours import canary, fallback, fault, shadow, to_service  # noqa: F401

@@ -1,0 +1,286 @@
+"""Shadow traffic: requests the monolith answered, sent again to the service and compared.
+
+Each worker has one `Mirror`. The shadow behaviour hands it a finished exchange (the
+request, and the monolith's answer that the client already has); `submit` never waits:
+the job goes into a bounded queue, or is dropped and counted when the queue is full.
+`concurrency` senders take jobs off the queue and call the service with httpx (a pooled
+client with timeouts, off the data path), and for a sample of jobs the monolith a
+second time: the fields in which the monolith disagrees with itself are noise (Diffy's
+method), ignored from then on and shared with every worker through the store.
+
+The counts, the new noise and the samples of mismatches are added to the store once a
+second (`flush`), so `figkit routes diff` and the gates see every worker's traffic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from strangler_proxy import metrics
+from strangler_proxy.diffing import Answer, Rules, differences, widened
+
+if TYPE_CHECKING:
+    from strangler_proxy.config import ProxyConfig, ShadowConfig
+
+log = logging.getLogger("figkit.proxy.shadow")
+
+SHADOW_HEADER = "X-Figkit-Shadow"  # on every mirrored request: "service" or "monolith"
+_NOISE_LIMIT = 64  # differences read from one pair of monolith answers
+
+
+@dataclass
+class RouteSettings:
+    """A shadow route's comparison settings, compiled once per table load."""
+
+    service: str
+    methods: frozenset[bytes]
+    ignore: Rules
+    redact: Rules
+    headers: tuple[str, ...]
+    noise_rate: float
+
+
+@dataclass
+class Job:
+    route: str
+    settings: RouteSettings
+    method: str
+    target: str  # path and query as sent upstream
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    monolith: Answer
+    request_id: str
+
+
+@dataclass
+class _Book:
+    """One route's counts since the last flush, and what this worker knows of its noise."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    noise: set[str] = field(default_factory=set)
+    new_noise: set[str] = field(default_factory=set)
+    rules: Rules | None = None  # the noise as rules, rebuilt when it grows
+    compared: int = 0  # in this worker since it started (for the warm-up)
+
+    def add(self, what: str, n: int = 1) -> None:
+        self.counts[what] = self.counts.get(what, 0) + n
+
+
+class Mirror:
+    def __init__(self, config: ProxyConfig) -> None:
+        self.config: ShadowConfig = config.proxy.shadow
+        self.upstreams = config.upstreams
+        self.default = config.proxy.default_upstream
+        self.books: dict[str, _Book] = {}
+        self.samples: list[dict] = []
+        self.queue: asyncio.Queue[Job] | None = None
+        self.senders: list[asyncio.Task] = []
+        self.client: httpx.AsyncClient | None = None
+        self._turn = 0
+
+    # --- the data path's side: never waits ---------------------------------------------
+    def book(self, route: str) -> _Book:
+        book = self.books.get(route)
+        if book is None:
+            book = self.books[route] = _Book()
+        return book
+
+    def count(self, route: str, what: str) -> None:
+        self.book(route).add(what)
+
+    def submit(self, job: Job) -> None:
+        if self.queue is None:
+            self._start()
+        try:
+            self.queue.put_nowait(job)  # type: ignore[union-attr]
+        except asyncio.QueueFull:
+            self.book(job.route).add("dropped")
+
+    def _start(self) -> None:
+        cfg = self.config
+        self.queue = asyncio.Queue(cfg.queue)
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(cfg.timeout, connect=min(cfg.timeout, 2.0)),
+            limits=httpx.Limits(
+                max_connections=cfg.concurrency * 2, max_keepalive_connections=cfg.concurrency * 2
+            ),
+            follow_redirects=False,
+            trust_env=False,  # never through an HTTP(S)_PROXY from the environment
+        )
+        self.senders = [
+            asyncio.get_running_loop().create_task(self._send_loop())
+            for _ in range(cfg.concurrency)
+        ]
+
+    # --- the senders -------------------------------------------------------------------
+    async def _send_loop(self) -> None:
+        queue = self.queue
+        assert queue is not None
+        while True:
+            job = await queue.get()
+            try:
+                await self._compare(job)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug must not stop mirroring; say it once per kind
+                log.exception("shadow comparison of %s %s failed: %s", job.method, job.target, exc)
+            finally:
+                queue.task_done()
+
+    async def _compare(self, job: Job) -> None:
+        book = self.book(job.route)
+        settings = job.settings
+        learn = settings.noise_rate > 0 and (
+            book.compared < self.config.warmup or random.random() < settings.noise_rate
+        )
+        calls = [self._call(settings.service, job, "service")]
+        if learn:
+            calls.append(self._call(self.default, job, "monolith"))
+        answers = await asyncio.gather(*calls)
+        service = answers[0]
+        if learn and isinstance(answers[1], Answer):
+            found = differences(job.monolith, answers[1], settings.ignore, _NOISE_LIMIT)
+            fresh = {widened(d.path) for d in found} - book.noise
+            if fresh:
+                book.noise |= fresh
+                book.new_noise |= fresh
+                book.rules = None
+                log.info("route %r: learned noise %s", job.route, ", ".join(sorted(fresh)))
+        if service == "too_big":
+            book.add("skipped")
+            return
+        if not isinstance(service, Answer):
+            book.add("shadow_errors")
+            return
+        if service.status >= 500:
+            book.add("shadow_errors")
+        if book.rules is None:
+            book.rules = Rules.of(sorted(book.noise))
+        found = differences(
+            job.monolith, service, settings.ignore | book.rules, 1, redact=settings.redact
+        )
+        book.compared += 1
+        book.add("compared")
+        if found:
+            book.add("mismatched")
+            first = found[0].shown()
+            if len(self.samples) < self.config.samples:
+                self.samples.append(
+                    {
+                        "route": job.route,
+                        "at": time.time(),
+                        "request_id": job.request_id,
+                        "method": job.method,
+                        "target": job.target,
+                        "path": first.path,
+                        "monolith": first.a,
+                        "service": first.b,
+                    }
+                )
+
+    async def _call(self, upstream: str, job: Job, role: str) -> Answer | str:
+        """One mirrored call; an Answer, or why there is none ("failed", "too_big")."""
+        cfg = self.upstreams.get(upstream)
+        if cfg is None or self.client is None:
+            return "failed"
+        self._turn += 1
+        base = cfg.urls[self._turn % len(cfg.urls)]
+        host = base.split("://", 1)[1].split("/", 1)[0]
+        headers = [
+            (name, host.encode() if name.lower() == b"host" and cfg.host == "upstream" else value)
+            for name, value in job.headers
+        ]
+        headers.append((SHADOW_HEADER.encode(), role.encode()))
+        origin = base.split("://", 1)[0] + "://" + host
+        try:
+            request = self.client.build_request(
+                job.method, origin + job.target, headers=headers, content=job.body or None
+            )
+            response = await self.client.send(request, stream=True)
+            try:
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > self.config.max_body:
+                        return "too_big"
+            finally:
+                await response.aclose()
+        except (httpx.HTTPError, OSError, ValueError):
+            return "failed"
+        return answer_of(
+            response.status_code,
+            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw],
+            bytes(body),
+            job.settings.headers,
+            decoded=True,
+        )
+
+    # --- once a second -----------------------------------------------------------------
+    def take(self) -> tuple[dict[str, dict[str, int]], dict[str, set[str]], list[dict]]:
+        """The counts, new noise and samples since the last call (to add to the store)."""
+        counts = {route: b.counts for route, b in self.books.items() if b.counts}
+        noise = {route: b.new_noise for route, b in self.books.items() if b.new_noise}
+        for book in self.books.values():
+            book.counts = {}
+            book.new_noise = set()
+        samples, self.samples = self.samples, []
+        for route, c in counts.items():
+            for outcome, n in c.items():
+                metrics.SHADOW.labels(route, outcome).inc(n)
+        return counts, noise, samples
+
+    def learned(self, noise: dict[str, set[str]]) -> None:
+        """Noise other workers learned (read back from the store)."""
+        for route, paths in noise.items():
+            book = self.book(route)
+            if not paths <= book.noise:
+                book.noise |= paths
+                book.rules = None
+
+    async def close(self) -> None:
+        for task in self.senders:
+            task.cancel()
+        if self.senders:
+            await asyncio.gather(*self.senders, return_exceptions=True)
+        if self.client is not None:
+            await self.client.aclose()
+
+
+def answer_of(
+    status: int,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    chosen: tuple[str, ...],
+    decoded: bool = False,
+) -> Answer:
+    """An Answer from a response's parts; a gzip or deflate body is decoded first."""
+    content_type = encoding = ""
+    kept: dict[str, str] = {}
+    for name, value in headers:
+        lower = name.lower()
+        if lower == "content-type":
+            content_type = value
+        elif lower == "content-encoding":
+            encoding = value.strip().lower()
+        if lower in chosen:
+            kept[lower] = value if lower not in kept else kept[lower] + ", " + value
+    if not decoded and encoding in ("gzip", "deflate", "x-gzip"):
+        try:
+            inflate = zlib.decompressobj(wbits=47)  # gzip or zlib, by the header
+            body = inflate.decompress(body, 64 << 20)
+        except zlib.error:
+            pass
+    return Answer(status, kept, body, content_type)
+
+
+def job_headers(headers: Any) -> list[tuple[bytes, bytes]]:
+    """The planned upstream headers, minus what httpx sets itself."""
+    return [(n, v) for n, v in headers if n.lower() not in (b"content-length",)]
