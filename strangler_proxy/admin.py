@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as Endpoint
 
-from strangler_proxy import gates, rollout, route_changes
+from strangler_proxy import dashboard, gates, rollout, route_changes
 from strangler_proxy.config import ProxyConfig, Scope
 from strangler_proxy.errors import ProxyError, RouteConflict, RouteError, StoreError
 from strangler_proxy.routing import ALL_ROUTES, Route
@@ -39,6 +39,7 @@ CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    415: "unsupported_media_type",
     413: "too_large",
     500: "internal",
     503: "store_unavailable",
@@ -95,6 +96,10 @@ class DeleteRoute(Body):
 class Rollback(Body):
     route: str = Field(min_length=1)
     why: str
+
+
+class Login(Body):
+    token: str = Field(min_length=1, max_length=4096)
 
 
 class Promote(Body):
@@ -161,10 +166,27 @@ class AdminAPI:
         self._secrets = [(s.encode(), name, scope) for s, (name, scope) in secrets.items()]
         self.upstreams = sorted(config.upstreams)
         self.applied_versions: Callable[[], list[int]] | None = None
+        self.sessions = dashboard.Sessions()
 
     # --- auth and bodies ---------------------------------------------------------------
     def _caller(self, request: Request, need: Scope) -> str:
         header = request.headers.get("authorization", "")
+        if not header:
+            session = self.sessions.get(request.cookies.get(dashboard.COOKIE))
+            if session is not None:  # the dashboard: its cookie, and a CSRF token for changes
+                if request.method not in ("GET", "HEAD") and not dashboard.csrf_ok(
+                    request, session
+                ):
+                    raise _Denied(
+                        403,
+                        "missing or wrong X-CSRF-Token, or another origin: reload the dashboard",
+                    )
+                if need == "admin" and session.scope != "admin":
+                    raise _Denied(
+                        403,
+                        f"token {session.name!r} may only read; changes need an admin-scope token",
+                    )
+                return session.name
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret:
             raise _Denied(
@@ -428,6 +450,76 @@ class AdminAPI:
             }
         )
 
+    async def login(self, request: Request) -> Response:
+        """The dashboard's login: the token in a JSON body, a session cookie back."""
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            raise _Denied(415, 'send the token as JSON: {"token": "..."}', "unsupported_media_type")
+        body = await self._body(request, Login)
+        given = body.token.strip().encode()
+        found = None
+        for known, name, scope in self._secrets:
+            if hmac.compare_digest(given, known):
+                found = (name, scope)
+        if found is None:
+            raise _Denied(401, "token not recognised")
+        sid, session = self.sessions.create(*found)
+        response = JSONResponse(
+            {"name": session.name, "scope": session.scope, "csrf": session.csrf}
+        )
+        response.set_cookie(
+            dashboard.COOKIE, sid, max_age=dashboard.SESSION_SECONDS, httponly=True,
+            samesite="strict", secure=request.url.scheme == "https", path="/",
+        )  # fmt: skip
+        return response
+
+    async def session(self, request: Request) -> Response:
+        """Who the dashboard is logged in as (and its CSRF token), or {"logged_in": false}."""
+        session = self.sessions.get(request.cookies.get(dashboard.COOKIE))
+        if session is None:
+            return JSONResponse({"logged_in": False})
+        return JSONResponse(
+            {"logged_in": True, "name": session.name, "scope": session.scope, "csrf": session.csrf}
+        )
+
+    async def logout(self, request: Request) -> Response:
+        session = self.sessions.get(request.cookies.get(dashboard.COOKIE))
+        if session is not None and not dashboard.csrf_ok(request, session):
+            raise _Denied(403, "missing or wrong X-CSRF-Token")
+        self.sessions.drop(request.cookies.get(dashboard.COOKIE))
+        response = JSONResponse({"logged_out": True})
+        response.delete_cookie(dashboard.COOKIE, path="/")
+        return response
+
+    async def overview(self, request: Request) -> Response:
+        """Everything the dashboard shows, in one read: routes, figures, shadow diffs, audit."""
+        from strangler_proxy import metrics
+        from strangler_proxy.stats import breaker_states, every_route
+
+        self._caller(request, "read")
+
+        def read() -> dict:
+            snap = self.store.snapshot()
+            registry = metrics.registry()
+            stats = every_route(registry)
+            routes = []
+            for route in snap.routes:
+                item = route.to_dict()
+                item["stats"] = stats.get(route.name, {"requests": 0, "targets": {}})
+                if route.policy.mode == "shadow":
+                    report = self.store.shadow_report(route.name)
+                    report["samples"] = report["samples"][:5]
+                    item["shadow"] = report
+                routes.append(item)
+            return {
+                "version": snap.version,
+                "routes": routes,
+                "breakers": breaker_states(registry),
+                "history": [c.to_dict() for c in self.store.history(None, 30)],
+                "ladder": self.config.proxy.gates.ladder,
+            }
+
+        return JSONResponse(await run_in_threadpool(read))
+
     async def metrics(self, request: Request) -> Response:
         from strangler_proxy.metrics import exposition
 
@@ -496,6 +588,13 @@ def create_admin_app(
     }
     return Starlette(
         routes=[
+            Endpoint("/", dashboard.to_dashboard, methods=["GET"]),
+            Endpoint("/dashboard", dashboard.page, methods=["GET"]),
+            Endpoint("/dashboard/login", api.login, methods=["POST"]),
+            Endpoint("/dashboard/logout", api.logout, methods=["POST"]),
+            Endpoint("/dashboard/session", api.session, methods=["GET"]),
+            Endpoint("/dashboard/{file}", dashboard.page, methods=["GET"]),
+            Endpoint("/api/overview", api.overview, methods=["GET"]),
             Endpoint("/healthz", api.healthz),
             Endpoint("/metrics", api.metrics),
             Endpoint("/api/routes", api.list_routes, methods=["GET"]),

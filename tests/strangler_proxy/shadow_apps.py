@@ -26,6 +26,7 @@ class ProductApp:
     wrong_price_every: int = 0  # the service's bug: every Nth id gets a wrong price
     delay: float = 0.0  # seconds before answering
     wrong_email: bool = False  # a second bug, in a field that is personal data
+    fail_with: int = 0  # answer every product request with this status (a broken deploy)
     seen: Counter = field(default_factory=Counter)
     shadow_headers: list = field(default_factory=list)
     bodies: list = field(default_factory=list)
@@ -63,6 +64,8 @@ class ProductApp:
                             "more_body": True})  # fmt: skip
                 await asyncio.sleep(0.05)
             return await send({"type": "http.response.body", "body": b""})
+        if path.startswith("/api/products/") and self.fail_with:
+            return await _json(send, self.fail_with, {"error": "broken deploy"})
         if path.startswith("/api/products/"):
             pid = int(path.rstrip("/").rsplit("/", 1)[1])
             if method == "POST":

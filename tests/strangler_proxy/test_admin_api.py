@@ -167,7 +167,13 @@ def test_a_patch_can_set_a_whole_policy(api):
             "'name': input should be a valid string",
         ),
         ("POST", "/api/routes", {**ROUTE, "why": 7}, 400, "'why': input should be a valid string"),
-        ("POST", "/api/routes", {**ROUTE, "policy": {"mode": "bluegreen"}}, 400, "bad mode 'bluegreen'"),
+        (
+            "POST",
+            "/api/routes",
+            {**ROUTE, "policy": {"mode": "bluegreen"}},
+            400,
+            "bad mode 'bluegreen'",
+        ),
         (
             "POST",
             "/api/routes",
@@ -178,9 +184,9 @@ def test_a_patch_can_set_a_whole_policy(api):
         (
             "POST",
             "/api/routes",
-            {**ROUTE, "policy": {"options": {"shadow": {}}}},
+            {**ROUTE, "policy": {"options": {"teleport": {}}}},
             400,
-            "unknown behaviour 'shadow'",
+            "unknown behaviour 'teleport'",
         ),
         (
             "POST",

@@ -56,7 +56,9 @@ def test_add_set_mode_rollback_and_history(api):
 
 
 def test_set_mode_canary_with_a_share_and_a_sticky_key(api):
-    figkit_routes(api, "add", "cat", "--match", "/api/catalog/*", "--target", "catalog", "--why", "s")
+    figkit_routes(
+        api, "add", "cat", "--match", "/api/catalog/*", "--target", "catalog", "--why", "s"
+    )
     done = figkit_routes(api, "set-mode", "cat", "canary", "--percent", "20", "--sticky",
                          "header:X-User", "--why", "try 20%")  # fmt: skip
     assert done.exit_code == 0 and "20% of users" in done.output, done.output
@@ -76,7 +78,9 @@ def test_set_mode_canary_with_a_share_and_a_sticky_key(api):
     assert resumed.exit_code == 0 and "canary 50%" in figkit_routes(api, "list").output
     # mistakes: one line, non-zero, nothing changed
     figkit_routes(api, "add", "new", "--match", "/n/*", "--target", "catalog", "--why", "s")
-    assert "options['canary']" in figkit_routes(api, "set-mode", "new", "canary", "--why", "x").output
+    assert (
+        "options['canary']" in figkit_routes(api, "set-mode", "new", "canary", "--why", "x").output
+    )
     for args, words in (
         (("canary", "--percent", "150"), "from 0 to 100"),
         (("service", "--percent", "5"), "for mode canary"),
@@ -88,8 +92,12 @@ def test_set_mode_canary_with_a_share_and_a_sticky_key(api):
 
 
 def test_fault_on_replace_and_off_each_one_audited_change(api):
-    figkit_routes(api, "add", "cat", "--match", "/api/catalog/*", "--target", "catalog", "--why", "s")
-    on = figkit_routes(api, "fault", "cat", "--delay-ms", "200", "--percent", "10", "--why", "chaos")
+    figkit_routes(
+        api, "add", "cat", "--match", "/api/catalog/*", "--target", "catalog", "--why", "s"
+    )
+    on = figkit_routes(
+        api, "fault", "cat", "--delay-ms", "200", "--percent", "10", "--why", "chaos"
+    )
     assert on.exit_code == 0 and "+200 ms on 10%" in on.output, on.output
 
     def settings():
@@ -97,7 +105,9 @@ def test_fault_on_replace_and_off_each_one_audited_change(api):
         return route["policy"].get("options", {}).get("fault")
 
     assert settings() == {"delay_ms": 200, "percent": 10.0}
-    aimed = figkit_routes(api, "fault", "cat", "--abort", "503", "--header", "X-Chaos", "--why", "c")
+    aimed = figkit_routes(
+        api, "fault", "cat", "--abort", "503", "--header", "X-Chaos", "--why", "c"
+    )
     assert aimed.exit_code == 0 and "abort 503 on 100% of requests with X-Chaos" in aimed.output
     assert settings() == {"abort": 503, "percent": 100.0, "header": "X-Chaos"}  # replaced whole
     assert figkit_routes(api, "fault", "cat", "--off", "--why", "done").exit_code == 0

@@ -359,7 +359,9 @@ def test_a_response_in_several_parts_is_not_held_back_by_nagle(proxy):
             started = time.perf_counter()
             assert client.get("/sse", params={"n": 3, "gap": 0.001}).text.count("data:") == 3
             took.append(time.perf_counter() - started)
-    assert sorted(took)[len(took) // 2] < 0.03, f"median {sorted(took)[len(took) // 2] * 1000:.0f} ms"
+    assert sorted(took)[len(took) // 2] < 0.03, (
+        f"median {sorted(took)[len(took) // 2] * 1000:.0f} ms"
+    )
 
 
 def test_a_connection_paused_for_a_slow_client_is_not_pooled_paused(upstreams):

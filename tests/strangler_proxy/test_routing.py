@@ -217,11 +217,11 @@ def test_the_older_mode_shorthand_is_read_as_a_policy():
 
 
 @pytest.fixture
-def shadow_registered():
-    """Register a `shadow` mode and behaviour as the next issue's module will, then forget it."""
+def preview_registered():
+    """Register a `preview` mode and behaviour as a behaviour's module would, then forget it."""
     modes, behaviours = dict(policies.MODES), set(policies.BEHAVIOURS)
-    policies.register_mode("shadow", "serve from the monolith, mirror to the service")
-    policies.register_behaviour("shadow")
+    policies.register_mode("preview", "a made-up mode for this test")
+    policies.register_behaviour("preview")
     yield
     policies.MODES.clear()
     policies.MODES.update(modes)
@@ -229,22 +229,22 @@ def shadow_registered():
     policies.BEHAVIOURS.update(behaviours)
 
 
-def test_a_registered_mode_and_its_options_are_accepted_and_frozen(shadow_registered):
+def test_a_registered_mode_and_its_options_are_accepted_and_frozen(preview_registered):
     spec = {
         "name": "r",
         "match": "/a/",
         "target": "catalog",
         "policy": {
-            "mode": "shadow",
-            "options": {"shadow": {"tee_bytes": 65536, "ignore": ["date"]}},
+            "mode": "preview",
+            "options": {"preview": {"tee_bytes": 65536, "ignore": ["date"]}},
         },
     }
     route = Route.from_dict(spec)
-    assert route.mode == "shadow" and route.policy.options["shadow"]["tee_bytes"] == 65536
+    assert route.mode == "preview" and route.policy.options["preview"]["tee_bytes"] == 65536
     assert route.to_dict()["policy"] == spec["policy"]
     assert hash(route) == hash(Route.from_dict(spec)) and Route.from_dict(route.to_dict()) == route
     with pytest.raises(TypeError):
-        route.policy.options["shadow"]["tee_bytes"] = 1  # type: ignore[index]
+        route.policy.options["preview"]["tee_bytes"] = 1  # type: ignore[index]
 
 
 def test_options_are_left_out_of_the_json_when_empty():
@@ -257,7 +257,7 @@ def test_options_are_left_out_of_the_json_when_empty():
         ({"mode": "bluegreen"}, "bad mode 'bluegreen'"),
         ({"mode": 3}, "'mode' must be a string"),
         ({"mode": "service", "colour": 1}, "unknown policy field(s): colour"),
-        ({"options": {"shadow": {}}}, "unknown behaviour 'shadow'"),
+        ({"options": {"teleport": {}}}, "unknown behaviour 'teleport'"),
         ({"options": []}, "'options' must be an object"),
         ("service", "must be an object"),
     ],

@@ -29,7 +29,9 @@ def test_stats_show_the_canary_split_errors_latency_and_breaker(proxy):
     seen = {"catalog": 0, "monolith": 0}
     with httpx.Client(base_url=proxy.url, timeout=10) as client:
         for u in range(300):
-            seen[client.get("/api/catalog/p", headers={"X-User": f"u{u}"}).headers["x-upstream"]] += 1
+            seen[
+                client.get("/api/catalog/p", headers={"X-User": f"u{u}"}).headers["x-upstream"]
+            ] += 1
     data = _stats(proxy, name, 300)
     targets = data["targets"]
     assert {t: v["requests"] for t, v in targets.items()} == seen  # what the clients saw, exactly
