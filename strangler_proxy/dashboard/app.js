@@ -140,6 +140,10 @@ function render(data) {
     if (!row) {
       const tr = el("tr", {"data-route": route.name});
       const actions = actionsCell(route.name);
+      const policy = route.policy || {};
+      actions.querySelector("select.mode-select").value = policy.mode || "monolith";
+      const canary = (policy.options || {}).canary;
+      if (canary) actions.querySelector("input.percent").value = String(canary.percent);
       row = {tr, actions};
       rows.set(route.name, row);
     }

@@ -62,6 +62,9 @@ def test_promote_walks_the_route_and_each_gate_refuses_on_its_figures(start_prox
     diff = json.loads(figkit(proxy, "diff", "products", "--json").output)
     assert diff["mismatched"] > 0 and {s["path"] for s in diff["samples"]} == {"$.price"}
     assert "$.generated_at" in diff["noise"]
+    shown = figkit(proxy, "diff", "products")
+    assert shown.exit_code == 0 and "mismatched" in shown.output and "$.price" in shown.output
+    assert "noise (ignored): $.generated_at" in shown.output
 
     httpx.post(f"{urls['catalog']}/fix")  # the service team ships the fix
     time.sleep(1.5)  # let the workers add what they counted before it
