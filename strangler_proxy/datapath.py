@@ -936,7 +936,7 @@ class Worker:
             ex.route_name = call.route_name
             chain = chains.get(call.route_name) if call.route is not None else None
             if chain is not None:
-                choosers, wrappers, observers, tee = chain
+                choosers, _, _, tee, _ = chain
                 for choose in choosers:
                     choice = choose(ex)
                     if isinstance(choice, Refusal):
@@ -957,6 +957,13 @@ class Worker:
                 status = await chain[1](ex)  # the forwarding inside the behaviours' wraps
             else:
                 status = await self.forward(ex)
+            if status == UNANSWERED and chain is not None:
+                for recover in chain[4]:
+                    if recover(ex):  # try once more where the behaviour says (fallback)
+                        ex.failure = None
+                        ex.target = ex.call.upstream
+                        status = await self.forward(ex)
+                        break
             if status == UNANSWERED:
                 status = conn.answer(ex, *ex.failure)  # type: ignore[misc]
             if chain is not None:
@@ -1154,19 +1161,21 @@ def _wrapped(forward, wrappers: tuple):
 
 
 def _split_chain(chain: tuple[Behaviour, ...], forward) -> tuple:
-    """(choosers, wrapped forward or None, observers, tee cap): only the hooks overridden.
+    """(choosers, wrapped forward or None, observers, tee caps, recoverers): only the hooks overridden.
 
     The wraps are composed around `forward` once per table load, not per request.
     """
     hooks = [(b, *b.hooks()) for b in chain]
-    choosers = tuple(b.choose for b, c, _, _ in hooks if c)
-    wrappers = tuple(b.wrap for b, _, w, _ in hooks if w)
-    observers = tuple(b.observe for b, _, _, o in hooks if o)
+    choosers = tuple(b.choose for b, c, _, _, _ in hooks if c)
+    wrappers = tuple(b.wrap for b, _, w, _, _ in hooks if w)
+    recoverers = tuple(b.recover for b, _, _, r, _ in hooks if r)
+    observers = tuple(b.observe for b, _, _, _, o in hooks if o)
     tee = (
         max((b.tee_request for b in chain), default=0),
         max((b.tee_response for b in chain), default=0),
     )
-    return choosers, _wrapped(forward, wrappers) if wrappers else None, observers, tee
+    wrapped = _wrapped(forward, wrappers) if wrappers else None
+    return choosers, wrapped, observers, tee, recoverers
 
 
 def _tune_gc() -> None:

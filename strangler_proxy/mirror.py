@@ -96,6 +96,10 @@ class Mirror:
     def count(self, route: str, what: str) -> None:
         self.book(route).add(what)
 
+    def full(self) -> bool:
+        """The queue has no room: the next mirror would be dropped (checked before building it)."""
+        return self.queue is not None and self.queue.full()
+
     def submit(self, job: Job) -> None:
         if self.queue is None:
             self._start()

@@ -6,6 +6,10 @@ One file per behaviour, each a class with up to three hooks, as mitmproxy's addo
   `Refusal`); None leaves the choice as it was. Runs after the pure plan step.
 - `wrap(exchange, forward)`: run around the forwarding (retries, fallback, faults):
   `await forward(exchange)` does the real call and returns the status.
+- `recover(exchange)`: the upstream failed before any of its answer was sent
+  (`exchange.failure` says how); return True to forward once more, to the upstream the
+  hook set in `exchange.call.upstream` (fallback). Synchronous: it costs nothing until
+  something fails.
 - `observe(exchange)`: see the finished exchange (status, timings, teed bodies).
 - `configure(config)`: read proxy.toml once per table load (not per request).
 
@@ -56,15 +60,19 @@ class Behaviour:
     async def wrap(self, exchange: Exchange, forward: Forward) -> int:
         return await forward(exchange)
 
+    def recover(self, exchange: Exchange) -> bool:
+        return False
+
     def observe(self, exchange: Exchange) -> None:
         return None
 
     @classmethod
-    def hooks(cls) -> tuple[bool, bool, bool]:
-        """Which of choose, wrap and observe this behaviour overrides (the others cost nothing)."""
+    def hooks(cls) -> tuple[bool, bool, bool, bool]:
+        """Which of choose, wrap, recover and observe this behaviour overrides (the others cost nothing)."""
         return (
             cls.choose is not Behaviour.choose,
             cls.wrap is not Behaviour.wrap,
+            cls.recover is not Behaviour.recover,
             cls.observe is not Behaviour.observe,
         )
 

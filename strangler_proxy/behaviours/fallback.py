@@ -1,6 +1,6 @@
 """Fallback to the monolith when a route's service fails, for the methods that may be repeated.
 
-(The same wrap reports each outcome of the service to the worker's auto-rollback watch.)
+(The same behaviour reports each outcome of the service to the worker's auto-rollback watch.)
 
 A route that sends traffic to a service (mode `service`, or `canary` for the users on the
 service) falls back to the default upstream (the monolith) when the service could not be
@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from strangler_proxy import policy
-from strangler_proxy.behaviours import UNANSWERED, Behaviour, Forward
+from strangler_proxy.behaviours import Behaviour
 from strangler_proxy.errors import RouteError
 
 if TYPE_CHECKING:
@@ -56,36 +56,46 @@ def fallback_methods(route: Route) -> frozenset[bytes]:
 
 
 class FallsBack(Behaviour):
-    """Base of the modes that send traffic to a service: wraps forwarding with the fallback."""
+    """Base of the modes that send traffic to a service: fallback, and the service's outcomes.
+
+    No wrap: `recover` runs only when the service failed before answering, and `observe`
+    after the response went out, so a healthy request pays two plain calls.
+    """
 
     def __init__(self, route: Route) -> None:
         self.methods = fallback_methods(route)
 
-    async def wrap(self, exchange: Exchange, forward: Forward) -> int:
-        status = await forward(exchange)
+    def recover(self, exchange: Exchange) -> bool:
         worker = exchange.conn.worker
         default = worker.default
-        if (
-            exchange.target != default
-            and status != 499
-            and exchange.fault is None
-            and not exchange.injected
-        ):
-            worker.service_outcome(exchange.route_name, status == UNANSWERED or status >= 500)
-        if status != UNANSWERED or not self.methods:
-            return status
+        if exchange.target == default:
+            return False
+        if exchange.fault is None and not exchange.injected:
+            worker.service_outcome(exchange.route_name, True)
         head = exchange.head
         if (
-            exchange.target == default
+            not self.methods
             or head.method not in self.methods
             or not exchange.body_done
             or exchange.got_body
             or head.upgrade
             or exchange.conn.lost
         ):
-            return status
-        failed = exchange.target
-        exchange.call.upstream = exchange.target = default  # type: ignore[union-attr]
-        exchange.failure = None
-        exchange.add_response_header(b"X-Figkit-Fallback: " + failed.encode())
-        return await forward(exchange)
+            return False
+        exchange.add_response_header(b"X-Figkit-Fallback: " + exchange.target.encode())
+        exchange.call.upstream = default  # type: ignore[union-attr]
+        return True
+
+    def observe(self, exchange: Exchange) -> None:
+        """The service answered (no failure, no fallback): count it for the rollback watch."""
+        worker = exchange.conn.worker
+        status = exchange.status
+        if (
+            exchange.target == worker.default
+            or exchange.failure is not None
+            or status == 499
+            or exchange.fault is not None
+            or exchange.injected
+        ):
+            return
+        worker.service_outcome(exchange.route_name, status >= 500)

@@ -110,6 +110,10 @@ class Shadow(Behaviour):
             or self.settings is None
         ):
             return
+        mirror = worker.mirror
+        if mirror.full():
+            mirror.count(self.route, "dropped")
+            return
         if any(
             n.lower() == b"accept" and b"text/event-stream" in v.lower() for n, v in head.headers
         ):
@@ -122,9 +126,9 @@ class Shadow(Behaviour):
         body = b"".join(exchange.tee or ())
         answer = b"".join(exchange.tee_out or ())
         if len(body) > self.max_body or len(answer) > self.max_body:
-            worker.mirror.count(self.route, "skipped")
+            mirror.count(self.route, "skipped")
             return
-        worker.mirror.submit(
+        mirror.submit(
             Job(
                 route=self.route,
                 settings=self.settings,
