@@ -1,11 +1,11 @@
 """What the proxy's behaviours cost: issue 13's three targets, side by side in one run.
 
-    .venv/bin/python bench/behaviours_bench.py [--seconds 5] [--repeats 4] [--no-write]
+    .venv/bin/python bench/behaviours_bench.py [--seconds 3] [--repeats 12] [--no-write]
 
 One figkit worker in front of one nginx (1 KB of JSON), and for shadow mode a service
 50 ms slower than the monolith (bench/slow_upstream.py, the same JSON). The bench route's
-policy is swapped live between runs, and every turn runs each variant once, in a rotated
-order, so each figure is compared with the plain data path of its own turn:
+routes live in one table, one path each, and every turn runs each variant once, in a
+rotated order, so each figure is compared with the plain data path of its own turn:
 
 - no route: the request matches no route (the plain data path: no behaviour at all);
 - monolith: a route whose mode runs no behaviour (every behaviour off);
@@ -36,7 +36,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.proxy_bench import (  # noqa: E402
-    BENCH_PATH,
     ORIGIN_CONF,
     ORIGIN_SERVER,
     TOKEN,
@@ -53,15 +52,20 @@ from bench.results_file import machine, write_section  # noqa: E402
 from strangler_proxy.behaviours.canary import bucket  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-PLAIN_PATH = "/plain/products/42/"  # matches no route of the table
 SLOW_MS = 50
+# Each variant is a route of one table, on its own path, so turns alternate without a swap;
+# "no route" is a path no route matches. Matching costs the same at every path (a trie).
 VARIANTS = {
-    "no route": (PLAIN_PATH, {"mode": "monolith"}),
-    "monolith": (BENCH_PATH, {"mode": "monolith"}),
-    "service": (BENCH_PATH, {"mode": "service"}),
-    "canary 50%": (BENCH_PATH, {"mode": "canary", "options": {"canary": {"percent": 50}}}),
-    "shadow": (BENCH_PATH, {"mode": "shadow"}),
+    "no route": None,
+    "monolith": {"mode": "monolith"},
+    "service": {"mode": "service"},
+    "canary 50%": {"mode": "canary", "options": {"canary": {"percent": 50}}},
+    "shadow": {"mode": "shadow"},
 }
+
+
+def path_of(variant: str) -> str:
+    return f"/bench/{variant.split()[0].replace(' ', '-')}/products/42/"
 
 
 def user_on_service() -> str:
@@ -98,21 +102,31 @@ secret_env = "FIGKIT_ADMIN_TOKEN"
 scope = "admin"
 """
     )
-    env = {**os.environ, "FIGKIT_ADMIN_TOKEN": TOKEN, "FIGKIT_ADMIN_URL": f"http://127.0.0.1:{admin}"}
+    env = {
+        **os.environ,
+        "FIGKIT_ADMIN_TOKEN": TOKEN,
+        "FIGKIT_ADMIN_URL": f"http://127.0.0.1:{admin}",
+    }
     group.start("figkit", [str(VENV / "figkit"), "proxy", "serve", "--config", str(home / "proxy.toml"), "--workers", "1"], env)  # fmt: skip
     wait_port(port)
     wait_port(admin)
     return port, env
 
 
-def load(tmp: Path, env: dict, variant: str) -> None:
-    """The 10-route table with the bench route in this variant's policy, swapped in live."""
-    _, policy = VARIANTS[variant]
-    table = route_table(10)
-    bench = table[0]
-    bench.pop("mode", None)
-    bench["policy"] = policy
-    bench["target"] = "slow" if policy["mode"] == "shadow" else "service"
+def load(tmp: Path, env: dict) -> None:
+    """The bench table: 9 ordinary routes and one route per variant, each on its own path."""
+    table = route_table(10)[1:]
+    for variant, policy in VARIANTS.items():
+        if policy is None:
+            continue
+        table.append(
+            {
+                "name": f"bench-{variant.split()[0]}",
+                "match": path_of(variant).replace("/42/", "/<int:id>/"),
+                "target": "slow" if policy["mode"] == "shadow" else "service",
+                "policy": policy,
+            }
+        )
     path = tmp / "figkit" / "routes.json"
     path.write_text(json.dumps({"routes": table}))
     done = subprocess.run(
@@ -140,8 +154,8 @@ def run_wrk(group: Group, url: str, seconds: float, cookie: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=5, help="per wrk run")
-    parser.add_argument("--repeats", type=int, default=4, help="turns of every variant")
+    parser.add_argument("--seconds", type=int, default=3, help="per wrk run")
+    parser.add_argument("--repeats", type=int, default=12, help="turns of every variant")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     for tool in ("wrk", "nginx"):
@@ -169,7 +183,9 @@ def run(group: Group, tmp: Path, args: argparse.Namespace) -> tuple[dict, dict]:
     for d in ("body", "proxy", "fcgi", "uwsgi", "scgi"):
         (tmp / d).mkdir()
     origin, slow = free_port(), free_port()
-    conf = ORIGIN_CONF.format(dir=tmp, name="origin", server=ORIGIN_SERVER.format(port=origin, dir=tmp))
+    conf = ORIGIN_CONF.format(
+        dir=tmp, name="origin", server=ORIGIN_SERVER.format(port=origin, dir=tmp)
+    )
     (tmp / "origin.conf").write_text(conf)
     group.start("origin", [shutil.which("nginx") or "/usr/sbin/nginx", "-c", str(tmp / "origin.conf"), "-p", str(tmp)])  # fmt: skip
     group.start("slow", [str(VENV / "python"), str(ROOT / "bench" / "slow_upstream.py"), str(slow), str(tmp / "payload.json"), str(SLOW_MS)])  # fmt: skip
@@ -180,29 +196,25 @@ def run(group: Group, tmp: Path, args: argparse.Namespace) -> tuple[dict, dict]:
     names = list(VARIANTS)
     results: dict[str, list[dict]] = {n: [] for n in names}
     shadow: dict = {}
+    load(tmp, env)
+    for name in names:
+        head = fetch_head(port, path_of(name))
+        if b" 200 " not in head.split(b"\r\n", 1)[0]:
+            raise SystemExit(f"{name}: the proxy answered {head[:200]!r}")
     for turn in range(args.repeats):
         order = names[turn % len(names) :] + names[: turn % len(names)]
         for name in order:
-            load(tmp, env, name)
-            path = VARIANTS[name][0]
-            head = fetch_head(port, path)
-            if b" 200 " not in head.split(b"\r\n", 1)[0]:
-                raise SystemExit(f"{name}: the proxy answered {head[:200]!r}")
-            r = run_wrk(group, f"http://127.0.0.1:{port}{path}", args.seconds, cookie)
+            r = run_wrk(group, f"http://127.0.0.1:{port}{path_of(name)}", args.seconds, cookie)
             results[name].append(r)
             print(f"#{turn + 1} {name:11} {r['rps']:>9,.0f} req/s  p99 {r['p99_ms']:.2f} ms  "
                   f"proxy {r['proxy_cores']:.2f} cores  errors {r['errors']}", flush=True)  # fmt: skip
-            if name == "shadow":
-                time.sleep(1.5)  # the worker adds its shadow figures once a second
-                out = subprocess.run(
-                    [str(VENV / "figkit"), "routes", "diff", "bench", "--json"],
-                    env=env, capture_output=True, text=True, timeout=30,
-                )  # fmt: skip
-                if out.returncode == 0:
-                    data = json.loads(out.stdout)
-                    for key in ("compared", "mismatched", "dropped", "shadow_errors", "skipped"):
-                        shadow[key] = shadow.get(key, 0) + data[key]
-                    shadow["noise"] = data["noise"]
+    time.sleep(2)  # the worker adds its shadow figures once a second
+    out = subprocess.run(
+        [str(VENV / "figkit"), "routes", "diff", "bench-shadow", "--json"],
+        env=env, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    if out.returncode == 0:
+        shadow = json.loads(out.stdout)
     return results, shadow
 
 
@@ -242,9 +254,10 @@ def render(results: dict[str, list[dict]], shadow: dict, args: argparse.Namespac
 
 `.venv/bin/python bench/behaviours_bench.py --seconds {args.seconds} --repeats {args.repeats}` on
 {machine()}; wrk -c32 (one thread), one figkit worker, upstream nginx (1 worker, 1 KB JSON),
-all on the same 2 shared cores. Every turn runs each variant once in a rotated order, the
-bench route's policy swapped live between runs; each ratio is against the plain data path
-(`no route`) of the same turn, and the figure is the median over {args.repeats} turns.
+all on the same 2 shared cores. Each variant is a route of one table on its own path (so
+turns alternate without a table swap), every turn runs each variant once in a rotated
+order, each ratio is against the plain data path (`no route`) of the same turn, and the
+figure is the median over {args.repeats} turns.
 
 | variant | req/s | vs no route | p99 ms | vs no route | CPU µs/req | vs no route |
 |---|---|---|---|---|---|---|

@@ -53,7 +53,8 @@ class ShadowConfig(_Strict):
     skipped). `noise_rate` is the share of mirrored requests also sent to the monolith a
     second time to learn which fields differ anyway (a route's `noise_rate` overrides it;
     0 turns learning off); the first `warmup` compared requests of each worker always are.
-    `samples` mismatches are kept per route, the newest.
+    `samples` mismatches are kept per route, the newest. At most `max_per_second`
+    mirrors a second are made per worker (a sample of busy traffic, as Diffy takes).
     """
 
     queue: int = Field(1000, ge=1)
@@ -63,6 +64,7 @@ class ShadowConfig(_Strict):
     noise_rate: float = Field(0.1, ge=0, le=1)
     warmup: int = Field(10, ge=0)
     samples: int = Field(50, ge=1, le=1000)
+    max_per_second: int = Field(200, ge=1)
 
 
 class GatesConfig(_Strict):

@@ -151,6 +151,19 @@ class Exchange:
         self.tee_headers: list | None = None  # the upstream's response headers, when teeing
         self.complete = False  # the upstream's whole response was relayed
 
+    def start_tee(self, request_cap: int, response_cap: int) -> None:
+        """Keep up to these many bytes of the request and response bodies (and the response
+        headers) for a behaviour's observe(), beside the stream; what arrived with the head
+        is kept too."""
+        if request_cap and self.tee is None:
+            self.tee, self.tee_cap = [], request_cap
+            for early in self.buffer:
+                if self.tee_cap > 0:
+                    self.tee.append(early[: self.tee_cap])
+                    self.tee_cap -= len(self.tee[-1])
+        if response_cap and self.tee_out is None:
+            self.tee_out, self.tee_out_cap = [], response_cap
+
     def add_response_header(self, line: bytes) -> None:
         """Add `Name: value` to the response the client gets (a behaviour's cookie, say)."""
         if self.extra_headers is None:
@@ -808,7 +821,9 @@ class Worker:
         self.table = RouteTable()
         self.chains: dict[str, tuple] = {}
         self.watches: dict[str, Watch] = {}  # route -> its service's outcomes (auto-rollback)
-        self.mirror = Mirror(config)  # shadow traffic: started by the first mirrored request
+        self.mirror = Mirror(
+            config, self.upstreams
+        )  # shadow traffic: started by the first mirrored request
         # route -> [requests, failures] its service served since the last flush (for gates)
         self.served: dict[str, list[int]] = {}
         self._flushes = 0
@@ -944,14 +959,8 @@ class Worker:
                         return
                     if choice is not None:
                         call.upstream = choice
-                if tee[0]:
-                    ex.tee, ex.tee_cap = [], tee[0]
-                    for early in ex.buffer:  # what arrived with the head, before the chain ran
-                        if ex.tee_cap > 0:
-                            ex.tee.append(early[: ex.tee_cap])
-                            ex.tee_cap -= len(ex.tee[-1])
-                if tee[1]:
-                    ex.tee_out, ex.tee_out_cap = [], tee[1]
+                if tee[0] or tee[1]:
+                    ex.start_tee(*tee)
             ex.target = call.upstream
             if chain is not None and chain[1] is not None:
                 status = await chain[1](ex)  # the forwarding inside the behaviours' wraps

@@ -3,9 +3,11 @@
 Each worker has one `Mirror`. The shadow behaviour hands it a finished exchange (the
 request, and the monolith's answer that the client already has); `submit` never waits:
 the job goes into a bounded queue, or is dropped and counted when the queue is full.
-`concurrency` senders take jobs off the queue and call the service with httpx (a pooled
-client with timeouts, off the data path), and for a sample of jobs the monolith a
-second time: the fields in which the monolith disagrees with itself are noise (Diffy's
+`concurrency` senders take jobs off the queue and call the service through the worker's
+own keep-alive pools (the data path's HTTP/1.1 client, about 30 µs a call where httpx
+took several hundred, measured by bench/behaviours_bench.py), bypassing the breakers:
+shadow traffic never judges an upstream the clients depend on. For a sample of jobs the
+monolith is called a second time: the fields in which the monolith disagrees with itself are noise (Diffy's
 method), ignored from then on and shared with every worker through the store.
 
 The counts, the new noise and the samples of mismatches are added to the store once a
@@ -22,13 +24,13 @@ import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from strangler_proxy import metrics
 from strangler_proxy.diffing import Answer, Rules, differences, widened
+from strangler_proxy.upstreams import UpstreamUnavailable
 
 if TYPE_CHECKING:
     from strangler_proxy.config import ProxyConfig, ShadowConfig
+    from strangler_proxy.upstreams import Upstream, UpstreamConnection
 
 log = logging.getLogger("figkit.proxy.shadow")
 
@@ -74,17 +76,75 @@ class _Book:
         self.counts[what] = self.counts.get(what, 0) + n
 
 
+class _Collect:
+    """A ResponseSink that keeps a mirrored response (up to a cap) instead of relaying it."""
+
+    __slots__ = ("future", "pool", "up", "status", "headers", "body", "size", "cap")
+
+    def __init__(self, future: asyncio.Future, pool: Any, up: UpstreamConnection, cap: int) -> None:
+        self.future, self.pool, self.cap = future, pool, cap
+        self.up: UpstreamConnection | None = up
+        self.status = 0
+        self.headers: list = []
+        self.body: list[bytes] = []
+        self.size = 0
+
+    def response_head(self, conn, status, reason, headers, length, chunked) -> None:  # noqa: ANN001
+        self.status, self.headers = status, headers
+
+    def response_body(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size <= self.cap:
+            self.body.append(data)
+
+    def flush(self) -> None:
+        return None
+
+    def response_done(self, reusable: bool) -> None:
+        up, self.up = self.up, None
+        if up is not None:
+            self.pool.release(up, reusable)
+        self._end("done")
+
+    def response_upgraded(self, rest: bytes) -> None:
+        self.upstream_failed("upgraded", "")
+
+    def upstream_failed(self, kind: str, detail: str) -> None:
+        up, self.up = self.up, None
+        if up is not None:
+            up.abort()
+        self._end("failed")
+
+    def upstream_pause_writing(self) -> None:
+        return None
+
+    def upstream_resume_writing(self) -> None:
+        return None
+
+    def spliced_data(self, data: bytes) -> None:
+        return None
+
+    def abort(self) -> None:
+        up, self.up = self.up, None
+        if up is not None:
+            up.abort()
+
+    def _end(self, how: str) -> None:
+        if not self.future.done():
+            self.future.set_result(how)
+
+
 class Mirror:
-    def __init__(self, config: ProxyConfig) -> None:
+    def __init__(self, config: ProxyConfig, upstreams: dict[str, Upstream]) -> None:
         self.config: ShadowConfig = config.proxy.shadow
-        self.upstreams = config.upstreams
+        self.upstreams = upstreams
         self.default = config.proxy.default_upstream
         self.books: dict[str, _Book] = {}
         self.samples: list[dict] = []
         self.queue: asyncio.Queue[Job] | None = None
         self.senders: list[asyncio.Task] = []
-        self.client: httpx.AsyncClient | None = None
-        self._turn = 0
+        self._second = 0  # the second `_sent` counts in (for max_per_second)
+        self._sent = 0
 
     # --- the data path's side: never waits ---------------------------------------------
     def book(self, route: str) -> _Book:
@@ -100,6 +160,16 @@ class Mirror:
         """The queue has no room: the next mirror would be dropped (checked before building it)."""
         return self.queue is not None and self.queue.full()
 
+    def over_rate(self) -> bool:
+        """This second's mirrors are used up (`max_per_second`): the next one is not made."""
+        now = int(time.monotonic())
+        if now != self._second:
+            self._second, self._sent = now, 0
+        if self._sent >= self.config.max_per_second:
+            return True
+        self._sent += 1
+        return False
+
     def submit(self, job: Job) -> None:
         if self.queue is None:
             self._start()
@@ -111,14 +181,6 @@ class Mirror:
     def _start(self) -> None:
         cfg = self.config
         self.queue = asyncio.Queue(cfg.queue)
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(cfg.timeout, connect=min(cfg.timeout, 2.0)),
-            limits=httpx.Limits(
-                max_connections=cfg.concurrency * 2, max_keepalive_connections=cfg.concurrency * 2
-            ),
-            follow_redirects=False,
-            trust_env=False,  # never through an HTTP(S)_PROXY from the environment
-        )
         self.senders = [
             asyncio.get_running_loop().create_task(self._send_loop())
             for _ in range(cfg.concurrency)
@@ -190,41 +252,48 @@ class Mirror:
                     }
                 )
 
-    async def _call(self, upstream: str, job: Job, role: str) -> Answer | str:
+    async def _call(self, name: str, job: Job, role: str) -> Answer | str:
         """One mirrored call; an Answer, or why there is none ("failed", "too_big")."""
-        cfg = self.upstreams.get(upstream)
-        if cfg is None or self.client is None:
+        upstream = self.upstreams.get(name)
+        if upstream is None:
             return "failed"
-        self._turn += 1
-        base = cfg.urls[self._turn % len(cfg.urls)]
-        host = base.split("://", 1)[1].split("/", 1)[0]
-        headers = [
-            (name, host.encode() if name.lower() == b"host" and cfg.host == "upstream" else value)
-            for name, value in job.headers
-        ]
-        headers.append((SHADOW_HEADER.encode(), role.encode()))
-        origin = base.split("://", 1)[0] + "://" + host
+        pool = upstream.pick()
         try:
-            request = self.client.build_request(
-                job.method, origin + job.target, headers=headers, content=job.body or None
-            )
-            response = await self.client.send(request, stream=True)
-            try:
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > self.config.max_body:
-                        return "too_big"
-            finally:
-                await response.aclose()
-        except (httpx.HTTPError, OSError, ValueError):
+            up = await pool.acquire()
+        except UpstreamUnavailable:
             return "failed"
+        host = pool.netloc if upstream.config.host == "upstream" else None
+        lines = [job.method.encode() + b" " + job.target.encode("latin-1") + b" HTTP/1.1"]
+        for header, value in job.headers:
+            lines.append(
+                header + b": " + (host if host is not None and header.lower() == b"host" else value)
+            )
+        lines.append(SHADOW_HEADER.encode() + b": " + role.encode())
+        if job.body:
+            lines.append(b"Content-Length: %d" % len(job.body))
+        lines.append(b"\r\n")
+        future = asyncio.get_running_loop().create_future()
+        sink = _Collect(future, pool, up, self.config.max_body)
+        up.send(sink, b"\r\n".join(lines), job.method == "HEAD")
+        if job.body:
+            up.write(job.body)
+        try:
+            how = await asyncio.wait_for(future, self.config.timeout)
+        except TimeoutError:
+            sink.abort()
+            return "failed"
+        except asyncio.CancelledError:
+            sink.abort()
+            raise
+        if how != "done":
+            return "failed"
+        if sink.size > self.config.max_body:
+            return "too_big"
         return answer_of(
-            response.status_code,
-            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw],
-            bytes(body),
+            sink.status,
+            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in sink.headers],
+            b"".join(sink.body),
             job.settings.headers,
-            decoded=True,
         )
 
     # --- once a second -----------------------------------------------------------------
@@ -254,16 +323,10 @@ class Mirror:
             task.cancel()
         if self.senders:
             await asyncio.gather(*self.senders, return_exceptions=True)
-        if self.client is not None:
-            await self.client.aclose()
 
 
 def answer_of(
-    status: int,
-    headers: list[tuple[str, str]],
-    body: bytes,
-    chosen: tuple[str, ...],
-    decoded: bool = False,
+    status: int, headers: list[tuple[str, str]], body: bytes, chosen: tuple[str, ...]
 ) -> Answer:
     """An Answer from a response's parts; a gzip or deflate body is decoded first."""
     content_type = encoding = ""
@@ -276,7 +339,7 @@ def answer_of(
             encoding = value.strip().lower()
         if lower in chosen:
             kept[lower] = value if lower not in kept else kept[lower] + ", " + value
-    if not decoded and encoding in ("gzip", "deflate", "x-gzip"):
+    if encoding in ("gzip", "deflate", "x-gzip"):
         try:
             inflate = zlib.decompressobj(wbits=47)  # gzip or zlib, by the header
             body = inflate.decompress(body, 64 << 20)

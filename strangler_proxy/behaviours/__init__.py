@@ -20,7 +20,9 @@ Every hook is optional and synchronous except `wrap`. A route's `policy.mode` na
 behaviours it runs (`chain_for`); a route with no behaviour costs the data path nothing.
 A behaviour that needs the request body (shadow traffic) sets `tee_request` to a cap in
 bytes (and `tee_response` for the response body): the relay keeps a copy up to the cap
-beside the stream, never holding the stream back.
+beside the stream, never holding the stream back. A behaviour that needs the bodies of
+only some requests calls `exchange.start_tee(...)` from `choose` instead (shadow does:
+only the requests it will mirror are kept).
 """
 
 from __future__ import annotations

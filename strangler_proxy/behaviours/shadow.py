@@ -1,9 +1,10 @@
 """The `shadow` mode: the monolith answers; the same request is mirrored to the service and compared.
 
-The client always gets the monolith's answer, at the monolith's speed: the mirror is
-made after the response has gone out, from the request and response bodies the relay
-kept beside the stream (up to `[proxy.shadow] max_body`), and waits in a bounded queue
-(`strangler_proxy/mirror.py`). Only the route's safe methods are mirrored (GET and HEAD
+The client always gets the monolith's answer, at the monolith's speed. Before forwarding,
+`choose` picks the request for mirroring when the mirror can take it (its queue has room,
+and this second's `max_per_second` is not used up); only a picked request's bodies are
+kept beside the stream (up to `[proxy.shadow] max_body`). After the response has gone
+out, `observe` turns it into a mirror job in the bounded queue (`strangler_proxy/mirror.py`). Only the route's safe methods are mirrored (GET and HEAD
 by default), never a WebSocket or an event stream, never a request the proxy answered
 itself, and never a body over the cap.
 
@@ -85,8 +86,6 @@ class Shadow(Behaviour):
         cfg = config.proxy.shadow
         settings = self.settings_in
         self.max_body = cfg.max_body
-        # Keep one byte more than the cap: a body that fills it is known to be over.
-        self.tee_request = self.tee_response = cfg.max_body + 1
         self.settings = RouteSettings(
             service=self.target,
             methods=self.methods,
@@ -96,23 +95,32 @@ class Shadow(Behaviour):
             noise_rate=float(settings.get("noise_rate", cfg.noise_rate)),
         )
 
+    def choose(self, exchange: Exchange) -> None:
+        """Pick this request for mirroring (and keep its bodies) only when it can be sent."""
+        head = exchange.head
+        if head.method not in self.methods or head.upgrade:
+            return None
+        mirror = exchange.conn.worker.mirror
+        if mirror.full():
+            mirror.count(self.route, "dropped")
+        elif not mirror.over_rate():
+            # One byte more than the cap: a body that fills it is known to be over.
+            exchange.start_tee(self.max_body + 1, self.max_body + 1)
+        return None  # the monolith answers
+
     def observe(self, exchange: Exchange) -> None:
+        if exchange.tee_out is None:
+            return  # not picked: the common case under load costs this one check
         head = exchange.head
         call = exchange.call
         worker = exchange.conn.worker
         if (
-            head.method not in self.methods
-            or head.upgrade
-            or exchange.upgraded
+            exchange.upgraded
             or call is None
             or not exchange.complete
             or exchange.target != worker.default
             or self.settings is None
         ):
-            return
-        mirror = worker.mirror
-        if mirror.full():
-            mirror.count(self.route, "dropped")
             return
         if any(
             n.lower() == b"accept" and b"text/event-stream" in v.lower() for n, v in head.headers
@@ -124,7 +132,8 @@ class Shadow(Behaviour):
         if any(n.lower() == "content-type" and "event-stream" in v for n, v in headers):
             return
         body = b"".join(exchange.tee or ())
-        answer = b"".join(exchange.tee_out or ())
+        answer = b"".join(exchange.tee_out)
+        mirror = worker.mirror
         if len(body) > self.max_body or len(answer) > self.max_body:
             mirror.count(self.route, "skipped")
             return
