@@ -57,6 +57,30 @@ def bucket(salt: bytes, key: bytes) -> float:
     return int.from_bytes(digest, "big") / _SCALE
 
 
+class Points:
+    """bucket() for one salt, with the points of recent users remembered.
+
+    A keyed BLAKE2b state is copied instead of set up per call, and a user's point is kept
+    (up to `MAX_REMEMBERED` users, then forgotten all at once): a user makes many requests.
+    """
+
+    MAX_REMEMBERED = 65536
+
+    def __init__(self, salt: bytes) -> None:
+        self._keyed = blake2b(digest_size=8, key=salt[:64])
+        self._known: dict[bytes, float] = {}
+
+    def __call__(self, key: bytes) -> float:
+        point = self._known.get(key)
+        if point is None:
+            if len(self._known) >= self.MAX_REMEMBERED:
+                self._known.clear()
+            state = self._keyed.copy()
+            state.update(key)
+            point = self._known[key] = int.from_bytes(state.digest(), "big") / _SCALE
+        return point
+
+
 def cookie_value(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
     """The value of cookie `name` in the request's Cookie header(s), or None."""
     for header, value in headers:
@@ -78,7 +102,7 @@ class Canary(FallsBack):
         kind, _, name = str(settings.get("sticky", f"cookie:{COOKIE}")).partition(":")
         self.header = name.lower().encode() if kind == "header" else None
         self.cookie = name.encode() if kind == "cookie" else COOKIE.encode()
-        self.salt = target.encode()
+        self.point = Points(target.encode())
 
     def choose(self, exchange: Exchange) -> str | None:
         headers = exchange.head.headers
@@ -94,7 +118,7 @@ class Canary(FallsBack):
                 b"Set-Cookie: %s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Lax"
                 % (self.cookie, key, COOKIE_MAX_AGE)
             )
-        if bucket(self.salt, key) < self.threshold:
+        if self.point(key) < self.threshold:
             return self.target
         return None  # the plan's choice: the monolith
 

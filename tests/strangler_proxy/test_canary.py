@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from strangler_proxy.behaviours.canary import COOKIE, bucket, cookie_value
+from strangler_proxy.behaviours.canary import COOKIE, Points, bucket, cookie_value
 from strangler_proxy.errors import RouteError
 from strangler_proxy.policy import Policy
 from tests.strangler_proxy.test_proxying import cut_over
@@ -118,3 +118,11 @@ def test_cookie_values_are_read_from_every_cookie_header():
 def test_a_canary_policy_needs_a_percentage():
     with pytest.raises(RouteError, match="needs its settings"):
         Policy("canary").validate("r")
+
+
+def test_remembered_points_are_the_hash_itself_even_past_the_memory_limit(monkeypatch):
+    monkeypatch.setattr(Points, "MAX_REMEMBERED", 50)
+    points = Points(b"catalog")
+    keys = [b"user-%d" % i for i in range(120)] * 2
+    assert [points(k) for k in keys] == [bucket(b"catalog", k) for k in keys]
+    assert len(points._known) <= 50
