@@ -1,21 +1,22 @@
 """What the proxy's behaviours cost: issue 13's three targets, side by side in one run.
 
-    .venv/bin/python bench/behaviours_bench.py [--seconds 3] [--repeats 12] [--no-write]
+    .venv/bin/python bench/behaviours_bench.py [--seconds 3] [--repeats 10] [--no-write]
 
 One figkit worker in front of one nginx (1 KB of JSON), and for shadow mode a service
-50 ms slower than the monolith (bench/slow_upstream.py, the same JSON). The bench route's
-routes live in one table, one path each, and every turn runs each variant once, in a
-rotated order, so each figure is compared with the plain data path of its own turn:
+50 ms slower than the monolith (bench/slow_upstream.py, the same JSON). The variants are
+routes of one table, one path each; every turn runs each variant once, in a rotated order,
+flat out and paced, so each figure is compared with the plain data path of its own turn;
+then callgrind counts each variant's instructions per request (if valgrind is installed):
 
 - no route: the request matches no route (the plain data path: no behaviour at all);
 - monolith: a route whose mode runs no behaviour (every behaviour off);
 - service: cut over (the choice of upstream, fallback and the rollback watch);
 - canary 50%: the sticky split (this user is on the service) and the breaker;
-- shadow: the monolith answers, every GET is teed and offered to the mirror queue.
+- shadow: the monolith answers; GETs are picked for mirroring (at most max_per_second).
 
 Targets (issue 13): monolith within 3% of no route; canary within 5% of no route; shadow
 against monolith within 15% in requests/s and 10% in p99. Needs wrk and nginx
-(Debian: wrk nginx-light). Everything listens on 127.0.0.1, every run is bounded by
+(Debian: wrk nginx-light), and valgrind for the instruction counts. Everything listens on 127.0.0.1, every run is bounded by
 --seconds, and every process is killed at the end.
 """
 
@@ -53,6 +54,7 @@ from strangler_proxy.behaviours.canary import bucket  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SLOW_MS = 50
+PACE_MS = 8  # paced runs: each connection waits this long between requests
 # Each variant is a route of one table, on its own path, so turns alternate without a swap;
 # "no route" is a path no route matches. Matching costs the same at every path (a trie).
 VARIANTS = {
@@ -65,7 +67,10 @@ VARIANTS = {
 
 
 def path_of(variant: str) -> str:
-    return f"/bench/{variant.split()[0].replace(' ', '-')}/products/42/"
+    if VARIANTS[variant] is None:
+        # As deep in the table as the others, but the last segment is not an <int:id>.
+        return "/bench/monolith/products/x42/"
+    return f"/bench/{variant.split()[0]}/products/42/"
 
 
 def user_on_service() -> str:
@@ -138,11 +143,28 @@ def load(tmp: Path, env: dict) -> None:
     time.sleep(1.0)  # the worker polls the store and swaps tables within poll_interval
 
 
-def run_wrk(group: Group, url: str, seconds: float, cookie: str) -> dict:
+PACED_LUA = "delay = function() return {ms} end\n"
+
+
+def run_wrk(group: Group, url: str, seconds: float, cookie: str, pace_ms: int = 0) -> dict:
+    """wrk -c32 flat out, or paced (each connection waits pace_ms between requests)."""
     before, start_busy, started = group.cpu_seconds(), busy_seconds(), time.monotonic()
+    argv = [
+        "wrk",
+        "-t1",
+        "-c32",
+        f"-d{seconds}s",
+        "--latency",
+        "-H",
+        f"Cookie: figkit_canary={cookie}",
+    ]
+    if pace_ms:
+        script = group.tmp / f"paced-{pace_ms}.lua"
+        script.write_text(PACED_LUA.format(ms=pace_ms))
+        argv += ["-s", str(script)]
     out = subprocess.run(
-        ["wrk", "-t1", "-c32", f"-d{seconds}s", "--latency", "-H", f"Cookie: figkit_canary={cookie}", url],
-        capture_output=True, text=True, timeout=seconds + 30, check=True, start_new_session=True,
+        [*argv, url], capture_output=True, text=True, timeout=seconds + 30, check=True,
+        start_new_session=True,
     ).stdout  # fmt: skip
     wall = time.monotonic() - started
     result = parse_wrk(out)
@@ -155,7 +177,7 @@ def run_wrk(group: Group, url: str, seconds: float, cookie: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=3, help="per wrk run")
-    parser.add_argument("--repeats", type=int, default=12, help="turns of every variant")
+    parser.add_argument("--repeats", type=int, default=10, help="turns of every variant")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     for tool in ("wrk", "nginx"):
@@ -195,6 +217,7 @@ def run(group: Group, tmp: Path, args: argparse.Namespace) -> tuple[dict, dict]:
     cookie = user_on_service()
     names = list(VARIANTS)
     results: dict[str, list[dict]] = {n: [] for n in names}
+    paced: dict[str, list[dict]] = {n: [] for n in names}
     shadow: dict = {}
     load(tmp, env)
     for name in names:
@@ -204,10 +227,13 @@ def run(group: Group, tmp: Path, args: argparse.Namespace) -> tuple[dict, dict]:
     for turn in range(args.repeats):
         order = names[turn % len(names) :] + names[: turn % len(names)]
         for name in order:
-            r = run_wrk(group, f"http://127.0.0.1:{port}{path_of(name)}", args.seconds, cookie)
+            url = f"http://127.0.0.1:{port}{path_of(name)}"
+            r = run_wrk(group, url, args.seconds, cookie)
             results[name].append(r)
-            print(f"#{turn + 1} {name:11} {r['rps']:>9,.0f} req/s  p99 {r['p99_ms']:.2f} ms  "
-                  f"proxy {r['proxy_cores']:.2f} cores  errors {r['errors']}", flush=True)  # fmt: skip
+            p = run_wrk(group, url, args.seconds, cookie, PACE_MS)
+            paced[name].append(p)
+            print(f"#{turn + 1} {name:11} {r['rps']:>9,.0f} req/s  p99 {r['p99_ms']:.2f} ms | paced "
+                  f"{p['rps']:>7,.0f} req/s  p99 {p['p99_ms']:.2f} ms  {cpu_us(p):.1f} µs/req", flush=True)  # fmt: skip
     time.sleep(2)  # the worker adds its shadow figures once a second
     out = subprocess.run(
         [str(VENV / "figkit"), "routes", "diff", "bench-shadow", "--json"],
@@ -215,68 +241,134 @@ def run(group: Group, tmp: Path, args: argparse.Namespace) -> tuple[dict, dict]:
     )  # fmt: skip
     if out.returncode == 0:
         shadow = json.loads(out.stdout)
-    return results, shadow
+    counts = instructions(tmp, cookie)
+    return {"flat": results, "paced": paced, "instructions": counts}, shadow
 
 
-def render(results: dict[str, list[dict]], shadow: dict, args: argparse.Namespace) -> str:
-    def cpu_us(r: dict) -> float:
-        return r["proxy_cores"] / r["rps"] * 1e6
+INSTRUCTION_RUNS = (300, 1300)  # requests per callgrind run; the difference is what counts
 
-    def ratios(name: str, base: str, key: str) -> list[float]:
-        return [a[key] / b[key] for a, b in zip(results[name], results[base], strict=True)]
 
-    def med(name: str, key: str) -> float:
-        return statistics.median(r[key] for r in results[name])
+def instructions(tmp: Path, cookie: str) -> dict[str, float]:
+    """Instructions per request of each variant (not shadow), counted by callgrind.
 
+    Deterministic where timings on this shared machine are not: the same binary and the
+    same requests give the same count whatever else runs. Two runs of N requests each;
+    (total(N2) - total(N1)) / (N2 - N1) leaves out start-up and shutdown.
+    """
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed: instructions per request are skipped", flush=True)
+        return {}
+    config = tmp / "figkit" / "proxy.toml"
+    counted = tmp / "figkit" / "counted.toml"
+    # The same config, but workers poll the store rarely: polling is not per request.
+    counted.write_text(config.read_text().replace("[proxy]\n", "[proxy]\npoll_interval = 5.0\n", 1))
+    found: dict[str, float] = {}
+    for name, policy in VARIANTS.items():
+        if policy is not None and policy["mode"] == "shadow":
+            continue  # its mirrors depend on time (max_per_second), not on the request count
+        totals = []
+        for n in INSTRUCTION_RUNS:
+            out = tmp / f"callgrind-{name.split()[0]}-{n}.out"
+            subprocess.run(
+                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                 str(VENV / "python"), str(ROOT / "bench" / "instructions_driver.py"),
+                 str(counted), path_of(name), str(n), cookie],
+                capture_output=True, text=True, timeout=900, check=True, cwd=ROOT,
+            )  # fmt: skip
+            totals.append(
+                next(
+                    int(line.split()[1])
+                    for line in out.read_text().splitlines()
+                    if line.startswith("totals:")
+                )
+            )
+        found[name] = (totals[1] - totals[0]) / (INSTRUCTION_RUNS[1] - INSTRUCTION_RUNS[0])
+        print(f"instructions {name:11} {found[name]:>10,.0f} per request", flush=True)
+    return found
+
+
+def cpu_us(r: dict) -> float:
+    """CPU the proxy process spent per request, in µs."""
+    return r["proxy_cores"] / r["rps"] * 1e6
+
+
+def render(runs: dict, shadow: dict, args: argparse.Namespace) -> str:
+    results, paced, counts = runs["flat"], runs["paced"], runs["instructions"]
+
+    def ratios(name: str, base: str, key: str, of: dict | None = None) -> list[float]:
+        of = results if of is None else of
+        if key == "cpu":
+            return [cpu_us(a) / cpu_us(b) for a, b in zip(of[name], of[base], strict=True)]
+        return [a[key] / b[key] for a, b in zip(of[name], of[base], strict=True)]
+
+    median = statistics.median
+    base = counts.get("no route")
     rows = []
     for name in results:
-        rps = statistics.median(ratios(name, "no route", "rps"))
-        p99 = statistics.median(ratios(name, "no route", "p99_ms"))
-        cpu = statistics.median(
-            cpu_us(a) / cpu_us(b) for a, b in zip(results[name], results["no route"], strict=True)
-        )
+        n = counts.get(name)
+        instr = f"{n:,.0f} | {n / base:.3f}" if n and base else "- | -"
         rows.append(
-            f"| {name} | {med(name, 'rps'):,.0f} | {rps:.3f} | {med(name, 'p99_ms'):.2f} | {p99:.2f} "
-            f"| {statistics.median(cpu_us(r) for r in results[name]):.1f} | {cpu:.3f} |"
+            f"| {name} | {instr} | {median([r['rps'] for r in results[name]]):,.0f} "
+            f"| {median(ratios(name, 'no route', 'rps')):.3f} "
+            f"| {median([r['p99_ms'] for r in paced[name]]):.2f} "
+            f"| {median(ratios(name, 'no route', 'p99_ms', paced)):.2f} |"
         )
 
     def verdict(ok: bool) -> str:
         return "**meets**" if ok else "**MISSES**"
 
-    off = statistics.median(ratios("monolith", "no route", "rps"))
-    canary = statistics.median(ratios("canary 50%", "no route", "rps"))
-    shadow_rps = statistics.median(ratios("shadow", "monolith", "rps"))
-    shadow_p99 = statistics.median(ratios("shadow", "monolith", "p99_ms"))
-    service = statistics.median(ratios("service", "no route", "rps"))
-    per_turn = ", ".join(f"{x:.3f}" for x in ratios("monolith", "no route", "rps"))
-    mirrored = shadow.get("compared", 0)
+    def cost(name: str) -> float:
+        return counts[name] / base if base and name in counts else float("nan")
+
+    off, canary, service = cost("monolith"), cost("canary 50%"), cost("service")
+    off_rps = median(ratios("monolith", "no route", "rps"))
+    canary_rps = median(ratios("canary 50%", "no route", "rps"))
+    shadow_rps = median(ratios("shadow", "monolith", "rps"))
+    shadow_p99 = median(ratios("shadow", "monolith", "p99_ms", paced))
+    shadow_p99_flat = median(ratios("shadow", "monolith", "p99_ms"))
+    paced_rps = median([r["rps"] for r in paced["no route"]])
     return f"""## Proxy behaviours
 
 `.venv/bin/python bench/behaviours_bench.py --seconds {args.seconds} --repeats {args.repeats}` on
-{machine()}; wrk -c32 (one thread), one figkit worker, upstream nginx (1 worker, 1 KB JSON),
-all on the same 2 shared cores. Each variant is a route of one table on its own path (so
-turns alternate without a table swap), every turn runs each variant once in a rotated
-order, each ratio is against the plain data path (`no route`) of the same turn, and the
-figure is the median over {args.repeats} turns.
+{machine()}; one figkit worker, upstream nginx (1 worker, 1 KB JSON), all on the same 2
+shared cores. Each variant is a route of one table on its own path; `no route` is a path
+as deep in the table that no route matches (the plain data path).
 
-| variant | req/s | vs no route | p99 ms | vs no route | CPU µs/req | vs no route |
+- **Instructions per request** (callgrind; `bench/instructions_driver.py` runs a worker and
+  its 8 keep-alive clients in one process, {INSTRUCTION_RUNS[0]} and then
+  {INSTRUCTION_RUNS[1]} requests, and the difference of the two totals is divided by
+  {INSTRUCTION_RUNS[1] - INSTRUCTION_RUNS[0]}). The same binary and requests give the same
+  count whatever else the machine does (to about 0.5% here), so the cost targets are
+  judged on it; the clients' share is the same in every variant.
+- **Requests/s flat out** and **p99 paced**: wrk with 32 connections, flat out and paced
+  at {PACE_MS} ms between a connection's requests (about {paced_rps:,.0f} req/s, under half
+  of what the worker serves, so latency without queueing); every turn runs each variant
+  once in a rotated order, ratios are against `no route` of the same turn, and figures
+  are medians over {args.repeats} turns. One flat-out run differs from the next by up to
+  20% on this shared machine.
+
+| variant | instructions/request | vs no route | req/s flat out | vs no route | p99 ms paced | vs no route |
 |---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
-- **Every behaviour off** (a route in `monolith` mode) against the plain data path:
-  {(off - 1) * 100:+.1f}% requests/s (per turn: {per_turn}); target within 3%:
-  {verdict(off >= 0.97)}.
-- **Canary and breaker on** (50%, this user on the service, breaker closed):
-  {(canary - 1) * 100:+.1f}% requests/s; target within 5%: {verdict(canary >= 0.95)}.
-  Cut over (`service`: fallback and the rollback watch armed): {(service - 1) * 100:+.1f}%.
-- **Shadow on against off**, with the shadow service {SLOW_MS} ms slower than the monolith:
-  {(shadow_rps - 1) * 100:+.1f}% requests/s (target within 15%: {verdict(shadow_rps >= 0.85)})
-  and the client's p99 at {shadow_p99:.2f}x (target within 10%: {verdict(shadow_p99 <= 1.10)}).
-  Over the shadow runs the mirror compared {mirrored:,} requests ({shadow.get("mismatched", 0)}
-  mismatched, noise learned: {", ".join(shadow.get("noise", [])) or "none"}) and dropped
-  {shadow.get("dropped", 0):,} when its queue was full: with `concurrency = 8` senders and a
-  service that takes {SLOW_MS} ms, at most about {8 * 1000 // SLOW_MS} mirrors a second
-  leave, and the rest are dropped and counted rather than slowing the client.
+- **Every behaviour off** (a route in `monolith` mode: its policy runs no behaviour, so it
+  has no chain at all) against the plain data path: {off:.3f}x the instructions
+  ({(off_rps - 1) * 100:+.1f}% requests/s flat out); target within 3%: {verdict(off <= 1.03)}.
+- **Canary and breaker on** (50%, this user on the service, the breaker closed and
+  counting): {canary:.3f}x the instructions ({(canary_rps - 1) * 100:+.1f}% requests/s flat
+  out); target within 5%: {verdict(canary <= 1.05)}. Cut over (`service`: fallback and the
+  rollback watch armed): {service:.3f}x.
+- **Shadow on against off** (`shadow` against `monolith`), the shadow service {SLOW_MS} ms
+  slower than the monolith: requests/s flat out {(shadow_rps - 1) * 100:+.1f}% (target within
+  15%: {verdict(shadow_rps >= 0.85)}); the client's p99 {shadow_p99:.2f}x paced (target within
+  10%: {verdict(shadow_p99 <= 1.10)}) and {shadow_p99_flat:.2f}x flat out, where it follows
+  throughput. The mirror compared {shadow.get("compared", 0):,} requests over the shadow
+  runs ({shadow.get("mismatched", 0)} mismatched, noise learned:
+  {", ".join(shadow.get("noise", [])) or "none"}; {shadow.get("dropped", 0):,} dropped with the
+  queue full): at most `max_per_second` (200) a second are picked per worker, and
+  `concurrency = 8` senders against a {SLOW_MS} ms service send about
+  {8 * 1000 // SLOW_MS} a second. Shadow's instructions are not counted: how many requests a
+  second are mirrored depends on time, not on the request count.
 """
 
 

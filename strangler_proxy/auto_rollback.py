@@ -24,28 +24,41 @@ class Watch:
         self.config = config
         self.clock = clock
         self.buckets: deque[list] = deque()  # [second, requests, failures]
+        self.current: list = [-1, 0, 0]  # the newest bucket
         self.tripped = False
+        # Outcomes since the worker last added them to the store (for promote's gates).
+        self.requests = 0
+        self.failures = 0
+
+    def take(self) -> tuple[int, int]:
+        """(requests, failures) since the last call."""
+        taken = (self.requests, self.failures)
+        self.requests = self.failures = 0
+        return taken
 
     def record(self, failed: bool) -> str | None:
         """Count one outcome; the reason to roll back, once, when the window says so."""
         now = self.clock()
         second = int(now)
-        buckets = self.buckets
-        if buckets and buckets[-1][0] == second:  # the common case: one more in this second
-            bucket = buckets[-1]
+        self.requests += 1
+        bucket = self.current
+        if bucket[0] == second:  # the common case: one more in this second
             bucket[1] += 1
             if not failed:
                 return None
             bucket[2] += 1
         else:
-            buckets.append([second, 1, int(failed)])
+            self.current = [second, 1, int(failed)]
+            self.buckets.append(self.current)
             horizon = now - self.config.window_seconds
-            while buckets[0][0] < horizon:
-                buckets.popleft()
+            while self.buckets[0][0] < horizon:
+                self.buckets.popleft()
             if not failed:
                 return None
+        self.failures += 1
         if self.tripped or not self.config.error_rate:
             return None
+        buckets = self.buckets
         total = sum(b[1] for b in buckets)
         failures = sum(b[2] for b in buckets)
         if total >= self.config.min_requests and failures / total > self.config.error_rate:

@@ -824,8 +824,6 @@ class Worker:
         self.mirror = Mirror(
             config, self.upstreams
         )  # shadow traffic: started by the first mirrored request
-        # route -> [requests, failures] its service served since the last flush (for gates)
-        self.served: dict[str, list[int]] = {}
         self._flushes = 0
         self._background: set[asyncio.Task] = set()
         self.store: RouteStore | None = None
@@ -893,7 +891,10 @@ class Worker:
         for chain in chains.values():
             for behaviour in chain:
                 behaviour.configure(self.config)
-        self.chains = {name: _split_chain(chain, self.forward) for name, chain in chains.items()}
+        # A route whose policy runs no behaviour has no chain: it costs the seam nothing.
+        self.chains = {
+            name: _split_chain(chain, self.forward) for name, chain in chains.items() if chain
+        }
         old = self.table.routes
         # A route whose policy changed (rolled back, promoted, set again) is watched afresh.
         self.watches = {
@@ -1105,10 +1106,11 @@ class Worker:
     async def _flush_figures(self) -> None:
         """Add this worker's shadow and service figures of the last second to the store."""
         counts, noise, samples = self.mirror.take()
-        served, self.served = self.served, {}
-        for route, (requests, errors) in served.items():
-            into = counts.setdefault(route, {})
-            into["requests"], into["errors"] = requests, errors
+        for route, watch in self.watches.items():  # what each route's service served (gates)
+            requests, errors = watch.take()
+            if requests:
+                into = counts.setdefault(route, {})
+                into["requests"], into["errors"] = requests, errors
         shadowed = [name for name, r in self.table.routes.items() if r.policy.mode == "shadow"]
         if not counts and not noise and not samples and not shadowed:
             return
@@ -1131,11 +1133,6 @@ class Worker:
 
     def service_outcome(self, route: str, failed: bool) -> None:
         """What a request to a route's service came to; enough failures roll the route back."""
-        served = self.served.get(route)
-        if served is None:
-            served = self.served[route] = [0, 0]
-        served[0] += 1
-        served[1] += failed
         watch = self.watches.get(route)
         if watch is None:
             watch = self.watches[route] = Watch(self.config.proxy.rollback)

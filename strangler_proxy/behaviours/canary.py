@@ -68,27 +68,32 @@ class Points:
 
     def __init__(self, salt: bytes) -> None:
         self._keyed = blake2b(digest_size=8, key=salt[:64])
-        self._known: dict[bytes, float] = {}
+        self.known: dict[bytes, float] = {}
 
     def __call__(self, key: bytes) -> float:
-        point = self._known.get(key)
+        point = self.known.get(key)
         if point is None:
-            if len(self._known) >= self.MAX_REMEMBERED:
-                self._known.clear()
+            if len(self.known) >= self.MAX_REMEMBERED:
+                self.known.clear()
             state = self._keyed.copy()
             state.update(key)
-            point = self._known[key] = int.from_bytes(state.digest(), "big") / _SCALE
+            point = self.known[key] = int.from_bytes(state.digest(), "big") / _SCALE
         return point
 
 
 def cookie_value(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
     """The value of cookie `name` in the request's Cookie header(s), or None."""
+    wanted = name + b"="
+    size = len(wanted)
     for header, value in headers:
-        if len(header) == 6 and header.lower() == b"cookie":
-            for pair in value.split(b";"):
-                key, eq, found = pair.strip().partition(b"=")
-                if eq and key == name:
-                    return found.strip(b'"')
+        if len(header) == 6 and (header == b"Cookie" or header.lower() == b"cookie"):
+            at = value.find(wanted)
+            while at >= 0:  # a match must start the header or follow "; "
+                if at == 0 or value[at - 1] in b"; \t":
+                    end = value.find(b";", at + size)
+                    found = value[at + size :] if end < 0 else value[at + size : end]
+                    return found.strip().strip(b'"')
+                at = value.find(wanted, at + 1)
     return None
 
 
@@ -103,6 +108,7 @@ class Canary(FallsBack):
         self.header = name.lower().encode() if kind == "header" else None
         self.cookie = name.encode() if kind == "cookie" else COOKIE.encode()
         self.point = Points(target.encode())
+        self.known = self.point.known
 
     def choose(self, exchange: Exchange) -> str | None:
         headers = exchange.head.headers
@@ -118,7 +124,10 @@ class Canary(FallsBack):
                 b"Set-Cookie: %s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Lax"
                 % (self.cookie, key, COOKIE_MAX_AGE)
             )
-        if self.point(key) < self.threshold:
+        point = self.known.get(key)  # Points' memory, read inline: this runs per request
+        if point is None:
+            point = self.point(key)
+        if point < self.threshold:
             return self.target
         return None  # the plan's choice: the monolith
 

@@ -125,4 +125,4 @@ def test_remembered_points_are_the_hash_itself_even_past_the_memory_limit(monkey
     points = Points(b"catalog")
     keys = [b"user-%d" % i for i in range(120)] * 2
     assert [points(k) for k in keys] == [bucket(b"catalog", k) for k in keys]
-    assert len(points._known) <= 50
+    assert len(points.known) <= 50
