@@ -73,6 +73,14 @@ def path_of(variant: str) -> str:
     return f"/bench/{variant.split()[0]}/products/42/"
 
 
+def payload() -> str:
+    """About 1 KB of valid JSON (the shadow diff parses it and compares it structurally)."""
+    items: list[dict] = []
+    while len(json.dumps({"items": items})) < 980:
+        items.append({"id": len(items), "name": f"item {len(items):04d}"})
+    return json.dumps({"items": items[:-1]}) + "\n"
+
+
 def user_on_service() -> str:
     """A figkit_canary cookie value that the 50% canary sends to the service."""
     n = 0
@@ -199,9 +207,7 @@ def main() -> None:
 
 
 def run(group: Group, tmp: Path, args: argparse.Namespace) -> tuple[dict, dict]:
-    (tmp / "payload.json").write_text(
-        json.dumps({"items": [{"id": i, "name": f"item {i:04d}"} for i in range(40)]})[:1023] + "\n"
-    )
+    (tmp / "payload.json").write_text(payload())
     for d in ("body", "proxy", "fcgi", "uwsgi", "scgi"):
         (tmp / d).mkdir()
     origin, slow = free_port(), free_port()

@@ -239,9 +239,8 @@ scope = "admin"
 def load_table(group: Group, name: str, routes: int, bench_mode: str = "service") -> None:
     """Replace a running figkit proxy's route table with one of `routes` routes (live, no restart).
 
-    `bench_mode` is the bench route's mode: "service" runs its behaviours (cut-over,
-    fallback, the rollback watch); "monolith" runs none, and both upstreams are the same
-    nginx, so the pair measures what the behaviour seam costs.
+    `bench_mode` is the bench route's mode. What behaviours cost is measured by
+    bench/behaviours_bench.py.
     """
     home = group.tmp / name.replace(" ", "-")
     path = home / f"routes-{routes}-{bench_mode}.json"
@@ -554,17 +553,6 @@ def run(group: Group, tmp: Path, args: argparse.Namespace) -> dict:
             print(f"routes #{turn + 1} {size:>5} {r['rps']:>9,.0f} req/s  cores {r['cores']['figkit 1w']:.2f}", flush=True)  # fmt: skip
     load_table(group, "figkit 1w", 10)
 
-    # Behaviours on against off: the bench route cut over (choose + wrap: fallback and the
-    # rollback watch) against the same route in monolith mode (no behaviour), same upstream.
-    seam: dict[str, list[dict]] = {"service": [], "monolith": []}
-    for turn in range(args.repeats * 2):
-        for mode in ("service", "monolith") if turn % 2 == 0 else ("monolith", "service"):
-            load_table(group, "figkit 1w", 10, mode)
-            r = wrk_with_cpu(group, url, args.seconds)
-            seam[mode].append(r)
-            print(f"seam #{turn + 1} {mode:>8} {r['rps']:>9,.0f} req/s  cores {r['cores']['figkit 1w']:.2f}", flush=True)  # fmt: skip
-    load_table(group, "figkit 1w", 10)
-
     prof = None
     if args.profile_seconds > 0:
         pid = worker_pids(group, "figkit 1w", ports["figkit 1w"])[0]
@@ -581,7 +569,7 @@ def run(group: Group, tmp: Path, args: argparse.Namespace) -> dict:
             raw = Path(__file__).with_name("proxy_bench_profile.txt")
             if not args.no_write:
                 shutil.copy(tmp / "figkit-1w.pyspy.txt", raw)
-    return {"c1": c1, "c32": c32, "routes": routes, "seam": seam, "profile": prof}
+    return {"c1": c1, "c32": c32, "routes": routes, "profile": prof}
 
 
 # --- report ------------------------------------------------------------------------------
@@ -619,7 +607,6 @@ def report(results: dict, args: argparse.Namespace) -> None:
     chart = None if args.no_write else plot(c32, Path(__file__).with_name("proxy_bench.png"))
     section = (
         render(c1, c32, results["routes"], prof, args)
-        + render_seam(results["seam"])
         + (f"\n![requests/s and p99 at 32 connections]({chart.name})\n" if chart else "")
     )
     print(section)
@@ -797,32 +784,6 @@ blocks of (the block's p50 - the direct block's p50):
 
 def _proxy_cores(name: str, cores: dict) -> float:
     return 0.0 if name == "direct" else cores[name]
-
-
-def render_seam(seam: dict[str, list[dict]]) -> str:
-    """Issue 13's first target: routes whose behaviours are off cost what plain forwarding costs."""
-
-    def cpu_us(r: dict) -> float:
-        return r["cores"]["figkit 1w"] / r["rps"] * 1e6
-
-    pairs = list(zip(seam["monolith"], seam["service"], strict=True))
-    rps_ratio = statistics.median(on["rps"] / off["rps"] for off, on in pairs)
-    cpu_ratio = statistics.median(cpu_us(on) / cpu_us(off) for off, on in pairs)
-    verdict = (
-        "meets" if rps_ratio >= 0.97 else f"MISSES ({(0.97 - rps_ratio) * 100:.1f} points short)"
-    )
-    return f"""
-
-**Behaviours off against on** (issue 13: within 3%). The bench route in `monolith` mode
-runs no behaviour; cut over (`service`) it runs its mode's behaviour: the choice of
-upstream, and a wrap that falls back to the monolith when the service fails and feeds the
-automatic-rollback watch. Both upstreams are the same nginx, and the table is swapped live
-between {len(pairs)} paired turns on one worker. Service mode serves
-{(rps_ratio - 1) * 100:+.1f}% requests/s against monolith mode (ratios per pair:
-{", ".join(f"{on['rps'] / off['rps']:.3f}" for off, on in pairs)}), at {cpu_ratio:.3f}x the
-CPU per request: {verdict}. A route whose policy has no behaviour (monolith mode, or any
-route's unmatched traffic) runs no hook at all.
-"""
 
 
 def render_profile(prof: dict | None, seconds: int) -> str:

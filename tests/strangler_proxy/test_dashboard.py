@@ -13,7 +13,9 @@ import httpx
 
 from tests.analyzer.test_report_browser import browser, wait_until  # noqa: F401  (fixture)
 from tests.strangler_proxy.conftest import ADMIN_SECRET, READ_SECRET
+from tests.strangler_proxy.test_gates import drive
 from tests.strangler_proxy.test_proxying import cut_over
+from tests.strangler_proxy.test_shadow import products  # noqa: F401  (fixture)
 
 
 def login(proxy, token: str = ADMIN_SECRET) -> tuple[httpx.Client, str]:
@@ -148,5 +150,43 @@ def test_promote_from_the_dashboard_changes_the_mode_and_the_audit_log(browser, 
         assert all(url.startswith(proxy.admin_url) for url in urls)  # nothing from a CDN
         # Chromium logs every non-2xx fetch; the gate's 409 above was the expected refusal.
         assert [p for p in problems if "status of 409" not in p] == [], problems
+    finally:
+        page.close()
+
+
+def test_the_dashboard_walks_a_route_to_the_service_behind_its_gates(
+    browser, start_proxy, products
+):  # noqa: F811
+    apps, urls = products
+    apps["catalog"].wrong_price_every = 0  # a service that answers as the monolith does
+    proxy = start_proxy(upstream_urls=urls, gates={"min_requests": 10, "ladder": [50]})
+    cut_over(proxy, "products", "/api/products/<int:id>", policy={"mode": "monolith"})
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    try:
+        page.goto(f"{proxy.admin_url}/dashboard")
+        page.fill("#token", ADMIN_SECRET)
+        page.click("#login-form button[type=submit]")
+        _row(page, "products").wait_for(timeout=10_000)
+        page.fill("#why", "walk it")
+        promote = _row(page, "products").locator("button.promote")
+
+        def step(to: str) -> None:
+            promote.click()
+            _eventually(lambda: _mode(page, "products") == to)
+
+        step("shadow")
+        drive(proxy, lambda w: w["compared"] >= 12)
+        shadow = _row(page, "products").locator("td.shadow")
+        _eventually(
+            lambda: shadow.inner_text().startswith("0 of ") and "0 of 0" not in shadow.inner_text()
+        )
+        assert "noise: $.generated_at" in shadow.inner_text()
+        step("canary 50%")
+        drive(proxy, lambda w: w["requests"] >= 12)
+        step("service")
+        _row(page, "products").locator("button.rollback").click()
+        _eventually(lambda: _mode(page, "products") == "monolith")
+        actions = page.locator("#history tbody td.action").all_inner_texts()
+        assert actions[:4] == ["rollback", "promote", "promote", "promote"]
     finally:
         page.close()

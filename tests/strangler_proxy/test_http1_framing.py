@@ -390,3 +390,33 @@ def test_a_connection_paused_for_a_slow_client_is_not_pooled_paused(upstreams):
 
     reading, flagged = uvloop.run(main())
     assert reading and not flagged
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {"mode": "monolith"},
+        {"mode": "shadow"},
+        {"mode": "canary", "options": {"canary": {"percent": 100}}},
+        {"mode": "service"},
+    ],
+    ids=["monolith", "shadow", "canary", "service"],
+)
+def test_websockets_and_event_streams_work_in_every_mode(proxy, policy):
+    from websockets.sync.client import connect as ws_connect
+
+    cut_over(proxy, "everything", "/*", policy=policy)
+    served_by = "monolith" if policy["mode"] in ("monolith", "shadow") else "catalog"
+    with httpx.stream("GET", f"{proxy.url}/sse?n=3&gap=0.05", timeout=5) as resp:
+        assert resp.headers["x-upstream"] == served_by
+        assert [line for line in resp.iter_lines() if line.startswith("data:")] == [
+            "data: 0",
+            "data: 1",
+            "data: 2",
+        ]
+    with ws_connect(
+        proxy.url.replace("http://", "ws://") + "/ws", open_timeout=5, close_timeout=2
+    ) as ws:
+        assert ws.response.headers["x-figkit-upstream"] == served_by
+        ws.send("hello")
+        assert ws.recv(timeout=5) == "hello"
