@@ -358,7 +358,8 @@ def test_methods_are_stored_upper_case(api):
     ("method", "path", "status", "code"),
     [
         ("GET", "/api/nothing-here", 404, "not_found"),
-        ("GET", "/", 404, "not_found"),
+        ("GET", "/dashboard/nothing.js", 404, "not_found"),
+        ("POST", "/", 405, "method_not_allowed"),
         ("PUT", "/api/routes", 405, "method_not_allowed"),
         ("POST", "/api/history", 405, "method_not_allowed"),
         ("DELETE", "/healthz", 405, "method_not_allowed"),
