@@ -16,7 +16,9 @@ from strangler_proxy.config import ProxyConfig, token_secrets
 from strangler_proxy.datapath import Worker
 from strangler_proxy.store import RouteStore, open_store
 from tests import services
+from tests.analyzer.test_report_browser import browser  # noqa: F401  (headless Chromium)
 from tests.strangler_proxy import servers
+from tests.strangler_proxy.shadow_apps import ProductApp
 from tests.strangler_proxy.upstream_app import make_app
 
 ADMIN_SECRET = "admin-secret-for-tests"
@@ -27,6 +29,16 @@ READ_SECRET = "read-secret-for-tests"
 def upstreams():
     running = {name: servers.start(make_app(name)) for name in ("monolith", "catalog", "orders")}
     yield {name: r.url for name, r in running.items()}
+    for r in running.values():
+        r.stop()
+
+
+@pytest.fixture
+def products():
+    """A monolith and a service copy of the product API, each on its own port."""
+    apps = {"monolith": ProductApp("monolith"), "catalog": ProductApp("catalog", 5)}
+    running = {name: servers.start(app) for name, app in apps.items()}
+    yield apps, {name: r.url for name, r in running.items()}
     for r in running.values():
         r.stop()
 

@@ -11,11 +11,9 @@ import time
 
 import httpx
 
-from tests.analyzer.test_report_browser import browser, wait_until  # noqa: F401  (fixture)
 from tests.strangler_proxy.conftest import ADMIN_SECRET, READ_SECRET
 from tests.strangler_proxy.test_gates import drive
 from tests.strangler_proxy.test_proxying import cut_over
-from tests.strangler_proxy.test_shadow import products  # noqa: F401  (fixture)
 
 
 def login(proxy, token: str = ADMIN_SECRET) -> tuple[httpx.Client, str]:
@@ -97,7 +95,7 @@ def _eventually(check, seconds: float = 10.0) -> None:
         time.sleep(0.1)
 
 
-def test_promote_from_the_dashboard_changes_the_mode_and_the_audit_log(browser, start_proxy):  # noqa: F811
+def test_promote_from_the_dashboard_changes_the_mode_and_the_audit_log(browser, start_proxy):
     proxy = start_proxy(gates={"min_requests": 5, "ladder": [50]})
     cut_over(proxy, "cat", "/api/catalog/*", policy={"mode": "monolith"})
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
@@ -156,7 +154,7 @@ def test_promote_from_the_dashboard_changes_the_mode_and_the_audit_log(browser, 
 
 def test_the_dashboard_walks_a_route_to_the_service_behind_its_gates(
     browser, start_proxy, products
-):  # noqa: F811
+):
     apps, urls = products
     apps["catalog"].wrong_price_every = 0  # a service that answers as the monolith does
     proxy = start_proxy(upstream_urls=urls, gates={"min_requests": 10, "ladder": [50]})

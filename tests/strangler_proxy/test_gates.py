@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 from strangler_proxy.cli import routes_app
 from tests.strangler_proxy.conftest import ADMIN_SECRET
 from tests.strangler_proxy.test_proxying import cut_over
-from tests.strangler_proxy.test_shadow import products  # noqa: F401  (fixture)
 
 runner = CliRunner()
 GATES = {"min_requests": 20, "ladder": [50], "max_mismatch_rate": 0.05, "max_error_rate": 0.05}
@@ -42,7 +41,7 @@ def drive(proxy, until, seconds: float = 15.0) -> dict:
             time.sleep(0.2)
 
 
-def test_promote_walks_the_route_and_each_gate_refuses_on_its_figures(start_proxy, products):  # noqa: F811
+def test_promote_walks_the_route_and_each_gate_refuses_on_its_figures(start_proxy, products):
     apps, urls = products
     proxy = start_proxy(upstream_urls=urls, gates=GATES)
     cut_over(proxy, "products", "/api/products/<int:id>", policy={"mode": "monolith"})
@@ -94,7 +93,7 @@ def test_promote_walks_the_route_and_each_gate_refuses_on_its_figures(start_prox
     assert "compared, 0.0% mismatched" in history[2]["why"]
 
 
-def test_the_canary_gate_refuses_a_failing_service(start_proxy, products):  # noqa: F811
+def test_the_canary_gate_refuses_a_failing_service(start_proxy, products):
     apps, urls = products
     proxy = start_proxy(
         upstream_urls=urls,

@@ -16,16 +16,6 @@ from tests.strangler_proxy.shadow_apps import ProductApp
 from tests.strangler_proxy.test_proxying import cut_over
 
 
-@pytest.fixture
-def products():
-    """A monolith and a service copy of the product API, each on its own port."""
-    apps = {"monolith": ProductApp("monolith"), "catalog": ProductApp("catalog", 5)}
-    running = {name: servers.start(app) for name, app in apps.items()}
-    yield apps, {name: r.url for name, r in running.items()}
-    for r in running.values():
-        r.stop()
-
-
 def shadow_route(proxy, name="products", match="/api/products/<int:id>", **settings):
     cut_over(proxy, name, match, policy={"mode": "monolith"})
     body: dict = {"mode": "shadow", "why": "test"}
