@@ -44,6 +44,7 @@ from bench.proxy_bench import (  # noqa: E402
     Group,
     busy_seconds,
     fetch_head,
+    figkit_config,
     free_port,
     parse_wrk,
     route_table,
@@ -94,26 +95,7 @@ def start(group: Group, tmp: Path, origin: int, slow: int) -> tuple[int, dict]:
     home = tmp / "figkit"
     home.mkdir()
     (home / "proxy.toml").write_text(
-        f"""[proxy]
-listen = "127.0.0.1:{port}"
-admin_listen = "127.0.0.1:{admin}"
-store = "sqlite:///{home}/routes.db"
-access_log = "{home}/access.jsonl"
-
-[upstreams.monolith]
-urls = ["http://127.0.0.1:{origin}"]
-
-[upstreams.service]
-urls = ["http://127.0.0.1:{origin}"]
-
-[upstreams.slow]
-urls = ["http://127.0.0.1:{slow}"]
-
-[[tokens]]
-name = "bench"
-secret_env = "FIGKIT_ADMIN_TOKEN"
-scope = "admin"
-"""
+        figkit_config(home, port, admin, {"monolith": origin, "service": origin, "slow": slow})
     )
     env = {
         **os.environ,

@@ -186,29 +186,32 @@ def route_table(n: int) -> list[dict]:
     return routes
 
 
+def figkit_config(home: Path, port: int, admin: int, upstreams: dict[str, int]) -> str:
+    """The bench's proxy.toml: listen and admin ports, a store and log in `home`, upstreams by port."""
+    listed = "".join(
+        f'[upstreams.{name}]\nurls = ["http://127.0.0.1:{up}"]\n\n'
+        for name, up in upstreams.items()
+    )
+    return f"""[proxy]
+listen = "127.0.0.1:{port}"
+admin_listen = "127.0.0.1:{admin}"
+store = "sqlite:///{home}/routes.db"
+access_log = "{home}/access.jsonl"
+
+{listed}[[tokens]]
+name = "bench"
+secret_env = "FIGKIT_ADMIN_TOKEN"
+scope = "admin"
+"""
+
+
 def start_figkit(group: Group, name: str, origin: int, routes: int, workers: int) -> int:
     """`figkit proxy serve` with a table of `routes` routes imported through the admin API."""
     port, admin = free_port(), free_port()
     home = group.tmp / name.replace(" ", "-")
     home.mkdir()
     (home / "proxy.toml").write_text(
-        f"""[proxy]
-listen = "127.0.0.1:{port}"
-admin_listen = "127.0.0.1:{admin}"
-store = "sqlite:///{home}/routes.db"
-access_log = "{home}/access.jsonl"
-
-[upstreams.monolith]
-urls = ["http://127.0.0.1:{origin}"]
-
-[upstreams.service]
-urls = ["http://127.0.0.1:{origin}"]
-
-[[tokens]]
-name = "bench"
-secret_env = "FIGKIT_ADMIN_TOKEN"
-scope = "admin"
-"""
+        figkit_config(home, port, admin, {"monolith": origin, "service": origin})
     )
     (home / "routes.json").write_text(json.dumps({"routes": route_table(routes)}))
     env = {
@@ -605,9 +608,8 @@ def med(runs: list[dict], key: str) -> float:
 def report(results: dict, args: argparse.Namespace) -> None:
     c1, c32, prof = results["c1"], results["c32"], results["profile"]
     chart = None if args.no_write else plot(c32, Path(__file__).with_name("proxy_bench.png"))
-    section = (
-        render(c1, c32, results["routes"], prof, args)
-        + (f"\n![requests/s and p99 at 32 connections]({chart.name})\n" if chart else "")
+    section = render(c1, c32, results["routes"], prof, args) + (
+        f"\n![requests/s and p99 at 32 connections]({chart.name})\n" if chart else ""
     )
     print(section)
     if not args.no_write:

@@ -8,8 +8,11 @@ to export first):
 
     .venv/bin/figkit routes set-mode catalog service --why "try the catalog service"
     .venv/bin/figkit routes rollback catalog --why "back to the monolith"
+    .venv/bin/figkit routes promote catalog --why "compare the catalog service"   # shadow
+    .venv/bin/figkit routes diff catalog
 
-Ctrl-C stops all three.
+The dashboard is at http://127.0.0.1:8001/dashboard (the admin token is in
+var/figkit-admin-token). Ctrl-C stops all three.
 """
 
 from __future__ import annotations
@@ -82,6 +85,12 @@ def next_steps(proxy_url: str, admin_url: str, token_file: Path) -> list[str]:
         '  .venv/bin/figkit routes set-mode catalog service --why "try the catalog service"',
         f"  curl -si {proxy_url}/api/products/ | grep -i x-figkit-upstream   # catalog",
         '  .venv/bin/figkit routes rollback catalog --why "back to the monolith"',
+        "or step by step behind the gates (shadow, then canary, then service):",
+        '  .venv/bin/figkit routes promote catalog --why "compare the catalog service"',
+        f"  for i in $(seq 200); do curl -s {proxy_url}/api/products/ >/dev/null; done",
+        "  .venv/bin/figkit routes diff catalog",
+        f"and watch it all on the dashboard: {admin_url.rstrip('/')}/dashboard "
+        f"(log in with the token in {token_file})",
     ]
 
 

@@ -24,7 +24,7 @@ from starlette.routing import Route as Endpoint
 
 from strangler_proxy import dashboard, gates, rollout, route_changes
 from strangler_proxy.config import ProxyConfig, Scope
-from strangler_proxy.errors import ProxyError, RouteConflict, RouteError, StoreError
+from strangler_proxy.errors import ProxyError, RouteConflict, RouteError, RouteNotFound, StoreError
 from strangler_proxy.routing import ALL_ROUTES, Route
 from strangler_proxy.store import RouteStore
 
@@ -246,6 +246,14 @@ class AdminAPI:
         rolled = await rollout.wait_until_live(self.applied_versions, version) if changed else {}
         return JSONResponse({"version": version, "changed": changed, **result, **rolled})
 
+    async def _route(self, name: str) -> tuple[int, Route]:
+        """The table's version and the route named, or RouteNotFound (a 404)."""
+        snap = await run_in_threadpool(self.store.snapshot)
+        route = next((r for r in snap.routes if r.name == name), None)
+        if route is None:
+            raise RouteNotFound(f"no route named {name!r}: `figkit routes list` shows the table")
+        return snap.version, route
+
     # --- endpoints ---------------------------------------------------------------------
     async def list_routes(self, request: Request) -> Response:
         self._caller(request, "read")
@@ -268,12 +276,9 @@ class AdminAPI:
 
         self._caller(request, "read")
         name = request.path_params["name"]
-        snap = await run_in_threadpool(self.store.snapshot)
-        route = next((r for r in snap.routes if r.name == name), None)
-        if route is None:
-            return _err(404, f"no route named {name!r}: `figkit routes list` shows the table")
+        version, route = await self._route(name)
         stats = await run_in_threadpool(route_stats, metrics.registry(), name)
-        return JSONResponse({**stats, "policy": route.policy.to_dict(), "version": snap.version})
+        return JSONResponse({**stats, "policy": route.policy.to_dict(), "version": version})
 
     async def add_route(self, request: Request) -> Response:
         who = self._caller(request, "admin")
@@ -337,10 +342,7 @@ class AdminAPI:
         name = request.path_params["name"]
         body = await self._body(request, Promote)
         gate = self.config.proxy.gates
-        snap = await run_in_threadpool(self.store.snapshot)
-        route = next((r for r in snap.routes if r.name == name), None)
-        if route is None:
-            return _err(404, f"no route named {name!r}: `figkit routes list` shows the table")
+        version, route = await self._route(name)
         step = gates.next_step(route, gate.ladder)
         figures = await run_in_threadpool(gates.measured, self.store, name, gate)
         reason = gates.verdict(route, figures, gate)
@@ -371,10 +373,7 @@ class AdminAPI:
         """A shadow route's comparison: counts, learned noise, samples of mismatches."""
         self._caller(request, "read")
         name = request.path_params["name"]
-        snap = await run_in_threadpool(self.store.snapshot)
-        route = next((r for r in snap.routes if r.name == name), None)
-        if route is None:
-            return _err(404, f"no route named {name!r}: `figkit routes list` shows the table")
+        version, route = await self._route(name)
         report = await run_in_threadpool(self.store.shadow_report, name)
         window = await run_in_threadpool(gates.measured, self.store, name, self.config.proxy.gates)
         return JSONResponse(

@@ -118,15 +118,20 @@ def test_the_printed_next_steps_work_when_pasted_with_another_port_base(tmp_path
         token_file.write_text(ADMIN_SECRET + "\n")
         lines = next_steps("http://127.0.0.1:1", api.admin_url, token_file)
         assert any(f"FIGKIT_ADMIN_URL={api.admin_url}" in line for line in lines)
+        pasted = ("export", "routes set-mode", "routes rollback", "routes promote", "routes diff")
         script = "\n".join(
-            line.strip() for line in lines if "export" in line or "routes set-mode" in line
+            line.strip() for line in lines if any(word in line for word in pasted)
         ).replace(".venv/bin/figkit", FIGKIT)
         env = {k: v for k, v in os.environ.items() if not k.startswith("FIGKIT_ADMIN")}
         done = subprocess.run(
             ["bash", "-ec", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
         )
         assert done.returncode == 0, done.stderr
-        assert api.store.snapshot().routes[0].mode == "service"
+        assert "catalog -> service" in done.stdout and "promoted to shadow" in done.stdout
+        assert "0 compared" in done.stdout  # routes diff, before any traffic
+        assert api.store.snapshot().routes[0].mode == "shadow"
+        actions = [c.action for c in api.store.history("catalog")]
+        assert actions == ["promote", "rollback", "set-mode", "add"]
 
 
 def test_the_default_ports_need_no_exports():
