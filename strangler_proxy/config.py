@@ -203,7 +203,12 @@ class UpstreamConfig(_Strict):
                 or parts.query
                 or parts.fragment
             ):
-                raise ValueError(f"{url!r} is not an http(s)://host[:port][/path] base URL")
+                raise ValueError(f"{url!r} is not an http(s)://host[:port] base URL")
+            if parts.path not in ("", "/"):
+                raise ValueError(
+                    f"{url!r} has a path ({parts.path}): the proxy sends each request's own "
+                    "path to the upstream, so a base path would be ignored; give scheme://host:port"
+                )
         return [url.rstrip("/") for url in value]
 
 

@@ -312,7 +312,6 @@ class Pool:
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.ssl = parts.scheme == "https"
         self.netloc = parts.netloc.encode()
-        self.prefix = parts.path.rstrip("/").encode()
         cfg = upstream.config
         self.read_timeout = cfg.read_timeout
         self.connect_timeout = cfg.connect_timeout

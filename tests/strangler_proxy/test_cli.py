@@ -208,6 +208,7 @@ def test_import_of_a_file_that_is_not_json_loses_nothing(api, tmp_path):
         ),
         ("[upstreams.monolith]\nurls = []\n", "upstreams.monolith.urls"),
         ("[upstreams.monolith]\nurls = ['ftp://x']\n", "is not an http(s)://"),
+        ("[upstreams.monolith]\nurls = ['http://a:8000/shop']\n", "has a path (/shop)"),
         (
             "[proxy]\nlisten = 'nowhere'\n[upstreams.monolith]\nurls = ['http://a']\n",
             "proxy.listen",
