@@ -143,6 +143,7 @@ class Mirror:
         self.samples: list[dict] = []
         self.queue: asyncio.Queue[Job] | None = None
         self.senders: list[asyncio.Task] = []
+        self._reported: set[str] = set()  # kinds of comparison failure already logged
         self._second = 0  # the second `_sent` counts in (for max_per_second)
         self._sent = 0
 
@@ -197,7 +198,13 @@ class Mirror:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a bug must not stop mirroring; say it once per kind
-                log.exception("shadow comparison of %s %s failed: %s", job.method, job.target, exc)
+                kind = type(exc).__name__
+                if kind not in self._reported:
+                    self._reported.add(kind)
+                    log.exception(
+                        "shadow comparison of %s %s failed (%s; said once per kind): %s",
+                        job.method, job.target, kind, exc,
+                    )  # fmt: skip
             finally:
                 queue.task_done()
 
@@ -294,6 +301,7 @@ class Mirror:
             [(k.decode("latin-1"), v.decode("latin-1")) for k, v in sink.headers],
             b"".join(sink.body),
             job.settings.headers,
+            self.config.max_body,
         )
 
     # --- once a second -----------------------------------------------------------------
@@ -326,9 +334,14 @@ class Mirror:
 
 
 def answer_of(
-    status: int, headers: list[tuple[str, str]], body: bytes, chosen: tuple[str, ...]
+    status: int,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    chosen: tuple[str, ...],
+    max_body: int,
 ) -> Answer:
-    """An Answer from a response's parts; a gzip or deflate body is decoded first."""
+    """An Answer from a response's parts; a gzip or deflate body is decoded first, to at most
+    `max_body` bytes (a compressed bomb stops there)."""
     content_type = encoding = ""
     kept: dict[str, str] = {}
     for name, value in headers:
@@ -342,7 +355,7 @@ def answer_of(
     if encoding in ("gzip", "deflate", "x-gzip"):
         try:
             inflate = zlib.decompressobj(wbits=47)  # gzip or zlib, by the header
-            body = inflate.decompress(body, 64 << 20)
+            body = inflate.decompress(body, max_body)
         except zlib.error:
             pass
     return Answer(status, kept, body, content_type)

@@ -145,7 +145,9 @@ class Shadow(Behaviour):
                 target=call.path.decode("latin-1"),
                 headers=job_headers(call.headers),
                 body=body,
-                monolith=answer_of(exchange.status, headers, answer, self.settings.headers),
+                monolith=answer_of(
+                    exchange.status, headers, answer, self.settings.headers, self.max_body
+                ),
                 request_id=call.request_id.decode("latin-1"),
             )
         )

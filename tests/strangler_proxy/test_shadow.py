@@ -183,3 +183,17 @@ def test_json_is_compared_structurally_and_text_exactly():
     assert widened("$.items[12].price") == "$.items[*].price"
     with pytest.raises(RouteError):
         Rules.of(["$[?"])
+
+
+def test_gzip_answers_are_compared_decoded_and_a_bomb_stops_at_the_cap():
+    import gzip
+
+    from strangler_proxy.mirror import answer_of
+
+    headers = [("Content-Encoding", "gzip"), ("Content-Type", "application/json")]
+    small = answer_of(200, headers, gzip.compress(b'{"price": 10}'), (), 1024)
+    assert small.document() == {"price": 10}
+    plain = Answer(200, {}, b'{"price": 10}', "application/json")
+    assert differences(small, plain) == []
+    bomb = answer_of(200, headers, gzip.compress(b"0" * 50_000_000), (), 4096)
+    assert len(bomb.body) == 4096
