@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -40,6 +41,7 @@ CODES = {
     405: "method_not_allowed",
     409: "conflict",
     415: "unsupported_media_type",
+    429: "too_many_attempts",
     413: "too_large",
     500: "internal",
     503: "store_unavailable",
@@ -47,9 +49,42 @@ CODES = {
 
 
 class _Denied(Exception):
-    def __init__(self, status: int, message: str, code: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, code: str | None = None, headers: dict | None = None
+    ) -> None:
         self.status, self.message = status, message
         self.code = code or CODES.get(status, f"http_{status}")
+        self.headers = headers or {}
+
+
+class WrongTokens:
+    """Wrong tokens per client address: `limit` within `seconds` lock that address out that long.
+
+    A guessed token costs an attacker a minute per `limit` tries, and a typo costs nobody
+    anything. Kept in the admin process, for at most MAX_CLIENTS addresses.
+    """
+
+    MAX_CLIENTS = 10_000
+
+    def __init__(self, limit: int = 10, seconds: float = 60.0) -> None:
+        self.limit, self.seconds = limit, seconds
+        self._by_client: dict[str, list[float]] = {}
+
+    def wait(self, client: str) -> float:
+        """Seconds until `client` may try again (0: now)."""
+        recent = self._recent(client)
+        return self.seconds - (time.monotonic() - recent[0]) if len(recent) >= self.limit else 0.0
+
+    def failed(self, client: str) -> None:
+        if len(self._by_client) >= self.MAX_CLIENTS:
+            self._by_client.clear()
+        self._recent(client).append(time.monotonic())
+
+    def _recent(self, client: str) -> list[float]:
+        horizon = time.monotonic() - self.seconds
+        times = [t for t in self._by_client.get(client, ()) if t > horizon]
+        self._by_client[client] = times
+        return times
 
 
 # --- the bodies ----------------------------------------------------------------------
@@ -167,6 +202,7 @@ class AdminAPI:
         self.upstreams = sorted(config.upstreams)
         self.applied_versions: Callable[[], list[int]] | None = None
         self.sessions = dashboard.Sessions()
+        self.wrong_tokens = WrongTokens()
 
     # --- auth and bodies ---------------------------------------------------------------
     def _caller(self, request: Request, need: Scope) -> str:
@@ -192,18 +228,33 @@ class AdminAPI:
             raise _Denied(
                 401, "send 'Authorization: Bearer TOKEN' (FIGKIT_ADMIN_TOKEN for the CLI)"
             )
+        found = self._token(request, secret)
+        if need == "admin" and found[1] != "admin":
+            raise _Denied(
+                403, f"token {found[0]!r} may only read; changes need an admin-scope token"
+            )
+        return found[0]
+
+    def _token(self, request: Request, secret: str) -> tuple[str, Scope]:
+        """The (name, scope) of a token; too many wrong ones from one address answer 429."""
+        client = request.client.host if request.client else "-"
+        wait = self.wrong_tokens.wait(client)
+        if wait > 0:
+            raise _Denied(
+                429,
+                f"too many wrong tokens from {client}: try again in {wait:.0f} s",
+                "too_many_attempts",
+                {"Retry-After": str(max(1, round(wait)))},
+            )
         given = secret.strip().encode()
         found = None
         for known, name, scope in self._secrets:  # look at every token: no early exit to time
             if hmac.compare_digest(given, known):
                 found = (name, scope)
         if found is None:
+            self.wrong_tokens.failed(client)
             raise _Denied(401, "token not recognised")
-        if need == "admin" and found[1] != "admin":
-            raise _Denied(
-                403, f"token {found[0]!r} may only read; changes need an admin-scope token"
-            )
-        return found[0]
+        return found
 
     async def _body(self, request: Request, model: type[B]) -> B:
         chunks, size = [], 0
@@ -454,13 +505,7 @@ class AdminAPI:
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             raise _Denied(415, 'send the token as JSON: {"token": "..."}', "unsupported_media_type")
         body = await self._body(request, Login)
-        given = body.token.strip().encode()
-        found = None
-        for known, name, scope in self._secrets:
-            if hmac.compare_digest(given, known):
-                found = (name, scope)
-        if found is None:
-            raise _Denied(401, "token not recognised")
+        found = self._token(request, body.token)
         sid, session = self.sessions.create(*found)
         response = JSONResponse(
             {"name": session.name, "scope": session.scope, "csrf": session.csrf}
@@ -555,7 +600,7 @@ def create_admin_app(
     api.applied_versions = applied_versions
 
     async def denied(request: Request, exc: _Denied) -> Response:
-        response = _err(exc.status, exc.message, exc.code)
+        response = _err(exc.status, exc.message, exc.code, exc.headers)
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="figkit-admin"'
         return response

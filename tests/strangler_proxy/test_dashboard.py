@@ -188,3 +188,19 @@ def test_the_dashboard_walks_a_route_to_the_service_behind_its_gates(
         assert actions[:4] == ["rollback", "promote", "promote", "promote"]
     finally:
         page.close()
+
+
+def test_ten_wrong_tokens_lock_the_address_out_of_the_api_and_the_login(proxy):
+    with proxy.admin("wrong-token-1") as wrong:
+        for _ in range(5):
+            assert wrong.get("/api/routes").status_code == 401
+    for _ in range(5):
+        resp = httpx.post(f"{proxy.admin_url}/dashboard/login", json={"token": "guess-guess"})
+        assert resp.status_code == 401
+    with proxy.admin() as right:  # even the right token waits now
+        locked = right.get("/api/routes")
+    assert locked.status_code == 429 and locked.json()["error"] == "too_many_attempts"
+    assert 1 <= int(locked.headers["retry-after"]) <= 60
+    login = httpx.post(f"{proxy.admin_url}/dashboard/login", json={"token": ADMIN_SECRET})
+    assert login.status_code == 429
+    assert httpx.get(f"{proxy.admin_url}/healthz").status_code == 200  # no token, no lock
