@@ -30,7 +30,7 @@ from strangler_proxy.errors import RouteError
 SECRET_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization"})
 REDACTED = "[redacted]"
 _ABSENT = object()
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # RFC 9535's member-name shorthand
 _SAMPLE_CHARS = 200  # of each value shown in a sample
 
 
@@ -153,13 +153,17 @@ def differences(
         return found[:limit]
     skip = ignore.matches(da) | ignore.matches(db) if ignore.body else set()
     secret = redact.matches(da) | redact.matches(db) if redact.body else set()
-    for parts, va, vb in _walk(da, db, (), skip):
-        if secret and any(parts[:n] in secret for n in range(len(parts) + 1)):
-            va = vb = REDACTED
-        found.append(Difference(path_text(parts), va, vb))
-        if len(found) >= limit:
-            break
-    return found
+    structural: list[Difference] = []
+    try:
+        for parts, va, vb in _walk(da, db, (), skip):
+            if secret and any(parts[:n] in secret for n in range(len(parts) + 1)):
+                va = vb = REDACTED
+            structural.append(Difference(path_text(parts), va, vb))
+            if len(found) + len(structural) >= limit:
+                break
+    except RecursionError:  # nested deeper than Python's stack: compare the bytes instead
+        structural = [] if a.body == b.body else [Difference("$", _text(a.body), _text(b.body))]
+    return (found + structural)[:limit]
 
 
 def _walk(a: Any, b: Any, at: tuple, skip: set[tuple]) -> Iterator[tuple[tuple, Any, Any]]:
@@ -181,9 +185,9 @@ def _walk(a: Any, b: Any, at: tuple, skip: set[tuple]) -> Iterator[tuple[tuple, 
 
 
 def _same_number(a: Any, b: Any) -> bool:
-    """1 and 1.0 are the same JSON number."""
+    """1 and 1.0 are the same JSON number, and NaN (which Python's json reads) is itself."""
     numbers = (int, float)
-    return isinstance(a, numbers) and isinstance(b, numbers) and a == b
+    return isinstance(a, numbers) and isinstance(b, numbers) and (a == b or (a != a and b != b))
 
 
 def path_text(parts: Sequence[Any]) -> str:
@@ -192,12 +196,11 @@ def path_text(parts: Sequence[Any]) -> str:
     for part in parts:
         if isinstance(part, int):
             out.append(f"[{part}]")
-        elif part == "*":
-            out.append("[*]")
         elif _IDENTIFIER.fullmatch(part):
             out.append(f".{part}")
-        else:
-            out.append("[" + json.dumps(part).replace('"', "'") + "]")
+        else:  # RFC 9535's normalized form: single quotes, \' and JSON's escapes inside
+            inner = json.dumps(part)[1:-1].replace('\\"', '"').replace("'", "\\'")
+            out.append(f"['{inner}']")
     return "".join(out)
 
 

@@ -197,3 +197,23 @@ def test_gzip_answers_are_compared_decoded_and_a_bomb_stops_at_the_cap():
     assert differences(small, plain) == []
     bomb = answer_of(200, headers, gzip.compress(b"0" * 50_000_000), (), 4096)
     assert len(bomb.body) == 4096
+
+
+def test_odd_keys_nan_and_very_deep_documents_compare_without_failing():
+    import jsonpath
+
+    from strangler_proxy.diffing import path_text
+
+    for key in ("a b", "it's", 'say "hi"', "\x00k", "back\\slash", "*", "a-b"):
+        path = path_text((key, 1))
+        assert [m.parts for m in jsonpath.compile(path).finditer({key: [0, 5]})] == [(key, 1)]
+
+    def j(body: bytes) -> Answer:
+        return Answer(200, {}, body, "application/json")
+
+    assert differences(j(b"[NaN, 1]"), j(b"[NaN, 1.0]")) == []
+    for depth in (900, 990):
+        deep = [j(b"[" * depth + x + b"]" * depth) for x in (b"1", b"2")]
+        found = differences(*deep)
+        assert len(found) == 1 and found[0].path.startswith("$")
+        assert differences(deep[0], deep[0]) == []
