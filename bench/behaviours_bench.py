@@ -46,6 +46,7 @@ from bench.proxy_bench import (  # noqa: E402
     fetch_head,
     figkit_config,
     free_port,
+    import_routes,
     parse_wrk,
     route_table,
     wait_port,
@@ -124,12 +125,7 @@ def load(tmp: Path, env: dict) -> None:
         )
     path = tmp / "figkit" / "routes.json"
     path.write_text(json.dumps({"routes": table}))
-    done = subprocess.run(
-        [str(VENV / "figkit"), "routes", "import", str(path), "--replace", "--why", "bench"],
-        env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise SystemExit(f"routes import failed: {done.stderr.strip() or done.stdout}")
+    import_routes(env, path, "figkit")
     time.sleep(1.0)  # the worker polls the store and swaps tables within poll_interval
 
 

@@ -227,16 +227,22 @@ def start_figkit(group: Group, name: str, origin: int, routes: int, workers: int
     )  # fmt: skip
     wait_port(port)
     wait_port(admin)
-    done = subprocess.run(
-        [str(VENV / "figkit"), "routes", "import", str(home / "routes.json"), "--why", "bench"],
-        env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise SystemExit(f"{name}: routes import failed: {done.stderr.strip() or done.stdout}")
+    import_routes(env, home / "routes.json", name, replace=False)
     head = fetch_head(port, BENCH_PATH)
     if b" 200 " not in head.split(b"\r\n", 1)[0] or b"X-Figkit" in head:
         raise SystemExit(f"{name} answered {head[:200]!r}: see {group.tmp}/{name}.log")
     return port
+
+
+def import_routes(env: dict, path: Path, name: str, replace: bool = True) -> None:
+    """`figkit routes import PATH [--replace]` against a running proxy's admin API (in `env`)."""
+    argv = [str(VENV / "figkit"), "routes", "import", str(path), "--why", "bench"]
+    done = subprocess.run(
+        argv + (["--replace"] if replace else []), env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"{name}: routes import failed: {done.stderr.strip() or done.stdout}")
 
 
 def load_table(group: Group, name: str, routes: int, bench_mode: str = "service") -> None:
@@ -252,12 +258,7 @@ def load_table(group: Group, name: str, routes: int, bench_mode: str = "service"
     path.write_text(json.dumps({"routes": table}))
     admin = re.search(r'admin_listen = "([^"]+)"', (home / "proxy.toml").read_text()).group(1)  # type: ignore[union-attr]
     env = {**os.environ, "FIGKIT_ADMIN_TOKEN": TOKEN, "FIGKIT_ADMIN_URL": f"http://{admin}"}
-    done = subprocess.run(
-        [str(VENV / "figkit"), "routes", "import", str(path), "--replace", "--why", "bench"],
-        env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise SystemExit(f"{name}: routes import failed: {done.stderr.strip() or done.stdout}")
+    import_routes(env, path, name)
     time.sleep(1)  # every worker polls the store and swaps tables within poll_interval
 
 

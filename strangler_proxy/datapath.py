@@ -821,9 +821,8 @@ class Worker:
         self.table = RouteTable()
         self.chains: dict[str, tuple] = {}
         self.watches: dict[str, Watch] = {}  # route -> its service's outcomes (auto-rollback)
-        self.mirror = Mirror(
-            config, self.upstreams
-        )  # shadow traffic: started by the first mirrored request
+        # Shadow traffic: its queue and senders start with the first mirrored request.
+        self.mirror = Mirror(config, self.upstreams)
         self._flushes = 0
         self._background: set[asyncio.Task] = set()
         self.store: RouteStore | None = None
@@ -937,10 +936,8 @@ class Worker:
 
     # --- one exchange ----------------------------------------------------------------
     async def exchange(self, ex: Exchange) -> None:
-        table, chains = (
-            self.table,
-            self.chains,
-        )  # this request finishes on the table it started with
+        # This request finishes on the table it started with.
+        table, chains = self.table, self.chains
         conn = ex.conn
         status = 0
         try:
@@ -951,34 +948,36 @@ class Worker:
             ex.call = call
             ex.route_name = call.route_name
             chain = chains.get(call.route_name) if call.route is not None else None
-            if chain is not None:
-                choosers, _, _, tee, _ = chain
-                for choose in choosers:
-                    choice = choose(ex)
-                    if isinstance(choice, Refusal):
-                        status = conn.answer(ex, choice.code, choice.detail)
-                        return
-                    if choice is not None:
-                        call.upstream = choice
-                if tee[0] or tee[1]:
-                    ex.start_tee(*tee)
-            ex.target = call.upstream
-            if chain is not None and chain[1] is not None:
-                status = await chain[1](ex)  # the forwarding inside the behaviours' wraps
-            else:
+            if chain is None:  # no behaviour: plain forwarding
+                ex.target = call.upstream
                 status = await self.forward(ex)
-            if status == UNANSWERED and chain is not None:
-                for recover in chain[4]:
+                if status == UNANSWERED:
+                    status = conn.answer(ex, *ex.failure)  # type: ignore[misc]
+                return
+            choosers, wrapped, observers, tee, recoverers = chain
+            for choose in choosers:
+                choice = choose(ex)
+                if isinstance(choice, Refusal):
+                    status = conn.answer(ex, choice.code, choice.detail)
+                    return
+                if choice is not None:
+                    call.upstream = choice
+            if tee[0] or tee[1]:
+                ex.start_tee(*tee)
+            ex.target = call.upstream
+            # The forwarding, inside the behaviours' wraps if they have any.
+            status = await (wrapped or self.forward)(ex)
+            if status == UNANSWERED:
+                for recover in recoverers:
                     if recover(ex):  # try once more where the behaviour says (fallback)
                         ex.failure = None
-                        ex.target = ex.call.upstream
+                        ex.target = call.upstream
                         status = await self.forward(ex)
                         break
-            if status == UNANSWERED:
-                status = conn.answer(ex, *ex.failure)  # type: ignore[misc]
-            if chain is not None:
-                for observe in chain[2]:
-                    observe(ex)
+                if status == UNANSWERED:
+                    status = conn.answer(ex, *ex.failure)  # type: ignore[misc]
+            for observe in observers:
+                observe(ex)
         except asyncio.CancelledError:
             if ex.fault is not None and ex.response_started:
                 status = ex.status

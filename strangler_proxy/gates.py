@@ -12,6 +12,7 @@ number that stopped it, as Flagger's analysis does.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -59,7 +60,7 @@ def measured(store: RouteStore, name: str, gates: GatesConfig, now: float | None
     now = time.time() if now is None else now
     changed = store.last_change(name) or 0.0
     since = max(now - gates.window_seconds, changed)
-    counts = store.window(name, int(since) + (1 if since > int(since) else 0))
+    counts = store.window(name, math.ceil(since))  # whole seconds after the change only
     compared = counts["compared"]
     mirrored = compared + counts["shadow_errors"]
     return {

@@ -43,7 +43,6 @@ class RouteSettings:
     """A shadow route's comparison settings, compiled once per table load."""
 
     service: str
-    methods: frozenset[bytes]
     ignore: Rules
     redact: Rules
     headers: tuple[str, ...]
@@ -89,7 +88,7 @@ class _Collect:
         self.body: list[bytes] = []
         self.size = 0
 
-    def response_head(self, conn, status, reason, headers, length, chunked) -> None:  # noqa: ANN001
+    def response_head(self, conn, status, reason, headers, length, chunked) -> None:
         self.status, self.headers = status, headers
 
     def response_body(self, data: bytes) -> None:
@@ -298,7 +297,7 @@ class Mirror:
             return "too_big"
         return answer_of(
             sink.status,
-            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in sink.headers],
+            sink.headers,
             b"".join(sink.body),
             job.settings.headers,
             self.config.max_body,
@@ -335,7 +334,7 @@ class Mirror:
 
 def answer_of(
     status: int,
-    headers: list[tuple[str, str]],
+    headers: list[tuple[bytes, bytes]],
     body: bytes,
     chosen: tuple[str, ...],
     max_body: int,
@@ -344,8 +343,8 @@ def answer_of(
     `max_body` bytes (a compressed bomb stops there)."""
     content_type = encoding = ""
     kept: dict[str, str] = {}
-    for name, value in headers:
-        lower = name.lower()
+    for raw_name, raw_value in headers:
+        lower, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
         if lower == "content-type":
             content_type = value
         elif lower == "content-encoding":

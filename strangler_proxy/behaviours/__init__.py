@@ -27,10 +27,12 @@ only the requests it will mirror are kept).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from strangler_proxy import policy
+from strangler_proxy.errors import RouteError
 
 if TYPE_CHECKING:
     from strangler_proxy.config import ProxyConfig
@@ -39,6 +41,20 @@ if TYPE_CHECKING:
     from strangler_proxy.routing import Route
 
 Forward = Callable[["Exchange"], Awaitable[int]]
+DEFAULT_METHODS = ("GET", "HEAD")  # what may be sent twice (fallback, shadow) unless a route says
+_METHOD = re.compile(r"[A-Z]{1,20}")
+
+
+def check_methods(methods: Any) -> None:
+    """A behaviour's `methods` setting: a list of upper-case methods ([] for none)."""
+    if not isinstance(methods, list | tuple) or not all(
+        isinstance(m, str) and _METHOD.fullmatch(m) for m in methods
+    ):
+        raise RouteError(
+            f'\'methods\' must be a list of upper-case methods such as ["GET", "HEAD"], or [] for none, not {methods!r}'
+        )
+
+
 # What `forward` returns when the upstream failed before any of its response was sent: the
 # client has not been answered, so a wrap may still try elsewhere; `exchange.failure` says
 # why, and the data path answers it if no behaviour does.

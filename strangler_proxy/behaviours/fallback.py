@@ -18,33 +18,23 @@ on is not the proxy's call.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from strangler_proxy import policy
-from strangler_proxy.behaviours import Behaviour
+from strangler_proxy.behaviours import DEFAULT_METHODS, Behaviour, check_methods
 from strangler_proxy.errors import RouteError
 
 if TYPE_CHECKING:
     from strangler_proxy.datapath import Exchange
     from strangler_proxy.routing import Route
 
-DEFAULT_METHODS = ("GET", "HEAD")
-_METHOD = re.compile(r"[A-Z]{1,20}")
-
 
 def validate(settings: Mapping[str, Any]) -> None:
     unknown = set(settings) - {"methods"}
     if unknown:
         raise RouteError(f"unknown fallback setting(s): {', '.join(sorted(unknown))}")
-    methods = settings.get("methods", list(DEFAULT_METHODS))
-    if not isinstance(methods, list | tuple) or not all(
-        isinstance(m, str) and _METHOD.fullmatch(m) for m in methods
-    ):
-        raise RouteError(
-            f'\'methods\' must be a list of upper-case methods such as ["GET", "HEAD"], or [] for none, not {methods!r}'
-        )
+    check_methods(settings.get("methods", list(DEFAULT_METHODS)))
 
 
 policy.register_behaviour("fallback", validate)

@@ -21,25 +21,22 @@ Settings (`policy.options["shadow"]`, all optional):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from strangler_proxy.behaviours import Behaviour, for_mode
+from strangler_proxy.behaviours import DEFAULT_METHODS, Behaviour, check_methods, for_mode
 from strangler_proxy.diffing import Rules, check_paths
 from strangler_proxy.errors import RouteError
 from strangler_proxy.mirror import Job, RouteSettings, answer_of, job_headers
 from strangler_proxy.policy import register_behaviour
+from strangler_proxy.routing import HEADER_NAME_RE
 
 if TYPE_CHECKING:
     from strangler_proxy.config import ProxyConfig
     from strangler_proxy.datapath import Exchange
     from strangler_proxy.routing import Route
 
-DEFAULT_METHODS = ("GET", "HEAD")
 DEFAULT_HEADERS = ("content-type",)
-_METHOD = re.compile(r"[A-Z]{1,20}")
-_HEADER = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}")
 _SETTINGS = {"methods", "ignore", "headers", "redact", "noise_rate"}
 
 
@@ -49,16 +46,10 @@ def validate(settings: Mapping[str, Any]) -> None:
         raise RouteError(
             f"unknown shadow setting(s): {', '.join(sorted(unknown))} (known: {', '.join(sorted(_SETTINGS))})"
         )
-    methods = settings.get("methods", list(DEFAULT_METHODS))
-    if not isinstance(methods, list | tuple) or not all(
-        isinstance(m, str) and _METHOD.fullmatch(m) for m in methods
-    ):
-        raise RouteError(
-            f'\'methods\' must be a list of upper-case methods such as ["GET", "HEAD"], not {methods!r}'
-        )
+    check_methods(settings.get("methods", list(DEFAULT_METHODS)))
     headers = settings.get("headers", list(DEFAULT_HEADERS))
     if not isinstance(headers, list | tuple) or not all(
-        isinstance(h, str) and _HEADER.fullmatch(h) for h in headers
+        isinstance(h, str) and HEADER_NAME_RE.fullmatch(h) for h in headers
     ):
         raise RouteError(f"'headers' must be a list of header names, not {headers!r}")
     check_paths(settings.get("ignore", []), "ignore")
@@ -88,7 +79,6 @@ class Shadow(Behaviour):
         self.max_body = cfg.max_body
         self.settings = RouteSettings(
             service=self.target,
-            methods=self.methods,
             ignore=Rules.of(settings.get("ignore", ())),
             redact=Rules.of(settings.get("redact", ())),
             headers=tuple(h.lower() for h in settings.get("headers", DEFAULT_HEADERS)),
@@ -126,10 +116,8 @@ class Shadow(Behaviour):
             n.lower() == b"accept" and b"text/event-stream" in v.lower() for n, v in head.headers
         ):
             return  # a long-lived stream: never mirrored
-        headers = [
-            (n.decode("latin-1"), v.decode("latin-1")) for n, v in exchange.tee_headers or ()
-        ]
-        if any(n.lower() == "content-type" and "event-stream" in v for n, v in headers):
+        headers = exchange.tee_headers or []
+        if any(n.lower() == b"content-type" and b"event-stream" in v for n, v in headers):
             return
         body = b"".join(exchange.tee or ())
         answer = b"".join(exchange.tee_out)

@@ -190,7 +190,7 @@ def test_gzip_answers_are_compared_decoded_and_a_bomb_stops_at_the_cap():
 
     from strangler_proxy.mirror import answer_of
 
-    headers = [("Content-Encoding", "gzip"), ("Content-Type", "application/json")]
+    headers = [(b"Content-Encoding", b"gzip"), (b"Content-Type", b"application/json")]
     small = answer_of(200, headers, gzip.compress(b'{"price": 10}'), (), 1024)
     assert small.document() == {"price": 10}
     plain = Answer(200, {}, b'{"price": 10}', "application/json")

@@ -21,14 +21,19 @@ import json
 from urllib.parse import parse_qs
 
 
+async def lifespan(receive, send) -> None:
+    """Answer an ASGI server's startup and shutdown (every test app has nothing to set up)."""
+    while True:
+        message = await receive()
+        await send({"type": message["type"] + ".complete"})
+        if message["type"] == "lifespan.shutdown":
+            return
+
+
 def make_app(name: str):
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                await send({"type": message["type"] + ".complete"})
-                if message["type"] == "lifespan.shutdown":
-                    return
+            return await lifespan(receive, send)
         path = scope["path"]
         query = parse_qs(scope["query_string"].decode())
         if scope["type"] == "websocket":
