@@ -435,6 +435,7 @@ class AdminAPI:
         self._caller(request, "admin")
         name = request.path_params["name"]
         body = await self._body(request, ResetDiff)
+        await self._route(name)  # a 404 for a name that is not a route, not a silent "reset"
         await run_in_threadpool(self.store.reset_shadow, name, body.forget_noise)
         return JSONResponse({"route": name, "reset": True, "forgot_noise": body.forget_noise})
 

@@ -113,3 +113,9 @@ def test_the_canary_gate_refuses_a_failing_service(start_proxy, products):
     refused = figkit(proxy, "promote", "products", "--why", "ship it")
     assert refused.exit_code == 1
     assert "error rate" in refused.output and "over max_error_rate 5.0%" in refused.output
+
+
+def test_diff_and_promote_of_an_unknown_route_say_so(proxy):
+    for args in (("diff", "nope"), ("diff", "nope", "--reset"), ("promote", "nope", "--why", "x")):
+        done = figkit(proxy, *args)
+        assert done.exit_code == 1 and "no route named 'nope'" in done.output, (args, done.output)
