@@ -12,6 +12,10 @@ def refresh_product_rating(sender, instance, **kwargs):
     stats = Review.objects.filter(product_id=instance.product_id, is_approved=True).aggregate(
         avg=Avg("rating"), count=Count("id")
     )
-    Product.objects.filter(pk=instance.product_id).update(
-        rating_avg=round(stats["avg"] or 0, 2), rating_count=stats["count"]
-    )
+    # Through the model, not update(): the change must reach the catalog's outbox (docs/seam.md).
+    product = Product.objects.filter(pk=instance.product_id).first()
+    if product is None:
+        return
+    product.rating_avg = round(stats["avg"] or 0, 2)
+    product.rating_count = stats["count"]
+    product.save(update_fields=["rating_avg", "rating_count", "updated_at"])

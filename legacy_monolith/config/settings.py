@@ -9,6 +9,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from extracted.seam.broker import celery_settings
+
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("FIGKIT_VAR_DIR", PACKAGE_DIR.parent / "var")).resolve()
 
@@ -36,6 +38,8 @@ INSTALLED_APPS = [
     "legacy_monolith.reviews.apps.ReviewsConfig",
     "legacy_monolith.notifications.apps.NotificationsConfig",
     "legacy_monolith.reporting",
+    # The data seam: the catalog's changes go out through its outbox (docs/seam.md).
+    "extracted.seam",
 ]
 
 MIDDLEWARE = [
@@ -47,6 +51,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "legacy_monolith.core.middleware.RequestTimingMiddleware",
+    # A write to a domain this side does not own, or one held by a flip: 409 or 503 + Retry-After.
+    "extracted.seam.middleware.OwnershipErrors",
 ]
 
 ROOT_URLCONF = "legacy_monolith.config.urls"
@@ -102,24 +108,10 @@ EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = "Legacy Shop <orders@legacy-shop.example>"
 SHOP_STAFF_EMAILS = ["stock@legacy-shop.example"]
 
-# Celery: the filesystem transport needs no server; folders are created on start.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
-CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {
-        "data_folder_in": str(VAR_DIR / "broker" / "queue"),
-        "data_folder_out": str(VAR_DIR / "broker" / "queue"),
-        "processed_folder": str(VAR_DIR / "broker" / "processed"),
-        # Without this, kombu writes its control exchange to ./control in whatever cwd.
-        "control_folder": str(VAR_DIR / "broker" / "control"),
-        "store_processed": False,
-    }
-    if CELERY_BROKER_URL.startswith("filesystem")
-    else {}
-)
-CELERY_RESULT_BACKEND = None
-CELERY_TASK_IGNORE_RESULT = True
+# Celery: the filesystem transport needs no server; folders are created on start. The
+# reliability settings (acks late, requeue on a lost worker, prefetch 1, confirms) are the seam's.
+globals().update(celery_settings(VAR_DIR))
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "0") == "1"
-CELERY_TASK_ACKS_LATE = True
 CELERY_BEAT_SCHEDULE = {
     "sync-supplier-stock": {"task": "inventory.sync_all_suppliers", "schedule": 15 * 60},
     "daily-sales-snapshot": {"task": "reporting.build_daily_sales_snapshot", "schedule": 60 * 60},
@@ -135,4 +127,19 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"legacy_monolith": {"handlers": ["console"], "level": "INFO"}},
+}
+
+# Where the extracted services answer (docs/seam.md: finding each other).
+CATALOG_URL = os.environ.get("CATALOG_URL", "http://127.0.0.1:8200")
+
+SEAM = {
+    "SERVICE": "monolith",
+    "DOMAINS": {
+        "catalog": {
+            "spec": "legacy_monolith.catalog.seam.CATALOG",
+            "role": "owner",
+            "peer": "catalog",
+            "peer_url": CATALOG_URL,
+        },
+    },
 }

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class SeamConfig(AppConfig):
+    name = "extracted.seam"
+    label = "seam"
+    verbose_name = "data seam (outbox, inbox, ownership)"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from extracted.seam import capture, settings
+
+        capture.connect(settings.domains())

@@ -1,0 +1,56 @@
+"""The Celery settings every side of the seam shares, so that the monolith and its services meet on
+one broker with the same delivery guarantees. Use it in a Django settings module:
+
+    from extracted.seam.broker import celery_settings
+    globals().update(celery_settings(VAR_DIR))
+
+Why each setting is there (docs/seam.md, "Delivery"):
+- task_acks_late: a message is acknowledged after its task ran, so a worker that dies mid-task
+  leaves it on the broker to be delivered again (at-least-once);
+- task_reject_on_worker_lost: ... and a worker process killed by a signal requeues it instead
+  of acking it;
+- worker_prefetch_multiplier=1: a worker reserves one message at a time, so a long task does not
+  sit on messages another worker could run, and a crash redelivers at most one;
+- broker_transport_options visibility_timeout (Redis): an unacknowledged message comes back after
+  this long; it must exceed the longest task, or a slow task runs twice;
+- confirm_publish (RabbitMQ): publishing waits for the broker's confirm, so the relay marks an
+  event sent only once the broker holds it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+VISIBILITY_TIMEOUT_S = 3600
+
+
+def celery_settings(var_dir: Path, broker_url: str | None = None) -> dict[str, Any]:
+    url = broker_url or os.environ.get("CELERY_BROKER_URL", "filesystem://")
+    options: dict[str, Any]
+    if url.startswith("filesystem"):
+        folder = Path(var_dir) / "broker"
+        options = {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
+            "store_processed": False,
+        }
+    elif url.startswith(("redis", "rediss")):
+        options = {"visibility_timeout": VISIBILITY_TIMEOUT_S}
+    elif url.startswith(("amqp", "pyamqp")):
+        options = {"confirm_publish": True}
+    else:
+        options = {}
+    return {
+        "CELERY_BROKER_URL": url,
+        "CELERY_BROKER_TRANSPORT_OPTIONS": options,
+        "CELERY_RESULT_BACKEND": None,
+        "CELERY_TASK_IGNORE_RESULT": True,
+        "CELERY_TASK_ACKS_LATE": True,
+        "CELERY_TASK_REJECT_ON_WORKER_LOST": True,
+        "CELERY_WORKER_PREFETCH_MULTIPLIER": 1,
+        "CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP": True,
+    }
