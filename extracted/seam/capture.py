@@ -36,7 +36,10 @@ def connect(domains: Iterable[DomainConfig]) -> None:
     for config in domains:
         for aggregate in config.spec.aggregates:
             root = apps.get_model(aggregate.root)
-            watched = {root: "pk", **{apps.get_model(label): attr for label, attr in aggregate.members.items()}}
+            watched = {
+                root: "pk",
+                **{apps.get_model(label): attr for label, attr in aggregate.members.items()},
+            }
             for model in list(watched):
                 for sub in _subclasses(model):
                     watched.setdefault(sub, "pk")
@@ -56,7 +59,11 @@ def watched_models() -> dict[type[Model], list[tuple[Aggregate, str]]]:
 
 
 def _subclasses(model: type[Model]) -> list[type[Model]]:
-    return [m for m in apps.get_models() if m is not model and issubclass(m, model) and not m._meta.abstract]
+    return [
+        m
+        for m in apps.get_models()
+        if m is not model and issubclass(m, model) and not m._meta.abstract
+    ]
 
 
 def _publish_for(sender: type[Model], instance: Model, using: str) -> None:
@@ -70,7 +77,9 @@ def _publish_for(sender: type[Model], instance: Model, using: str) -> None:
             publish(aggregate, key, using=using)
 
 
-def _on_save(sender: type[Model], instance: Model, raw: bool = False, using: str = "default", **_: Any) -> None:
+def _on_save(
+    sender: type[Model], instance: Model, raw: bool = False, using: str = "default", **_: Any
+) -> None:
     if raw:  # loaddata: fixtures are not changes
         return
     _publish_for(sender, instance, using)

@@ -43,7 +43,9 @@ class AggregateType:
     def __post_init__(self) -> None:
         REGISTRY.setdefault(self.name, self)
         if REGISTRY[self.name] is not self:
-            raise SeamError(f"aggregate type {self.name!r} is declared twice; declare it in one contract module")
+            raise SeamError(
+                f"aggregate type {self.name!r} is declared twice; declare it in one contract module"
+            )
 
     def event_type(self, kind: str) -> str:
         return f"{self.name}.{kind}"

@@ -31,8 +31,12 @@ class OutboxEvent(models.Model):
     class Meta:
         db_table = "seam_outbox"
         indexes = [
-            models.Index(fields=["seq"], condition=Q(sent_at__isnull=True), name="seam_outbox_unsent"),
-            models.Index(fields=["aggregate_type", "aggregate_id", "seq"], name="seam_outbox_aggregate"),
+            models.Index(
+                fields=["seq"], condition=Q(sent_at__isnull=True), name="seam_outbox_unsent"
+            ),
+            models.Index(
+                fields=["aggregate_type", "aggregate_id", "seq"], name="seam_outbox_aggregate"
+            ),
         ]
 
 
@@ -49,7 +53,9 @@ class AggregateVersion(models.Model):
     class Meta:
         db_table = "seam_aggregate_version"
         constraints = [
-            models.UniqueConstraint(fields=["aggregate_type", "aggregate_id"], name="seam_one_version_per_aggregate")
+            models.UniqueConstraint(
+                fields=["aggregate_type", "aggregate_id"], name="seam_one_version_per_aggregate"
+            )
         ]
 
 

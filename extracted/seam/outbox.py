@@ -37,11 +37,15 @@ def publish(aggregate: Aggregate | str, key: Any, *, using: str = "default") -> 
     config = seam_settings.domain_of_aggregate(aggregate.name)
     check_write(config.name, using)
     state = aggregate.state(key)
-    version = bump_version(aggregate.name, aggregate.key_text(key), deleted=state is None, using=using)
+    version = bump_version(
+        aggregate.name, aggregate.key_text(key), deleted=state is None, using=using
+    )
     return _write(aggregate, key, state, version, config, snapshot=False, using=using)
 
 
-def publish_snapshot(aggregate: Aggregate, key: Any, state: Any, version: int, *, using: str = "default") -> OutboxEvent:
+def publish_snapshot(
+    aggregate: Aggregate, key: Any, state: Any, version: int, *, using: str = "default"
+) -> OutboxEvent:
     """Re-state what the owner has, at the version it is at (backfill, reconcile --repair)."""
     config = seam_settings.domain_of_aggregate(aggregate.name)
     return _write(aggregate, key, state, version, config, snapshot=True, using=using)

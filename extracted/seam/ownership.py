@@ -89,7 +89,8 @@ def _read_for_share(domain: str, using: str) -> Ownership:
         current(domain, using)  # make sure the row exists
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT role, epoch, held_until FROM seam_ownership WHERE domain = %s FOR SHARE", [domain]
+                "SELECT role, epoch, held_until FROM seam_ownership WHERE domain = %s FOR SHARE",
+                [domain],
             )
             role_, epoch, held_until = cursor.fetchone()
         return Ownership(domain=domain, role=role_, epoch=epoch, held_until=held_until)
@@ -113,8 +114,29 @@ def set_role(domain: str, new_role: str, epoch: int, using: str = "default") -> 
     if new_role not in seam_settings.ROLES:
         raise SeamError(f"role must be 'owner' or 'follower', not {new_role!r}")
     with transaction.atomic(using=using):
-        current(domain, using)
+        before = current(domain, using)
         Ownership.objects.using(using).filter(domain=domain).update(
             role=new_role, epoch=epoch, changed_at=timezone.now()
         )
+        if new_role == "owner" and before.role != "owner":
+            _reset_sequences(domain, using)
     return current(domain, using)
+
+
+def _reset_sequences(domain: str, using: str) -> None:
+    """Rows that came from the peer kept the peer's ids; on PostgreSQL the new owner's sequences
+    must move past them before it creates rows of its own."""
+    from django.apps import apps
+    from django.core.management.color import no_style
+
+    config = seam_settings.domain(domain)
+    models = []
+    for aggregate in config.spec.aggregates:
+        models.append(apps.get_model(aggregate.root))
+        models.extend(apps.get_model(label) for label in aggregate.members)
+    connection = connections[using]
+    statements = connection.ops.sequence_reset_sql(no_style(), models)
+    if statements:
+        with connection.cursor() as cursor:
+            for sql in statements:
+                cursor.execute(sql)

@@ -1,19 +1,19 @@
 """The seam's settings, read from Django's `SEAM` setting:
 
-    SEAM = {
-        "SERVICE": "monolith",            # this side's name: events say where they come from, and
-                                           # its inbox is the broker queue "seam.<SERVICE>"
-        "DOMAINS": {
-            "catalog": {
-                "spec": "legacy_monolith.catalog.seam.CATALOG",  # the Domain declared over this side's models
-                "role": "owner",           # who writes before the first flip: "owner" or "follower"
-                "peer": "catalog",         # the other side: the owner's events go to its inbox
-                "peer_url": "http://127.0.0.1:8200",  # its HTTP API (reconcile, flip)
-            },
+SEAM = {
+    "SERVICE": "monolith",            # this side's name: events say where they come from, and
+                                       # its inbox is the broker queue "seam.<SERVICE>"
+    "DOMAINS": {
+        "catalog": {
+            "spec": "legacy_monolith.catalog.seam.CATALOG",  # the Domain declared over this side's models
+            "role": "owner",           # who writes before the first flip: "owner" or "follower"
+            "peer": "catalog",         # the other side: the owner's events go to its inbox
+            "peer_url": "http://127.0.0.1:8200",  # its HTTP API (reconcile, flip)
         },
-        "MAX_ATTEMPTS": 5,                 # failures of one event before it is dead-lettered
-        "RELAY_BATCH": 200,                # events one relay claims at a time
-    }
+    },
+    "MAX_ATTEMPTS": 5,                 # failures of one event before it is dead-lettered
+    "RELAY_BATCH": 200,                # events one relay claims at a time
+}
 """
 
 from __future__ import annotations
@@ -56,7 +56,9 @@ def inbox_queue(service: str) -> str:
 def _raw() -> dict:
     raw = getattr(settings, "SEAM", None)
     if not isinstance(raw, dict):
-        raise SeamError("settings.SEAM is missing: add SEAM = {'SERVICE': ..., 'DOMAINS': {...}} (docs/seam.md)")
+        raise SeamError(
+            "settings.SEAM is missing: add SEAM = {'SERVICE': ..., 'DOMAINS': {...}} (docs/seam.md)"
+        )
     return raw
 
 
@@ -65,6 +67,13 @@ def service_name() -> str:
     if not name:
         raise SeamError("settings.SEAM['SERVICE'] is missing: name this side, e.g. 'monolith'")
     return str(name)
+
+
+def token() -> str:
+    """The bearer token both sides share for ownership changes: SEAM['TOKEN'] or env SEAM_TOKEN."""
+    import os
+
+    return str(_raw().get("TOKEN") or os.environ.get("SEAM_TOKEN", ""))
 
 
 def max_attempts() -> int:
@@ -82,13 +91,19 @@ def domains() -> tuple[DomainConfig, ...]:
         try:
             spec = import_string(entry["spec"])
         except (ImportError, KeyError) as exc:
-            raise SeamError(f"SEAM['DOMAINS'][{name!r}]['spec'] does not name a Domain: {exc}") from None
+            raise SeamError(
+                f"SEAM['DOMAINS'][{name!r}]['spec'] does not name a Domain: {exc}"
+            ) from None
         if not isinstance(spec, Domain) or spec.name != name:
             raise SeamError(f"SEAM['DOMAINS'][{name!r}]['spec'] must be a Domain named {name!r}")
         role = entry.get("role", "owner")
         if role not in ROLES:
-            raise SeamError(f"SEAM['DOMAINS'][{name!r}]['role'] is {role!r}; use 'owner' or 'follower'")
-        found.append(DomainConfig(spec, role, str(entry.get("peer", "")), str(entry.get("peer_url", ""))))
+            raise SeamError(
+                f"SEAM['DOMAINS'][{name!r}]['role'] is {role!r}; use 'owner' or 'follower'"
+            )
+        found.append(
+            DomainConfig(spec, role, str(entry.get("peer", "")), str(entry.get("peer_url", "")))
+        )
     return tuple(found)
 
 

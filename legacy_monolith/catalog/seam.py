@@ -7,7 +7,15 @@ from django.db import transaction
 
 from extracted.catalog import contract
 from extracted.seam.domains import Aggregate, Domain
-from legacy_monolith.catalog.models import Brand, Category, DigitalProduct, Product, ProductImage, ProductVariant, Tag
+from legacy_monolith.catalog.models import (
+    Brand,
+    Category,
+    DigitalProduct,
+    Product,
+    ProductImage,
+    ProductVariant,
+    Tag,
+)
 
 
 def category_state(key: int) -> contract.CategoryState | None:
@@ -34,7 +42,9 @@ def product_state(key: int) -> contract.ProductState | None:
     product = Product.objects.filter(pk=key).first()
     if product is None:
         return None
-    digital = DigitalProduct.objects.filter(pk=key).values("download_url", "license_key_required").first()
+    digital = (
+        DigitalProduct.objects.filter(pk=key).values("download_url", "license_key_required").first()
+    )
     return contract.ProductState(
         id=product.pk,
         name=product.name,
@@ -51,10 +61,13 @@ def product_state(key: int) -> contract.ProductState | None:
         tags=sorted(product.tags.values_list("name", flat=True)),
         variants=[
             contract.VariantState(**v)
-            for v in product.variants.order_by("id").values("id", "sku", "name", "price", "weight_grams", "attributes")
+            for v in product.variants.order_by("id").values(
+                "id", "sku", "name", "price", "weight_grams", "attributes"
+            )
         ],
         images=[
-            contract.ImageState(**i) for i in product.images.order_by("position", "url").values("url", "alt", "position")
+            contract.ImageState(**i)
+            for i in product.images.order_by("position", "url").values("url", "alt", "position")
         ],
         digital=contract.DigitalState(**digital) if digital else None,
     )
@@ -69,10 +82,13 @@ def apply_product(state: contract.ProductState) -> None:
     with transaction.atomic():
         Product.objects.update_or_create(pk=state.id, defaults=fields)
         # auto_now would stamp the time of applying; the state's own times are the truth.
-        Product.objects.filter(pk=state.id).update(created_at=state.created_at, updated_at=state.updated_at)
+        Product.objects.filter(pk=state.id).update(
+            created_at=state.created_at, updated_at=state.updated_at
+        )
         product = Product.objects.get(pk=state.id)
         if state.digital is None:
-            DigitalProduct.objects.filter(pk=state.id).delete(keep_parents=True)
+            for digital in DigitalProduct.objects.filter(pk=state.id):
+                digital.delete(keep_parents=True)
         else:
             # raw: write the child row only; the parent row is the one just written.
             DigitalProduct(product_ptr=product, **state.digital.model_dump()).save_base(raw=True)
@@ -82,7 +98,9 @@ def apply_product(state: contract.ProductState) -> None:
                 pk=variant.id, defaults={**variant.model_dump(exclude={"id"}), "product": product}
             )
         product.images.all().delete()
-        ProductImage.objects.bulk_create(ProductImage(product=product, **i.model_dump()) for i in state.images)
+        ProductImage.objects.bulk_create(
+            ProductImage(product=product, **i.model_dump()) for i in state.images
+        )
         product.tags.set([Tag.objects.get_or_create(name=name)[0] for name in state.tags])
 
 

@@ -3,6 +3,8 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # The data seam's checksums, status and ownership endpoints (docs/seam.md).
+    path("seam/", include("extracted.seam.urls")),
     path("api/", include(("legacy_monolith.config.api_urls", "api"))),
     path("account/", include("legacy_monolith.accounts.urls")),
     path("account/notifications/", include("legacy_monolith.notifications.urls")),

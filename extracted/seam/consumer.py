@@ -1,0 +1,69 @@
+"""`manage.py consume`: this side's inbox queue read in the foreground, for tests and workshops.
+In production the Celery worker runs the same `seam.apply_event` task (extracted/seam/tasks.py)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+
+from kombu.exceptions import OperationalError
+
+from extracted.seam import inbox, transport
+from extracted.seam.settings import inbox_queue, service_name
+
+log = logging.getLogger("extracted.seam.consumer")
+
+
+def envelope_of_message(body) -> dict | None:
+    """The event in a Celery task message (protocol 2: [args, kwargs, embed])."""
+    if isinstance(body, (list, tuple)) and body and isinstance(body[0], (list, tuple)) and body[0]:
+        return body[0][0] if isinstance(body[0][0], dict) else None
+    return None
+
+
+def consume(*, once: bool = False, idle_timeout_s: float = 1.0, should_stop: Callable[[], bool] = lambda: False,
+            queue_name: str | None = None) -> Counter:  # fmt: skip
+    """Apply events from this side's inbox queue until stopped; with once, until it is empty."""
+    outcomes: Counter = Counter()
+    app = transport.celery_app()
+    queue = transport.queue(queue_name or inbox_queue(service_name()))
+
+    def on_message(body, message) -> None:
+        envelope = envelope_of_message(body)
+        if envelope is None:
+            outcomes[inbox.handle({"raw": repr(body)[:2000]})] += 1  # dead letter: not an event
+            message.ack()
+            return
+        try:
+            outcomes[inbox.handle(envelope)] += 1
+        except inbox.RetryLater:
+            outcomes["retried"] += 1
+            message.requeue()
+            time.sleep(0.2)
+            return
+        message.ack()
+
+    backoff = 0.2
+    while not should_stop():
+        try:
+            with app.connection_for_read() as connection:
+                connection.ensure_connection(max_retries=3)
+                with connection.Consumer(
+                    queue, callbacks=[on_message], accept=["json"], prefetch_count=1
+                ):
+                    backoff = 0.2
+                    while not should_stop():
+                        try:
+                            connection.drain_events(timeout=idle_timeout_s)
+                        except TimeoutError:
+                            if once:
+                                return outcomes
+        except (OperationalError, ConnectionError, OSError) as exc:
+            if once:
+                raise
+            log.warning("consume: broker unreachable (%s); retrying in %.1f s", exc, backoff)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+    return outcomes

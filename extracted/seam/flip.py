@@ -1,0 +1,260 @@
+"""The ownership flip: the order in which a domain's writer changes without losing a write.
+
+    1. hold    writes pause on both sides (503 + Retry-After to clients; see ownership.WritesHeld)
+    2. drain   the owner's outbox empties and the follower has applied its last event
+    3. reconcile  both sides agree row by row; if not, the flip is aborted and writes resume
+    4. switch  the owner becomes follower, then the follower owner, under a new epoch
+    5. release writes resume, now on the new owner
+
+Every step is bounded in time; a step that runs out aborts the flip and releases the hold, so
+the worst a client sees is the bounded pause. The pause is measured and audited with the flip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol
+
+import httpx
+from django.utils import timezone
+
+from extracted.seam import ownership
+from extracted.seam import settings as seam_settings
+from extracted.seam.events import SeamError
+from extracted.seam.models import DeadLetter, InboxEvent, OutboxEvent, OwnershipChange
+from extracted.seam.reconcile import reconcile
+from extracted.seam.settings import DomainConfig
+
+HOLD_LIMIT_S = 10.0  # the hold expires by itself if this process dies mid-flip
+
+
+class FlipAborted(SeamError):
+    pass
+
+
+class Side(Protocol):
+    name: str
+
+    def status(self, domain: str) -> dict[str, Any]: ...
+    def has_applied(self, event_id: str) -> bool: ...
+    def hold(self, domain: str, seconds: float) -> None: ...
+    def release(self, domain: str) -> None: ...
+    def set_role(self, domain: str, role: str, epoch: int) -> None: ...
+
+
+class LocalSide:
+    def __init__(self) -> None:
+        self.name = seam_settings.service_name()
+
+    def status(self, domain: str) -> dict[str, Any]:
+        row = ownership.current(domain)
+        last = (
+            OutboxEvent.objects.filter(domain=domain, sent_at__isnull=False).order_by("-seq")
+            .values_list("event_id", flat=True).first()
+        )  # fmt: skip
+        return {
+            "role": row.role,
+            "epoch": row.epoch,
+            "unsent": OutboxEvent.objects.filter(domain=domain, sent_at__isnull=True).count(),
+            "last_sent": str(last) if last else None,
+        }
+
+    def has_applied(self, event_id: str) -> bool:
+        return (
+            InboxEvent.objects.filter(event_id=event_id).exists()
+            or DeadLetter.objects.filter(event_id=event_id).exists()
+        )
+
+    def hold(self, domain: str, seconds: float) -> None:
+        ownership.hold(domain, timezone.now() + timedelta(seconds=seconds))
+
+    def release(self, domain: str) -> None:
+        ownership.release(domain)
+
+    def set_role(self, domain: str, role: str, epoch: int) -> None:
+        ownership.set_role(domain, role, epoch)
+
+
+class RemoteSide:
+    def __init__(self, config: DomainConfig, client: httpx.Client, token: str) -> None:
+        self.name = config.peer
+        self.base = config.peer_url.rstrip("/")
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def _get(self, path: str, **params: str) -> dict[str, Any]:
+        try:
+            response = self.client.get(f"{self.base}{path}", params=params)
+        except httpx.HTTPError as exc:
+            raise FlipAborted(
+                f"{self.name} does not answer at {self.base} ({type(exc).__name__})"
+            ) from None
+        if response.status_code != 200:
+            raise FlipAborted(
+                f"{self.name} answered {response.status_code} to {path}: {response.text[:200]}"
+            )
+        return response.json()
+
+    def _post(self, domain: str, body: dict[str, Any]) -> None:
+        url = f"{self.base}/seam/ownership/{domain}/"
+        try:
+            response = self.client.post(url, json=body, headers=self.headers)
+        except httpx.HTTPError as exc:
+            raise FlipAborted(
+                f"{self.name} does not answer at {url} ({type(exc).__name__})"
+            ) from None
+        if response.status_code != 200:
+            raise FlipAborted(
+                f"{self.name} refused {body} with {response.status_code}: {response.text[:200]}"
+            )
+
+    def status(self, domain: str) -> dict[str, Any]:
+        found = self._get("/seam/status/")["domains"].get(domain)
+        if found is None:
+            raise FlipAborted(f"{self.name} does not know the domain {domain}")
+        return found
+
+    def has_applied(self, event_id: str) -> bool:
+        return bool(self._get("/seam/status/", applied=event_id).get("applied"))
+
+    def hold(self, domain: str, seconds: float) -> None:
+        self._post(
+            domain, {"hold_until": (timezone.now() + timedelta(seconds=seconds)).isoformat()}
+        )
+
+    def release(self, domain: str) -> None:
+        self._post(domain, {"hold_until": None})
+
+    def set_role(self, domain: str, role: str, epoch: int) -> None:
+        self._post(domain, {"role": role, "epoch": epoch})
+
+
+@dataclass
+class FlipResult:
+    domain: str
+    from_owner: str
+    to_owner: str
+    pause_ms: float = 0.0
+    steps_ms: dict[str, float] = field(default_factory=dict)
+    outcome: str = "flipped"
+    reason: str = ""
+
+
+def flip(config: DomainConfig, to: str, *, actor: str, reason: str = "", token: str, deadline_s: float = 5.0,
+         client: httpx.Client | None = None) -> FlipResult:  # fmt: skip
+    """Move `config`'s domain to `to` ("monolith", or the peer's name); raises FlipAborted with
+    the step that failed after releasing the hold."""
+    own_client = client is None
+    client = client or httpx.Client(timeout=httpx.Timeout(5.0, connect=2.0))
+    local, remote = LocalSide(), RemoteSide(config, client, token)
+    sides = {local.name: local, remote.name: remote}
+    if to not in sides:
+        raise SeamError(f"--to must be {local.name} or {remote.name}, not {to!r}")
+    try:
+        return _flip(
+            config.name,
+            sides[to],
+            next(s for n, s in sides.items() if n != to),
+            config,
+            actor,
+            reason,
+            deadline_s,
+        )
+    finally:
+        if own_client:
+            client.close()
+
+
+def _flip(domain: str, new_owner: Side, old_owner: Side, config: DomainConfig, actor: str, reason: str,
+          deadline_s: float) -> FlipResult:  # fmt: skip
+    before_old, before_new = old_owner.status(domain), new_owner.status(domain)
+    if before_new["role"] == "owner" and before_old["role"] != "owner":
+        raise SeamError(
+            f"{new_owner.name} already owns {domain} (epoch {before_new['epoch']}); nothing to flip"
+        )
+    if before_old["role"] != "owner":
+        raise SeamError(
+            f"{old_owner.name} does not own {domain} either; set the roles by hand (docs/seam.md)"
+        )
+    epoch = max(before_old["epoch"], before_new["epoch"]) + 1
+    result = FlipResult(domain, old_owner.name, new_owner.name)
+    started = time.monotonic()
+    mark = started
+    deadline = started + deadline_s
+
+    def step(name: str) -> None:
+        nonlocal mark
+        now = time.monotonic()
+        result.steps_ms[name] = round((now - mark) * 1000, 1)
+        mark = now
+
+    held = False
+    try:
+        for side in (old_owner, new_owner):
+            side.hold(domain, HOLD_LIMIT_S)
+        held = True
+        step("hold")
+        last = _drain(domain, old_owner, deadline)
+        _wait_applied(new_owner, last, deadline)
+        step("drain")
+        check = _reconciled(config, deadline)
+        step("reconcile")
+        if check:
+            raise FlipAborted(
+                f"the sides differ in {len(check)} row(s) after draining (first: {check[0]}); run reconcile {domain} --repair"
+            )
+        old_owner.set_role(domain, "follower", epoch)
+        try:
+            new_owner.set_role(domain, "owner", epoch)
+        except Exception:
+            old_owner.set_role(domain, "owner", epoch)
+            raise
+        step("switch")
+    except Exception as exc:
+        result.outcome, result.reason = "aborted", str(exc)
+        raise
+    finally:
+        if held:
+            for side in (new_owner, old_owner):
+                # A side that cannot be reached: its hold expires by itself within HOLD_LIMIT_S.
+                with contextlib.suppress(Exception):
+                    side.release(domain)
+            step("release")
+        result.pause_ms = round((time.monotonic() - started) * 1000, 1)
+        OwnershipChange.objects.create(
+            domain=domain, from_owner=old_owner.name, to_owner=new_owner.name, actor=actor,
+            reason=reason if result.outcome == "flipped" else f"{reason} (aborted: {result.reason})".strip(),
+            outcome=result.outcome, pause_ms=result.pause_ms, details={"steps_ms": result.steps_ms, "epoch": epoch},
+        )  # fmt: skip
+    return result
+
+
+def _drain(domain: str, owner: Side, deadline: float) -> str | None:
+    while True:
+        status = owner.status(domain)
+        if status["unsent"] == 0:
+            return status["last_sent"]
+        if time.monotonic() > deadline:
+            raise FlipAborted(
+                f"{owner.name}'s outbox still holds {status['unsent']} event(s) of {domain}; is its relay running?"
+            )
+        time.sleep(0.02)
+
+
+def _wait_applied(follower: Side, event_id: str | None, deadline: float) -> None:
+    if event_id is None:
+        return
+    while not follower.has_applied(event_id):
+        if time.monotonic() > deadline:
+            raise FlipAborted(
+                f"{follower.name} has not applied event {event_id} yet; is its consumer running?"
+            )
+        time.sleep(0.02)
+
+
+def _reconciled(config: DomainConfig, deadline: float) -> list[str]:
+    result = reconcile(config)
+    return [f"{d.kind} {d.aggregate} {d.id}" for d in result.differences]

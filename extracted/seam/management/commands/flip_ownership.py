@@ -1,0 +1,43 @@
+import getpass
+import os
+
+from django.core.management.base import BaseCommand, CommandError
+
+from extracted.seam import settings as seam_settings
+from extracted.seam.events import SeamError
+from extracted.seam.flip import flip
+
+
+class Command(BaseCommand):
+    help = (
+        "Move a domain's ownership: hold writes, drain, reconcile, switch, release (docs/seam.md)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("domain")
+        parser.add_argument(
+            "--to", required=True, help="the new owner: this side's name or the peer's"
+        )
+        parser.add_argument("--reason", default="", help="why, for the audit")
+        parser.add_argument(
+            "--deadline", type=float, default=5.0, help="seconds the hold may last at most"
+        )
+
+    def handle(self, *args, domain, to, reason="", deadline=5.0, **options):
+        token = seam_settings.token()
+        if not token:
+            raise CommandError(
+                "set SEAM_TOKEN (the same on both sides) to let this side change the peer's ownership"
+            )
+        try:
+            config = seam_settings.domain(domain)
+            if to in {"service"}:
+                to = config.peer
+            result = flip(config, to, actor=os.environ.get("FIGKIT_ACTOR") or getpass.getuser(), reason=reason,
+                          token=token, deadline_s=deadline)  # fmt: skip
+        except SeamError as exc:
+            raise CommandError(f"flip aborted, writes resumed: {exc}") from None
+        steps = ", ".join(f"{name} {ms:.0f} ms" for name, ms in result.steps_ms.items())
+        self.stdout.write(
+            f"{domain} is now owned by {result.to_owner}; writes were held {result.pause_ms:.0f} ms ({steps})"
+        )

@@ -1,0 +1,17 @@
+"""The Celery task every side's worker runs for the events in its inbox queue (seam.<SERVICE>)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from extracted.seam import inbox
+
+
+@shared_task(
+    name="seam.apply_event", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None
+)
+def apply_event(self, envelope: dict) -> str:
+    try:
+        return inbox.handle(envelope)
+    except inbox.RetryLater as exc:
+        raise self.retry(countdown=min(2**self.request.retries, 30), exc=exc) from None

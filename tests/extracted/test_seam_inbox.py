@@ -1,0 +1,105 @@
+"""The inbox on the monolith's side (as it runs after the flip, following the catalog service):
+each event applies at most once, versions only move forward, poison goes to dead letters."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+
+from extracted.catalog import contract
+from extracted.seam import inbox, ownership
+from extracted.seam.models import DeadLetter, InboxEvent, OutboxEvent
+from legacy_monolith.catalog.models import Category, Product
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def envelope(
+    state: contract.ProductState | None,
+    version: int,
+    *,
+    key: int = 7,
+    event_id: uuid.UUID | None = None,
+) -> dict:
+    return {
+        "id": str(event_id or uuid.uuid4()),
+        "type": "catalog.product." + ("deleted" if state is None else "upserted"),
+        "schema_version": 1,
+        "aggregate_type": "catalog.product",
+        "aggregate_id": str(key),
+        "version": version,
+        "kind": "deleted" if state is None else "upserted",
+        "payload": None if state is None else state.model_dump(mode="json"),
+        "source": "catalog",
+        "occurred_at": NOW.isoformat(),
+    }
+
+
+def product(name: str, price: str = "10.00", category_id: int = 1) -> contract.ProductState:
+    return contract.ProductState(id=7, name=name, slug="lamp-7", category_id=category_id, base_price=Decimal(price),
+                                 rating_avg=Decimal("0"), rating_count=0, created_at=NOW, updated_at=NOW,
+                                 variants=[contract.VariantState(id=70, sku="LAMP-7", price=Decimal("10.00"), weight_grams=300)])  # fmt: skip
+
+
+@pytest.fixture
+def follower(db):
+    ownership.set_role("catalog", "follower", epoch=1)
+    with ownership.applying():
+        Category.objects.create(pk=1, name="Lighting", slug="lighting")
+
+
+def test_events_out_of_order_end_in_the_latest_version(follower):
+    outcomes = [inbox.handle(envelope(product(f"Lamp v{v}"), v)) for v in (3, 1, 2)]
+    assert outcomes == ["applied", "stale", "stale"]
+    assert Product.objects.get(pk=7).name == "Lamp v3"
+    assert OutboxEvent.objects.count() == 0, "applying a peer's change publishes nothing"
+
+
+def test_a_redelivered_event_changes_nothing(follower):
+    event_id = uuid.uuid4()
+    assert inbox.handle(envelope(product("Lamp"), 1, event_id=event_id)) == "applied"
+    Product.objects.filter(pk=7).update(name="changed behind the seam's back")
+    assert inbox.handle(envelope(product("Lamp"), 1, event_id=event_id)) == "duplicate"
+    assert Product.objects.get(pk=7).name == "changed behind the seam's back"
+    assert InboxEvent.objects.filter(event_id=event_id).count() == 1
+
+
+def test_a_late_upsert_does_not_bring_back_a_deleted_product(follower):
+    assert inbox.handle(envelope(product("Lamp"), 1)) == "applied"
+    assert inbox.handle(envelope(None, 3)) == "applied"
+    assert inbox.handle(envelope(product("Lamp again"), 2)) == "stale"
+    assert not Product.objects.filter(pk=7).exists()
+
+
+def test_an_event_that_cannot_be_read_is_a_dead_letter_at_once(follower, capsys):
+    bad = envelope(product("Lamp"), 1)
+    bad["payload"]["base_price"] = "not money"
+    assert inbox.handle(bad) == "dead"
+    call_command("deadletters", "list", "--json")
+    [letter] = json.loads(capsys.readouterr().out)["dead_letters"]
+    assert letter["event_id"] == bad["id"] and "base_price" in letter["error"]
+
+
+@pytest.mark.django_db(transaction=True)  # the foreign key is checked when the apply commits
+def test_an_event_failing_every_time_is_parked_then_replayed_after_the_fix(
+    follower, settings, capsys
+):
+    settings.SEAM = {**settings.SEAM, "MAX_ATTEMPTS": 3}
+    orphan = envelope(product("Lamp", category_id=99), 1)  # its category has not arrived
+    for _ in range(2):
+        with pytest.raises(inbox.RetryLater):
+            inbox.handle(orphan)
+    assert inbox.handle(orphan) == "dead"
+    assert not Product.objects.filter(pk=7).exists()
+    with ownership.applying():
+        Category.objects.create(pk=99, name="Late", slug="late")
+    letter = DeadLetter.objects.get(event_id=orphan["id"])
+    call_command("deadletters", "replay", str(letter.pk))
+    assert "applied" in capsys.readouterr().out
+    assert Product.objects.get(pk=7).category_id == 99
+    assert DeadLetter.objects.filter(replayed_at__isnull=True).count() == 0

@@ -1,0 +1,146 @@
+"""The outbox on the monolith's side: every ORM change to the catalog becomes one event, in the
+same transaction as the change, with a growing per-aggregate version and a valid payload."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+
+from extracted.catalog import contract
+from extracted.seam import ownership
+from extracted.seam.events import InvalidPayload
+from extracted.seam.models import OutboxEvent
+from extracted.seam.outbox import NotInTransaction, publish
+from legacy_monolith.catalog.models import (
+    Brand,
+    Category,
+    DigitalProduct,
+    Product,
+    ProductVariant,
+    Tag,
+)
+
+
+def events(aggregate: str = "catalog.product", key: object | None = None) -> list[OutboxEvent]:
+    rows = OutboxEvent.objects.filter(aggregate_type=aggregate).order_by("seq")
+    return list(rows if key is None else rows.filter(aggregate_id=str(key)))
+
+
+@pytest.fixture
+def kettle(db) -> Product:
+    kitchen = Category.objects.create(name="Kitchen", slug="kitchen")
+    brand = Brand.objects.create(name="Steamwork", slug="steamwork")
+    product = Product.objects.create(name="Copper Kettle", slug="copper-kettle", category=kitchen, brand=brand,
+                                     base_price=Decimal("40.00"))  # fmt: skip
+    OutboxEvent.objects.all().delete()
+    return product
+
+
+def test_a_saved_product_is_one_upserted_event_with_its_whole_state(kettle):
+    kettle.base_price = Decimal("44.90")
+    kettle.save()
+    [event] = events(key=kettle.pk)
+    assert (event.kind, event.event_type, event.version, event.schema_version) == (
+        "upserted",
+        "catalog.product.upserted",
+        2,
+        1,
+    )
+    state = contract.PRODUCT.validate(event.payload)
+    assert state.base_price == Decimal("44.90") and state.name == "Copper Kettle"
+    assert event.destination == "seam.catalog" and event.domain == "catalog"
+
+
+def test_changes_to_members_are_events_of_their_product(kettle):
+    variant = ProductVariant.objects.create(product=kettle, sku="KET-1", price=Decimal("40.00"))
+    variant.price = Decimal("39.00")
+    variant.save()
+    tag = Tag.objects.create(name="copper")
+    kettle.tags.add(tag)
+    tag.product_set.clear()  # the reverse side, which names no product
+    found = events(key=kettle.pk)
+    assert [e.version for e in found] == [2, 3, 4, 5]
+    assert found[1].payload["variants"][0]["price"] == "39.00"
+    assert found[2].payload["tags"] == ["copper"]
+    assert found[3].payload["tags"] == []
+
+
+def test_a_deleted_product_is_a_deleted_event_after_its_members(kettle):
+    ProductVariant.objects.create(product=kettle, sku="KET-1", price=Decimal("40.00"))
+    OutboxEvent.objects.all().delete()
+    key = kettle.pk
+    kettle.delete()
+    found = events(key=key)
+    assert found[-1].kind == "deleted" and found[-1].payload is None
+    assert [e.version for e in found] == sorted(e.version for e in found)
+
+
+def test_a_digital_product_is_captured_as_a_product(kettle):
+    book = DigitalProduct.objects.create(name="E-Book", slug="e-book", category=kettle.category,
+                                         base_price=Decimal("5.00"), download_url="https://x.example/1")  # fmt: skip
+    [event] = events(key=book.pk)
+    assert event.payload["digital"] == {
+        "download_url": "https://x.example/1",
+        "license_key_required": False,
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_and_its_event_commit_together_or_not_at_all():
+    """Outside any atomic block (autocommit, as in a shell): a failing event undoes the save."""
+    category = Category.objects.create(name="Kitchen", slug="kitchen")
+    product = Product.objects.create(
+        name="Kettle", slug="kettle", category=category, base_price=Decimal("1.00")
+    )
+
+    def broken_state(key):
+        raise InvalidPayload("catalog.product v1: base_price: broken on purpose")
+
+    from legacy_monolith.catalog import seam
+
+    aggregate = seam.CATALOG.aggregate("catalog.product")
+    object.__setattr__(aggregate, "state", broken_state)
+    try:
+        product.base_price = Decimal("2.00")
+        with pytest.raises(InvalidPayload):
+            product.save()
+    finally:
+        object.__setattr__(aggregate, "state", seam.product_state)
+    assert Product.objects.get(pk=product.pk).base_price == Decimal("1.00"), (
+        "the change went without its event"
+    )
+    assert [e.version for e in events(key=product.pk)] == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_publish_refuses_to_run_outside_a_transaction():
+    category = Category.objects.create(name="Kitchen", slug="kitchen")
+    with pytest.raises(NotInTransaction, match="inside transaction.atomic"):
+        publish("catalog.category", category.pk)
+
+
+def test_a_follower_refuses_writes_and_a_held_domain_asks_to_retry(kettle):
+    ownership.set_role("catalog", "follower", epoch=1)
+    kettle.name = "Brass Kettle"
+    with pytest.raises(ownership.NotOwner, match="owned by catalog"), transaction.atomic():
+        kettle.save()
+    ownership.set_role("catalog", "owner", epoch=2)
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ownership.hold("catalog", timezone.now() + timedelta(seconds=30))
+    with pytest.raises(ownership.WritesHeld), transaction.atomic():
+        kettle.save()
+    ownership.release("catalog")
+    kettle.save()
+    assert events(key=kettle.pk)[-1].payload["name"] == "Brass Kettle"
+
+
+def test_writes_applied_from_the_peer_are_not_captured_again(kettle):
+    with ownership.applying():
+        kettle.name = "From the service"
+        kettle.save()
+    assert events(key=kettle.pk) == []
