@@ -135,7 +135,17 @@ class AppLocator:
 
     def __init__(self, apps: list[App]) -> None:
         self._by_name = {a.name: a for a in apps if not a.external}
+        self._external_by_name = {a.name: a for a in apps if a.external}
         self._cache: dict[str, App | None] = {}
+
+    def external_app_of(self, module: str) -> App | None:
+        """The installed app outside the analysed tree that a module (an include) belongs to."""
+        parts = module.split(".")
+        for end in range(len(parts), 0, -1):
+            found = self._external_by_name.get(".".join(parts[:end]))
+            if found is not None:
+                return found
+        return None
 
     def app_of(self, module: str) -> App | None:
         if module in self._cache:

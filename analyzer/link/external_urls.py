@@ -33,7 +33,11 @@ KNOWN_URLCONFS: dict[str, tuple[tuple[str, str | None, tuple[str, ...] | None], 
 
 def add_external(builder: RouteBuilder, name: str, file: str, line: int, scope: Scope) -> None:
     """The routes of an include of `name`, a package outside the analysed tree."""
-    app = "admin" if name == "django.contrib.admin" else name.split(".", 1)[0]
+    installed = builder.locator.external_app_of(name)
+    if name == "django.contrib.admin":
+        app = "admin"
+    else:
+        app = installed.label if installed is not None else name.split(".", 1)[0]
     known = KNOWN_URLCONFS.get(name)
     if known is not None:
         for pattern, route_name, methods in known:
