@@ -65,9 +65,13 @@ def product_state(key: int) -> contract.ProductState | None:
                 "id", "sku", "name", "price", "weight_grams", "attributes"
             )
         ],
+        # Sorted here, not by the database: a collation must not change the checksum.
         images=[
             contract.ImageState(**i)
-            for i in product.images.order_by("position", "url").values("url", "alt", "position")
+            for i in sorted(
+                product.images.values("url", "alt", "position"),
+                key=lambda i: (i["position"], i["url"]),
+            )
         ],
         digital=contract.DigitalState(**digital) if digital else None,
     )
