@@ -46,11 +46,16 @@ def send(envelope: dict[str, Any], destination: str, headers: dict[str, str] | N
 
 
 def reset_connections() -> None:
-    """After a broker error: drop pooled connections so the next send opens a fresh one."""
+    """After a broker error: throw the pooled connections away, so the next send opens a fresh
+    one. Celery's pools live in kombu's process-wide registry (kombu.pools), and a closed pool
+    there refuses every later acquire, so the registry is reset, not just the pool closed."""
+    from kombu import pools
+
     app = celery_app()
-    with contextlib.suppress(Exception):  # a half-dead pool is what we are throwing away
-        app.pool.force_close_all()
+    app._pool = None
     app.amqp._producer_pool = None
+    with contextlib.suppress(Exception):  # half-dead connections are what we are throwing away
+        pools.reset()
 
 
 def _make_filesystem_folders(app: Celery) -> None:

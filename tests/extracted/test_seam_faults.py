@@ -82,20 +82,28 @@ def assert_both_sides_agree(stack: Stack) -> dict:
 
 def test_relay_and_consumer_killed_mid_stream_lose_nothing_and_apply_nothing_twice(stack):
     stack.serve_catalog()
-    writer = stack.start("writer", "monolith", argv=[*WRITES, "10000", "--products", "60"])
+    # Two writers on the same 60 products: 10,000 changes, concurrent on the same aggregates.
+    stack.start("setup", "monolith", argv=[*WRITES, "0", "--products", "60"]).wait(timeout=120)
+    writers = [
+        stack.start(
+            f"writer-{n}", "monolith", argv=[*WRITES, "5000", "--products", "60", "--seed", str(n)]
+        )
+        for n in (1, 2)
+    ]
     stack.start("relay", "monolith", "relay_outbox")
     stack.start("consumer", "catalog", "consume")
     kills = 0
     started = time.monotonic()
-    while writer.poll() is None and time.monotonic() - started < 300:
+    while any(w.poll() is None for w in writers) and time.monotonic() - started < 300:
         time.sleep(2.5)
         victim = ("relay", "consumer")[kills % 2]
         if kills < 6:
             stack.kill(victim, signal.SIGKILL)
-            stack.start(victim, "monolith" if victim == "relay" else "catalog",
-                        "relay_outbox" if victim == "relay" else "consume")  # fmt: skip
+            side = "monolith" if victim == "relay" else "catalog"
+            stack.start(victim, side, "relay_outbox" if victim == "relay" else "consume")
             kills += 1
-    assert writer.wait(timeout=10) == 0, stack.log("writer")
+    for n, writer in enumerate(writers, 1):
+        assert writer.wait(timeout=10) == 0, stack.log(f"writer-{n}")
     assert kills >= 4, "the writes ended before the relay and the consumer were each killed twice"
     [(events,)] = stack.sql("monolith", "SELECT count(*) FROM seam_outbox")
     assert events >= 10000
