@@ -8,6 +8,7 @@ class SeamConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from extracted.seam import capture, settings
+        from extracted.seam import capture, settings, tracing
 
         capture.connect(settings.domains())
+        tracing.configure(settings.service_name)  # one trace across the seam: docs/tracing.md

@@ -23,6 +23,20 @@ def envelope_of_message(body) -> dict | None:
     return None
 
 
+def _retry_at_the_tail(message, envelope: dict, queue_name: str) -> None:
+    """Send a failed event to the back of the queue, as Celery's retry does, so the events behind
+    it (often the very one it waits for) go first; requeue it in place if that send fails."""
+    try:
+        transport.send(
+            envelope, queue_name, {k: v for k, v in message.headers.items() if k == "traceparent"}
+        )
+    except Exception:  # noqa: BLE001 - the broker is in trouble: keep the message where it is
+        message.requeue()
+        time.sleep(0.2)
+        return
+    message.ack()
+
+
 def consume(*, once: bool = False, idle_timeout_s: float = 1.0, should_stop: Callable[[], bool] = lambda: False,
             queue_name: str | None = None) -> Counter:  # fmt: skip
     """Apply events from this side's inbox queue until stopped; with once, until it is empty."""
@@ -40,8 +54,7 @@ def consume(*, once: bool = False, idle_timeout_s: float = 1.0, should_stop: Cal
             outcomes[inbox.handle(envelope)] += 1
         except inbox.RetryLater:
             outcomes["retried"] += 1
-            message.requeue()
-            time.sleep(0.2)
+            _retry_at_the_tail(message, envelope, queue.name)
             return
         message.ack()
 

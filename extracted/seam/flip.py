@@ -3,7 +3,9 @@
     1. hold    writes pause on both sides (503 + Retry-After to clients; see ownership.WritesHeld)
     2. drain   the owner's outbox empties and the follower has applied its last event
     3. reconcile  both sides agree row by row; if not, the flip is aborted and writes resume
-    4. switch  the owner becomes follower, then the follower owner, under a new epoch
+    4. switch  the owner becomes follower, then the follower owner, under a new epoch; the
+               strangler proxy's write routes (if named) now go to the new owner, and the flip
+               waits until every proxy worker has seen the change
     5. release writes resume, now on the new owner
 
 Every step is bounded in time; a step that runs out aborts the flip and releases the hold, so
@@ -133,6 +135,56 @@ class RemoteSide:
 
 
 @dataclass
+class ProxyRoutes:
+    """The strangler proxy's routes that carry the domain's writes: they follow the owner."""
+
+    admin_url: str
+    token: str
+    routes: list[str]
+    settle_s: float = 0.6  # the proxy's workers poll the route table every 0.25 s by default
+
+    def point_at(self, owner: str, client: httpx.Client, why: str) -> dict[str, str]:
+        """Send each route to `owner` (mode service when it is the route's target, else
+        monolith); returns the modes before, to undo."""
+        before: dict[str, str] = {}
+        headers = {"Authorization": f"Bearer {self.token}"}
+        base = self.admin_url.rstrip("/")
+        for name in self.routes:
+            try:
+                current = client.get(f"{base}/api/routes/{name}", headers=headers)
+                if current.status_code != 200:
+                    raise FlipAborted(
+                        f"the proxy has no route {name!r} ({current.status_code}: {current.text[:200]})"
+                    )
+                route = current.json()["route"]
+                mode = "service" if route["target"] == owner else "monolith"
+                before[name] = route["policy"]["mode"]
+                changed = client.patch(
+                    f"{base}/api/routes/{name}", headers=headers, json={"mode": mode, "why": why}
+                )
+            except httpx.HTTPError as exc:
+                raise FlipAborted(
+                    f"the proxy's admin API does not answer at {base} ({type(exc).__name__})"
+                ) from None
+            if changed.status_code != 200:
+                raise FlipAborted(
+                    f"the proxy refused mode {mode} for {name}: {changed.status_code} {changed.text[:200]}"
+                )
+        time.sleep(self.settle_s)
+        return before
+
+    def restore(self, before: dict[str, str], client: httpx.Client, why: str) -> None:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        for name, mode in before.items():
+            with contextlib.suppress(httpx.HTTPError):
+                client.patch(
+                    f"{self.admin_url.rstrip('/')}/api/routes/{name}",
+                    headers=headers,
+                    json={"mode": mode, "why": why},
+                )
+
+
+@dataclass
 class FlipResult:
     domain: str
     from_owner: str
@@ -144,7 +196,7 @@ class FlipResult:
 
 
 def flip(config: DomainConfig, to: str, *, actor: str, reason: str = "", token: str, deadline_s: float = 5.0,
-         client: httpx.Client | None = None) -> FlipResult:  # fmt: skip
+         client: httpx.Client | None = None, proxy: ProxyRoutes | None = None) -> FlipResult:  # fmt: skip
     """Move `config`'s domain to `to` ("monolith", or the peer's name); raises FlipAborted with
     the step that failed after releasing the hold."""
     own_client = client is None
@@ -169,7 +221,7 @@ def flip(config: DomainConfig, to: str, *, actor: str, reason: str = "", token: 
 
 
 def _flip(domain: str, new_owner: Side, old_owner: Side, config: DomainConfig, actor: str, reason: str,
-          deadline_s: float) -> FlipResult:  # fmt: skip
+          deadline_s: float, proxy: ProxyRoutes | None, client: httpx.Client) -> FlipResult:  # fmt: skip
     before_old, before_new = old_owner.status(domain), new_owner.status(domain)
     if before_new["role"] == "owner" and before_old["role"] != "owner":
         raise SeamError(
@@ -206,11 +258,19 @@ def _flip(domain: str, new_owner: Side, old_owner: Side, config: DomainConfig, a
             raise FlipAborted(
                 f"the sides differ in {len(check)} row(s) after draining (first: {check[0]}); run reconcile {domain} --repair"
             )
+        why = f"flip {domain} to {new_owner.name}" + (f": {reason}" if reason else "")
         old_owner.set_role(domain, "follower", epoch)
+        routes_before: dict[str, str] = {}
         try:
             new_owner.set_role(domain, "owner", epoch)
+            if proxy is not None:
+                routes_before = proxy.point_at(new_owner.name, client, why)
         except Exception:
-            old_owner.set_role(domain, "owner", epoch)
+            if routes_before:
+                proxy.restore(routes_before, client, f"undo: {why}")  # type: ignore[union-attr]
+            with contextlib.suppress(Exception):
+                new_owner.set_role(domain, "follower", epoch + 1)
+            old_owner.set_role(domain, "owner", epoch + 1)
             raise
         step("switch")
     except Exception as exc:

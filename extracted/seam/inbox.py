@@ -69,6 +69,10 @@ def _apply(envelope: Envelope, aggregate, state, using: str) -> Outcome:
                 aggregate_id=envelope.aggregate_id,
                 defaults={"version": envelope.version, "deleted": state is None},
             )
+            DeadLetter.objects.using(using).filter(
+                aggregate_type=envelope.aggregate_type, aggregate_id=envelope.aggregate_id,
+                version__lte=envelope.version, resolved_at__isnull=True,
+            ).update(resolved_at=timezone.now(), resolution="superseded")  # fmt: skip
         InboxEvent.objects.using(using).create(
             event_id=envelope.id,
             event_type=envelope.type,
@@ -115,14 +119,20 @@ def _dead(raw: dict, error: str, *, attempts: int, using: str) -> Outcome:
     event_id = str(raw.get("id", "")) if isinstance(raw, dict) else ""
     log.error("seam inbox: event %s is a dead letter: %s", event_id or "(no id)", error)
     with transaction.atomic(using=using):
+        fields = raw if isinstance(raw, dict) else {}
+        version = fields.get("version")
         DeadLetter.objects.using(using).update_or_create(
             event_id=event_id or "00000000-0000-0000-0000-000000000000",
             defaults={
-                "event_type": str(raw.get("type", "?")) if isinstance(raw, dict) else "?",
+                "event_type": str(fields.get("type", "?"))[:120],
+                "aggregate_type": str(fields.get("aggregate_type", ""))[:100],
+                "aggregate_id": str(fields.get("aggregate_id", ""))[:100],
+                "version": version if isinstance(version, int) else None,
                 "envelope": raw if isinstance(raw, dict) else {"raw": repr(raw)},
                 "error": error[:4000],
                 "attempts": attempts,
-                "replayed_at": None,
+                "resolved_at": None,
+                "resolution": "",
             },
         )
         if event_id:
@@ -140,6 +150,6 @@ def replay(letter: DeadLetter, *, using: str = "default") -> Outcome:
         letter.save(update_fields=["error"])
         return "dead"
     if outcome != "dead":
-        letter.replayed_at = timezone.now()
-        letter.save(update_fields=["replayed_at"])
+        letter.resolved_at, letter.resolution = timezone.now(), "replayed"
+        letter.save(update_fields=["resolved_at", "resolution"])
     return outcome

@@ -88,19 +88,30 @@ class InboxFailure(models.Model):
 
 
 class DeadLetter(models.Model):
-    """An event this side could not apply: kept whole, listed and replayed by `manage.py deadletters`."""
+    """An event this side could not apply: kept whole, listed and replayed by `manage.py
+    deadletters`. One that a newer version of its aggregate has since overtaken is resolved as
+    superseded by the inbox itself: replaying it could change nothing."""
 
     event_id = models.UUIDField(unique=True)
     event_type = models.CharField(max_length=120)
+    aggregate_type = models.CharField(max_length=100, blank=True)
+    aggregate_id = models.CharField(max_length=100, blank=True)
+    version = models.BigIntegerField(null=True)
     envelope = models.JSONField()
     error = models.TextField()
     attempts = models.PositiveIntegerField()
     created_at = models.DateTimeField(default=timezone.now)
-    replayed_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=12, blank=True)  # replayed | superseded
 
     class Meta:
         db_table = "seam_dead_letter"
         ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["aggregate_type", "aggregate_id"], name="seam_dead_letter_aggregate"
+            )
+        ]
 
 
 class Ownership(models.Model):

@@ -16,6 +16,9 @@ from extracted.seam.events import SeamError
 from extracted.seam.models import Ownership
 
 RETRY_AFTER_S = 1
+# Just after a flip, a write routed here by a proxy worker that has not seen the new route yet
+# is told to retry (503), not refused (409): the retry goes to the new owner.
+MOVED_GRACE_S = 5.0
 
 # Set while the inbox writes a peer's change: those writes are followed, not owned.
 _applying: contextvars.ContextVar[bool] = contextvars.ContextVar("seam_applying", default=False)
@@ -77,6 +80,10 @@ def check_write(domain: str, using: str = "default") -> None:
         )
     if row.role != "owner":
         config = seam_settings.domain(domain)
+        if (now - row.changed_at).total_seconds() < MOVED_GRACE_S:
+            raise WritesHeld(
+                f"{domain} has just moved to {config.peer}; retry in {RETRY_AFTER_S} s"
+            )
         raise NotOwner(
             f"{domain} is owned by {config.peer} on this side's record (epoch {row.epoch}); "
             f"write through {config.peer_url or config.peer}, or flip ownership back first"

@@ -68,7 +68,7 @@ def status(request: HttpRequest) -> JsonResponse:
             "service": seam_settings.service_name(),
             "domains": domains,
             "inbox": {"events": InboxEvent.objects.count()},
-            "dead_letters": DeadLetter.objects.filter(replayed_at__isnull=True).count(),
+            "dead_letters": DeadLetter.objects.filter(resolved_at__isnull=True).count(),
             **({"applied": domains_applied} if expect else {}),
         }
     )

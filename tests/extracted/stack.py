@@ -72,6 +72,8 @@ class Stack:
     catalog_port: int = field(default_factory=free_port)
     monolith_port: int = field(default_factory=free_port)
     running: dict[str, subprocess.Popen] = field(default_factory=dict)
+    proxy_port: int = field(default_factory=free_port)
+    admin_port: int = field(default_factory=free_port)
 
     @property
     def catalog_url(self) -> str:
@@ -155,6 +157,65 @@ class Stack:
             argv=["-m", "extracted.catalog", "--port", str(self.catalog_port)],
         )
         self.wait_http(f"{self.catalog_url}/healthz", "catalog-server")
+
+    @property
+    def monolith_url(self) -> str:
+        return f"http://127.0.0.1:{self.monolith_port}"
+
+    @property
+    def proxy_url(self) -> str:
+        return f"http://127.0.0.1:{self.proxy_port}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port}"
+
+    def serve_monolith(self) -> None:
+        self.start("monolith-server", "monolith", argv=[
+            "-m", "uvicorn", "legacy_monolith.config.asgi:application", "--host", "127.0.0.1",
+            "--port", str(self.monolith_port), "--loop", "uvloop", "--http", "httptools", "--log-level", "warning",
+        ])  # fmt: skip
+        self.wait_http(f"{self.monolith_url}/api/health", "monolith-server")
+
+    def serve_proxy(self, routes: list[dict]) -> None:
+        """The strangler proxy in front of both, with ROUTES added through its admin API."""
+        var = self.root / "var"
+        var.mkdir(parents=True, exist_ok=True)
+        (var / "admin-token").write_text(TOKEN + "\n")
+        config = self.root / "proxy.toml"
+        config.write_text(f"""
+[proxy]
+listen = "127.0.0.1:{self.proxy_port}"
+admin_listen = "127.0.0.1:{self.admin_port}"
+store = "sqlite:///{var}/routes.db"
+access_log = "{var}/access.jsonl"
+debug_headers = true
+
+[upstreams.monolith]
+urls = ["{self.monolith_url}"]
+
+[upstreams.catalog]
+urls = ["{self.catalog_url}"]
+
+[[tokens]]
+name = "test"
+secret_file = "{var}/admin-token"
+scope = "admin"
+""")
+        figkit = str(Path(sys.executable).with_name("figkit"))
+        log = open(self.root / "proxy.log", "a")  # noqa: SIM115 - the child keeps it
+        self.running["proxy"] = subprocess.Popen([figkit, "proxy", "serve", "--config", str(config)], cwd=REPO,
+                                                 env=self.env("monolith"), stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        log.close()
+        self.wait_http(f"{self.admin_url}/api/routes", "proxy")
+        for route in routes:
+            response = httpx.post(
+                f"{self.admin_url}/api/routes",
+                json=route,
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                timeout=10,
+            )
+            assert response.status_code == 201, response.text
 
     def wait_http(self, url: str, name: str, deadline_s: float = 60) -> None:
         deadline = time.monotonic() + deadline_s

@@ -102,4 +102,13 @@ def test_an_event_failing_every_time_is_parked_then_replayed_after_the_fix(
     call_command("deadletters", "replay", str(letter.pk))
     assert "applied" in capsys.readouterr().out
     assert Product.objects.get(pk=7).category_id == 99
-    assert DeadLetter.objects.filter(replayed_at__isnull=True).count() == 0
+    assert DeadLetter.objects.filter(resolved_at__isnull=True).count() == 0
+
+
+def test_a_dead_letter_overtaken_by_a_newer_version_resolves_itself(follower):
+    bad = envelope(product("Lamp"), 1)
+    bad["payload"]["base_price"] = "not money"
+    assert inbox.handle(bad) == "dead"
+    assert inbox.handle(envelope(product("Lamp fixed"), 2)) == "applied"
+    letter = DeadLetter.objects.get(event_id=bad["id"])
+    assert letter.resolution == "superseded" and letter.resolved_at is not None

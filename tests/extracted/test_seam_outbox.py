@@ -3,15 +3,17 @@ same transaction as the change, with a growing per-aggregate version and a valid
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from extracted.catalog import contract
 from extracted.seam import ownership
 from extracted.seam.events import InvalidPayload
-from extracted.seam.models import OutboxEvent
+from extracted.seam.models import OutboxEvent, Ownership
 from extracted.seam.outbox import NotInTransaction, publish
 from legacy_monolith.catalog.models import (
     Brand,
@@ -124,15 +126,17 @@ def test_publish_refuses_to_run_outside_a_transaction():
 def test_a_follower_refuses_writes_and_a_held_domain_asks_to_retry(kettle):
     ownership.set_role("catalog", "follower", epoch=1)
     kettle.name = "Brass Kettle"
+    # Just after the flip: a write that a proxy worker still routed here is asked to retry.
+    with pytest.raises(ownership.WritesHeld, match="just moved to catalog"), transaction.atomic():
+        kettle.save()
+    Ownership.objects.filter(domain="catalog").update(
+        changed_at=timezone.now() - timedelta(seconds=ownership.MOVED_GRACE_S + 1)
+    )
     with pytest.raises(ownership.NotOwner, match="owned by catalog"), transaction.atomic():
         kettle.save()
     ownership.set_role("catalog", "owner", epoch=2)
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     ownership.hold("catalog", timezone.now() + timedelta(seconds=30))
-    with pytest.raises(ownership.WritesHeld), transaction.atomic():
+    with pytest.raises(ownership.WritesHeld, match="held"), transaction.atomic():
         kettle.save()
     ownership.release("catalog")
     kettle.save()

@@ -7,7 +7,10 @@ from extracted.seam.models import DeadLetter
 
 
 class Command(BaseCommand):
-    help = "List the events this side could not apply, or replay them once the cause is fixed."
+    help = (
+        "List the events this side could not apply and no newer version has overtaken, or replay "
+        "them once the cause is fixed."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("action", choices=["list", "replay"], nargs="?", default="list")
@@ -18,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, action="list", ids=(), all=False, json=False, **options):
-        pending = DeadLetter.objects.filter(replayed_at__isnull=True)
+        pending = DeadLetter.objects.filter(resolved_at__isnull=True)
         if action == "list":
             rows = [
                 {"number": d.pk, "event_id": str(d.event_id), "type": d.event_type, "attempts": d.attempts,

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from extracted.seam import settings as seam_settings
 from extracted.seam.events import SeamError
-from extracted.seam.flip import flip
+from extracted.seam.flip import ProxyRoutes, flip
 
 
 class Command(BaseCommand):
@@ -23,7 +23,17 @@ class Command(BaseCommand):
             "--deadline", type=float, default=5.0, help="seconds the hold may last at most"
         )
 
-    def handle(self, *args, domain, to, reason="", deadline=5.0, **options):
+    def handle(
+        self,
+        *args,
+        domain,
+        to,
+        reason="",
+        deadline=5.0,
+        proxy_admin=None,
+        proxy_routes=(),
+        **options,
+    ):
         token = seam_settings.token()
         if not token:
             raise CommandError(
@@ -33,11 +43,30 @@ class Command(BaseCommand):
             config = seam_settings.domain(domain)
             if to in {"service"}:
                 to = config.peer
+            proxy = None
+            if proxy_routes:
+                if not proxy_admin:
+                    raise CommandError("--proxy-route needs --proxy-admin (or FIGKIT_ADMIN_URL)")
+                proxy = ProxyRoutes(proxy_admin, _admin_token(), list(proxy_routes))
             result = flip(config, to, actor=os.environ.get("FIGKIT_ACTOR") or getpass.getuser(), reason=reason,
-                          token=token, deadline_s=deadline)  # fmt: skip
+                          token=token, deadline_s=deadline, proxy=proxy)  # fmt: skip
         except SeamError as exc:
             raise CommandError(f"flip aborted, writes resumed: {exc}") from None
         steps = ", ".join(f"{name} {ms:.0f} ms" for name, ms in result.steps_ms.items())
         self.stdout.write(
             f"{domain} is now owned by {result.to_owner}; writes were held {result.pause_ms:.0f} ms ({steps})"
         )
+
+
+def _admin_token() -> str:
+    """The proxy's admin token, found the way `figkit routes` finds it."""
+    from pathlib import Path
+
+    if token := os.environ.get("FIGKIT_ADMIN_TOKEN"):
+        return token.strip()
+    file = os.environ.get("FIGKIT_ADMIN_TOKEN_FILE")
+    if file and Path(file).exists():
+        return Path(file).read_text().strip()
+    raise CommandError(
+        "the proxy's admin token is needed: set FIGKIT_ADMIN_TOKEN or FIGKIT_ADMIN_TOKEN_FILE"
+    )
