@@ -19,9 +19,19 @@ from extracted.seam.models import AggregateVersion
 PAGE = 500
 
 
-def page(aggregate: Aggregate, *, after: str | None = None, limit: int = PAGE) -> dict[str, Any]:
-    """One page of this side's checksums, keys in order, for the API."""
-    keys = list(aggregate.keys())
+def page(
+    aggregate: Aggregate,
+    *,
+    after: str | None = None,
+    limit: int = PAGE,
+    ids: list[str] | None = None,
+) -> dict[str, Any]:
+    """One page of this side's checksums, keys in order, for the API; with `ids`, those keys
+    only (the ones this side does not have are left out)."""
+    if ids is not None:  # asked by key: no listing of the whole table
+        keys = sorted({aggregate.parse_key(i) for i in ids}, key=_sortable)
+    else:
+        keys = list(aggregate.keys())
     if after is not None:
         start = aggregate.parse_key(after)
         keys = [k for k in keys if _sortable(k) > _sortable(start)]
@@ -30,9 +40,11 @@ def page(aggregate: Aggregate, *, after: str | None = None, limit: int = PAGE) -
         AggregateVersion.objects.filter(aggregate_type=aggregate.name, aggregate_id__in=[aggregate.key_text(k) for k in chosen])
         .values_list("aggregate_id", "version")
     )  # fmt: skip
+    states = ((k, aggregate.state(k)) for k in chosen)
     items = [
-        {"id": aggregate.key_text(k), "version": versions.get(aggregate.key_text(k)), "checksum": checksum(aggregate.state(k))}
-        for k in chosen
+        {"id": aggregate.key_text(k), "version": versions.get(aggregate.key_text(k)), "checksum": checksum(state)}
+        for k, state in states
+        if state is not None or ids is None
     ]  # fmt: skip
     return {
         "aggregate": aggregate.name,
@@ -41,9 +53,12 @@ def page(aggregate: Aggregate, *, after: str | None = None, limit: int = PAGE) -
     }
 
 
-def local(aggregate: Aggregate) -> Iterator[tuple[str, str]]:
-    for key in aggregate.keys():  # noqa: SIM118 - a callable of the domain, not dict.keys
-        yield aggregate.key_text(key), checksum(aggregate.state(key))
+def local(aggregate: Aggregate, ids: set[str] | None = None) -> Iterator[tuple[str, str]]:
+    keys = aggregate.keys() if ids is None else (aggregate.parse_key(i) for i in sorted(ids))
+    for key in keys:
+        state = aggregate.state(key)
+        if ids is None or state is not None:
+            yield aggregate.key_text(key), checksum(state)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from kombu.exceptions import OperationalError
 
-from extracted.seam import inbox, transport
+from extracted.seam import inbox, tracing, transport
 from extracted.seam.settings import inbox_queue, service_name
 
 log = logging.getLogger("extracted.seam.consumer")
@@ -50,12 +50,17 @@ def consume(*, once: bool = False, idle_timeout_s: float = 1.0, should_stop: Cal
             outcomes[inbox.handle({"raw": repr(body)[:2000]})] += 1  # dead letter: not an event
             message.ack()
             return
-        try:
-            outcomes[inbox.handle(envelope)] += 1
-        except inbox.RetryLater:
-            outcomes["retried"] += 1
-            _retry_at_the_tail(message, envelope, queue.name)
-            return
+        # In the message's trace, the retry's send too: the next try continues it.
+        with tracing.consumer_span(message.headers, envelope, queue.name) as span:
+            try:
+                outcome = inbox.handle(envelope)
+            except inbox.RetryLater:
+                span.set_attribute("seam.outcome", "retried")
+                outcomes["retried"] += 1
+                _retry_at_the_tail(message, envelope, queue.name)
+                return
+            span.set_attribute("seam.outcome", outcome)
+        outcomes[outcome] += 1
         message.ack()
 
     backoff = 0.2

@@ -136,52 +136,74 @@ class RemoteSide:
 
 @dataclass
 class ProxyRoutes:
-    """The strangler proxy's routes that carry the domain's writes: they follow the owner."""
+    """The strangler proxy's routes that carry the domain's writes. During the flip the proxy
+    holds their writes itself (503 + Retry-After, never reaching an upstream, so no breaker
+    counts them), and at the switch they move to the new owner and the hold ends, in one change.
+    After each change the flip waits `settle_s`, the time every proxy worker takes to see it
+    (they poll the route table every 0.25 s by default)."""
 
     admin_url: str
     token: str
     routes: list[str]
-    settle_s: float = 0.6  # the proxy's workers poll the route table every 0.25 s by default
+    settle_s: float = 0.35
 
-    def point_at(self, owner: str, client: httpx.Client, why: str) -> dict[str, str]:
-        """Send each route to `owner` (mode service when it is the route's target, else
-        monolith); returns the modes before, to undo."""
-        before: dict[str, str] = {}
-        headers = {"Authorization": f"Bearer {self.token}"}
-        base = self.admin_url.rstrip("/")
+    def _patch(self, client: httpx.Client, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.admin_url.rstrip('/')}/api/routes/{name}"
+        try:
+            response = client.patch(
+                url, headers={"Authorization": f"Bearer {self.token}"}, json=body
+            )
+        except httpx.HTTPError as exc:
+            raise FlipAborted(
+                f"the proxy's admin API does not answer at {self.admin_url} ({type(exc).__name__})"
+            ) from None
+        if response.status_code != 200:
+            raise FlipAborted(
+                f"the proxy refused {body} for route {name}: {response.status_code} {response.text[:200]}"
+            )
+        return response.json()["route"]
+
+    def _get(self, client: httpx.Client, name: str) -> dict[str, Any]:
+        url = f"{self.admin_url.rstrip('/')}/api/routes/{name}"
+        try:
+            response = client.get(url, headers={"Authorization": f"Bearer {self.token}"})
+        except httpx.HTTPError as exc:
+            raise FlipAborted(
+                f"the proxy's admin API does not answer at {self.admin_url} ({type(exc).__name__})"
+            ) from None
+        if response.status_code != 200:
+            raise FlipAborted(
+                f"the proxy has no route {name!r}: {response.status_code} {response.text[:200]}"
+            )
+        return response.json()["route"]
+
+    def hold(self, client: httpx.Client, seconds: float, why: str) -> None:
         for name in self.routes:
-            try:
-                current = client.get(f"{base}/api/routes/{name}", headers=headers)
-                if current.status_code != 200:
-                    raise FlipAborted(
-                        f"the proxy has no route {name!r} ({current.status_code}: {current.text[:200]})"
-                    )
-                route = current.json()["route"]
-                mode = "service" if route["target"] == owner else "monolith"
-                before[name] = route["policy"]["mode"]
-                changed = client.patch(
-                    f"{base}/api/routes/{name}", headers=headers, json={"mode": mode, "why": why}
-                )
-            except httpx.HTTPError as exc:
-                raise FlipAborted(
-                    f"the proxy's admin API does not answer at {base} ({type(exc).__name__})"
-                ) from None
-            if changed.status_code != 200:
-                raise FlipAborted(
-                    f"the proxy refused mode {mode} for {name}: {changed.status_code} {changed.text[:200]}"
-                )
+            self._patch(
+                client, name, {"options": {"hold": {"until": time.time() + seconds}}, "why": why}
+            )
+        time.sleep(self.settle_s)
+
+    def switch(self, client: httpx.Client, owner: str, why: str) -> dict[str, str]:
+        """Send each route to `owner` (mode service when it is the route's target, else monolith)
+        and lift its hold; returns the modes before, to undo."""
+        before: dict[str, str] = {}
+        for name in self.routes:
+            route = self._get(client, name)
+            before[name] = route["policy"]["mode"]
+            mode = "service" if route["target"] == owner else "monolith"
+            self._patch(client, name, {"mode": mode, "options": {"hold": None}, "why": why})
         time.sleep(self.settle_s)
         return before
 
-    def restore(self, before: dict[str, str], client: httpx.Client, why: str) -> None:
-        headers = {"Authorization": f"Bearer {self.token}"}
-        for name, mode in before.items():
-            with contextlib.suppress(httpx.HTTPError):
-                client.patch(
-                    f"{self.admin_url.rstrip('/')}/api/routes/{name}",
-                    headers=headers,
-                    json={"mode": mode, "why": why},
-                )
+    def unhold(self, client: httpx.Client, why: str, modes: dict[str, str] | None = None) -> None:
+        """Lift the hold (and put the modes back, after a failed switch); never raises."""
+        for name in self.routes:
+            body: dict[str, Any] = {"options": {"hold": None}, "why": why}
+            if modes and name in modes:
+                body["mode"] = modes[name]
+            with contextlib.suppress(Exception):
+                self._patch(client, name, body)
 
 
 @dataclass
@@ -206,15 +228,8 @@ def flip(config: DomainConfig, to: str, *, actor: str, reason: str = "", token: 
     if to not in sides:
         raise SeamError(f"--to must be {local.name} or {remote.name}, not {to!r}")
     try:
-        return _flip(
-            config.name,
-            sides[to],
-            next(s for n, s in sides.items() if n != to),
-            config,
-            actor,
-            reason,
-            deadline_s,
-        )
+        old = next(side for name, side in sides.items() if name != to)
+        return _flip(config.name, sides[to], old, config, actor, reason, deadline_s, proxy, client)
     finally:
         if own_client:
             client.close()
@@ -233,8 +248,7 @@ def _flip(domain: str, new_owner: Side, old_owner: Side, config: DomainConfig, a
         )
     epoch = max(before_old["epoch"], before_new["epoch"]) + 1
     result = FlipResult(domain, old_owner.name, new_owner.name)
-    started = time.monotonic()
-    mark = started
+    started = mark = time.monotonic()
     deadline = started + deadline_s
 
     def step(name: str) -> None:
@@ -243,8 +257,21 @@ def _flip(domain: str, new_owner: Side, old_owner: Side, config: DomainConfig, a
         result.steps_ms[name] = round((now - mark) * 1000, 1)
         mark = now
 
+    # A full comparison before the hold, while writes go on; in the hold, only the rows that
+    # differed then or changed since are compared again, so the pause does not grow with the data.
+    mark_before = _marks()
+    before_check = {}
+    for d in reconcile(config, client=client).differences:
+        before_check.setdefault(d.aggregate, set()).add(d.id)
+    started = mark = time.monotonic()
+    deadline = started + deadline_s
     held = False
+    proxy_held = switched = False
+    why = f"flip {domain} to {new_owner.name}" + (f": {reason}" if reason else "")
     try:
+        if proxy is not None:
+            proxy_held = True
+            proxy.hold(client, deadline_s + HOLD_LIMIT_S, why)
         for side in (old_owner, new_owner):
             side.hold(domain, HOLD_LIMIT_S)
         held = True
@@ -252,22 +279,23 @@ def _flip(domain: str, new_owner: Side, old_owner: Side, config: DomainConfig, a
         last = _drain(domain, old_owner, deadline)
         _wait_applied(new_owner, last, deadline)
         step("drain")
-        check = _reconciled(config, deadline)
+        check = _reconciled(config, _touched_since(domain, mark_before, before_check))
         step("reconcile")
         if check:
             raise FlipAborted(
                 f"the sides differ in {len(check)} row(s) after draining (first: {check[0]}); run reconcile {domain} --repair"
             )
-        why = f"flip {domain} to {new_owner.name}" + (f": {reason}" if reason else "")
         old_owner.set_role(domain, "follower", epoch)
-        routes_before: dict[str, str] = {}
+        modes: dict[str, str] = {}
         try:
             new_owner.set_role(domain, "owner", epoch)
             if proxy is not None:
-                routes_before = proxy.point_at(new_owner.name, client, why)
+                modes = proxy.switch(client, new_owner.name, why)
+                switched = True
         except Exception:
-            if routes_before:
-                proxy.restore(routes_before, client, f"undo: {why}")  # type: ignore[union-attr]
+            if proxy is not None:
+                proxy.unhold(client, f"undo: {why}", modes)
+                switched = True
             with contextlib.suppress(Exception):
                 new_owner.set_role(domain, "follower", epoch + 1)
             old_owner.set_role(domain, "owner", epoch + 1)
@@ -282,7 +310,9 @@ def _flip(domain: str, new_owner: Side, old_owner: Side, config: DomainConfig, a
                 # A side that cannot be reached: its hold expires by itself within HOLD_LIMIT_S.
                 with contextlib.suppress(Exception):
                     side.release(domain)
-            step("release")
+        if proxy_held and not switched:
+            proxy.unhold(client, f"abort: {why}")  # type: ignore[union-attr]
+        step("release")
         result.pause_ms = round((time.monotonic() - started) * 1000, 1)
         OwnershipChange.objects.create(
             domain=domain, from_owner=old_owner.name, to_owner=new_owner.name, actor=actor,
@@ -315,6 +345,33 @@ def _wait_applied(follower: Side, event_id: str | None, deadline: float) -> None
         time.sleep(0.02)
 
 
-def _reconciled(config: DomainConfig, deadline: float) -> list[str]:
-    result = reconcile(config)
+def _marks() -> tuple[int, Any]:
+    """Where this side's outbox and inbox stand now."""
+    from django.db.models import Max
+
+    top = OutboxEvent.objects.aggregate(top=Max("seq"))["top"] or 0
+    return top, timezone.now()
+
+
+def _touched_since(
+    domain: str, marks: tuple[int, Any], also: dict[str, set[str]]
+) -> dict[str, set[str]]:
+    """The domain's rows changed since `marks`: this side's outbox holds the changes it made,
+    its inbox the ones it applied from the peer; after the drain that is every change."""
+    seq, when = marks
+    config = seam_settings.domain(domain)
+    names = {a.name for a in config.spec.aggregates}
+    touched = {name: set(also.get(name, ())) for name in names}
+    for aggregate, key in OutboxEvent.objects.filter(domain=domain, seq__gt=seq).values_list(
+        "aggregate_type", "aggregate_id"
+    ):
+        touched[aggregate].add(key)
+    applied = InboxEvent.objects.filter(received_at__gte=when, aggregate_type__in=names)
+    for aggregate, key in applied.values_list("aggregate_type", "aggregate_id"):
+        touched[aggregate].add(key)
+    return touched
+
+
+def _reconciled(config: DomainConfig, only: dict[str, set[str]]) -> list[str]:
+    result = reconcile(config, only=only)
     return [f"{d.kind} {d.aggregate} {d.id}" for d in result.differences]

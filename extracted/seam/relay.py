@@ -66,11 +66,12 @@ def envelope_of(event: OutboxEvent) -> dict:
 class Relay:
     def __init__(self, *, batch: int | None = None, using: str = "default",
                  send: Callable[[dict, str, dict], None] | None = None) -> None:  # fmt: skip
+        """`send`, if given, sends one event and returns once the broker has it; by default
+        events go out in waves through a transport.Publisher (see _send_all)."""
         self.batch = batch or seam_settings.relay_batch()
         self.using = using
-        self.send = send or (
-            lambda envelope, destination, headers: transport.send(envelope, destination, headers)
-        )
+        self.send = send
+        self._publisher: transport.Publisher | None = None
         self.stats = RelayStats()
 
     @property
@@ -94,24 +95,28 @@ class Relay:
         """Relay until stopped; with once, until the outbox is empty (or the broker is down)."""
         backoff = 0.2
         with self._exclusive():
-            while not should_stop():
-                try:
-                    sent = self.run_once()
-                    backoff = 0.2
-                except BrokerUnavailable as exc:
-                    self.stats.broker_errors += 1
-                    self.stats.last_error = str(exc)
-                    log.warning("relay: %s; retrying in %.1f s", exc, backoff)
-                    if once:
-                        raise
-                    transport.reset_connections()
-                    time.sleep(backoff)
-                    backoff = min(backoff * 2, BACKOFF_MAX_S)
-                    continue
-                if sent == 0:
-                    if once:
-                        break
-                    time.sleep(idle_s)
+            try:
+                while not should_stop():
+                    try:
+                        sent = self.run_once()
+                        backoff = 0.2
+                    except BrokerUnavailable as exc:
+                        self.stats.broker_errors += 1
+                        self.stats.last_error = str(exc)
+                        log.warning("relay: %s; retrying in %.1f s", exc, backoff)
+                        if once:
+                            raise
+                        transport.reset_connections()
+                        time.sleep(backoff)
+                        backoff = min(backoff * 2, BACKOFF_MAX_S)
+                        continue
+                    if sent == 0:
+                        if once:
+                            break
+                        time.sleep(idle_s)
+            finally:
+                if self._publisher is not None:
+                    self._publisher.close()
         return self.stats
 
     # -- PostgreSQL: several relays -------------------------------------------------------------
@@ -195,6 +200,50 @@ class Relay:
     # -- both -----------------------------------------------------------------------------------
 
     def _send_all(self, batch: list[OutboxEvent], sent: list[int]) -> Exception | None:
+        """Send the batch, appending to `sent` what the broker holds; stop at the first failure.
+
+        By waves: the first event of each aggregate in the batch, then the second, and so on.
+        A wave's events are published together and their confirms awaited together, and a wave
+        goes out only once the one before it is confirmed whole, so an event is never published
+        before the older events of its aggregate are confirmed: the order per aggregate that
+        sending one at a time gives, at one round trip per wave (bench/RESULTS.md, "Data seam").
+        """
+        if self.send is not None:
+            return self._send_one_by_one(batch, sent)
+        if self._publisher is None:
+            self._publisher = transport.Publisher()
+        for wave in _waves(batch):
+            error = self._send_wave(self._publisher, wave, sent)
+            if error is not None:
+                self._publisher.close()  # the next attempt starts on a fresh connection
+                return error
+        return None
+
+    def _send_wave(self, publisher: transport.Publisher, wave: list[OutboxEvent], sent: list[int]) -> Exception | None:  # fmt: skip
+        error: Exception | None = None
+        published: list[OutboxEvent] = []
+        for event in wave:
+            try:
+                with tracing.relay_span(event):
+                    publisher.publish(envelope_of(event), event.destination, tracing.headers_for(event))  # fmt: skip
+            except Exception as exc:  # noqa: BLE001 - any broker failure: stop, keep order
+                error = exc
+                break
+            published.append(event)
+        try:
+            publisher.confirm()
+            confirmed = published
+        except transport.NotConfirmed as exc:
+            confirmed, error = [published[i] for i in exc.confirmed], error or exc
+        except Exception as exc:  # noqa: BLE001 - the connection went away while waiting
+            confirmed, error = [], error or exc
+        for event in confirmed:  # one event per aggregate: marking any of them keeps order
+            sent.append(event.seq)
+            self.stats.by_destination[event.destination] += 1
+        return error
+
+    def _send_one_by_one(self, batch: list[OutboxEvent], sent: list[int]) -> Exception | None:
+        assert self.send is not None
         for event in batch:
             envelope = envelope_of(event)
             try:
@@ -220,6 +269,19 @@ class Relay:
                 f"the broker refused or lost an event ({type(error).__name__}: {error})"
             ) from error
         return len(sent)
+
+
+def _waves(batch: list[OutboxEvent]) -> list[list[OutboxEvent]]:
+    """The batch (in seq order) split so that wave n holds the n-th event of each aggregate."""
+    waves: list[list[OutboxEvent]] = []
+    seen: dict[tuple[str, str], int] = defaultdict(int)
+    for event in batch:
+        key = (event.aggregate_type, event.aggregate_id)
+        if seen[key] == len(waves):
+            waves.append([])
+        waves[seen[key]].append(event)
+        seen[key] += 1
+    return waves
 
 
 def backlog(using: str = "default") -> int:

@@ -59,15 +59,21 @@ def destinations(env: Mapping[str, str], var_dir: Path) -> Destinations:
     """The exporters the standard OTEL_* variables (and FIGKIT_TRACE_FILE) ask for.
 
     The file is the default; OTLP replaces it when asked for, unless FIGKIT_TRACE_FILE names a
-    file explicitly, which is then written as well.
+    file explicitly, which is then written as well. Under pytest (PYTEST_VERSION, which its
+    subprocesses inherit) only an explicit ask turns tracing on: pytest-django sets Django up,
+    and so this, before any conftest runs, and a traced test process would rewrite the
+    traceparent of every httpx request its tests send.
     """
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return Destinations()
     names = {n.strip().lower() for n in env.get("OTEL_TRACES_EXPORTER", "").split(",")} - {""}
     if "none" in names:
         return Destinations()
-    otlp = "otlp" in names or (not names and any(env.get(key) for key in OTLP_ENDPOINTS))
+    endpoint = any(env.get(key) for key in OTLP_ENDPOINTS)
+    otlp = "otlp" in names or (not names and endpoint)
     explicit = env.get("FIGKIT_TRACE_FILE", "").strip()
+    if "PYTEST_VERSION" in env and not (explicit or names or endpoint):
+        return Destinations()
     file = Path(explicit) if explicit else (None if otlp else var_dir / TRACE_FILE)
     return Destinations(otlp, file, tuple(sorted(names - {"otlp"})))
 
@@ -209,14 +215,17 @@ class AppendOnlyLines(io.TextIOBase):
     """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._fd: int | None = None  # opened at the first span: a process that records none
+        # (a one-off manage.py command) leaves no file behind
 
     def writable(self) -> bool:
         return True
 
     def write(self, text: str) -> int:  # type: ignore[override]
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.write(self._fd, text.encode())
         return len(text)
 

@@ -35,7 +35,11 @@ def checksum_page(request: HttpRequest, aggregate: str) -> JsonResponse:
         return _error(str(exc), 404)
     except ValueError:
         return _error("limit must be a whole number", 400)
-    return JsonResponse(checksums.page(spec, after=request.GET.get("after"), limit=limit))
+    ids = request.GET.get("ids")
+    chosen = [i for i in ids.split(",") if i] if ids is not None else None
+    return JsonResponse(
+        checksums.page(spec, after=request.GET.get("after"), limit=limit, ids=chosen)
+    )
 
 
 @require_GET

@@ -154,4 +154,4 @@ def chain_for(route: Route | None) -> tuple[Behaviour, ...]:
 
 def load_builtin() -> None:
     """Import the built-in behaviours once: each registers its mode or option."""
-    from strangler_proxy.behaviours import canary, fallback, fault, shadow, to_service  # noqa: F401
+    from strangler_proxy.behaviours import canary, fallback, fault, hold, shadow, to_service  # noqa: F401

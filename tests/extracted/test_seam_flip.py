@@ -178,6 +178,7 @@ def flip(stack: Stack, to: str) -> float:
                        "--proxy-admin", stack.admin_url, "--proxy-route", ROUTE["name"]).stdout  # fmt: skip
     found = re.search(r"writes were held (\d+) ms", out)
     assert found, out
+    assert float(found.group(1)) < 2000, f"the flip's pause is over its 2 s target: {out}"
     return float(found.group(1))
 
 

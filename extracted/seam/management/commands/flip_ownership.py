@@ -1,5 +1,6 @@
 import getpass
 import os
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -16,12 +17,21 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("domain")
         parser.add_argument(
-            "--to", required=True, help="the new owner: this side's name or the peer's"
+            "--to",
+            required=True,
+            help="the new owner: 'service' (the peer), 'monolith', or a side's name",
         )
         parser.add_argument("--reason", default="", help="why, for the audit")
         parser.add_argument(
             "--deadline", type=float, default=5.0, help="seconds the hold may last at most"
         )
+        parser.add_argument(
+            "--proxy-admin",
+            default=os.environ.get("FIGKIT_ADMIN_URL"),
+            help="the strangler proxy's admin API, to move the write routes with the flip",
+        )
+        parser.add_argument("--proxy-route", action="append", default=[], dest="proxy_routes",
+                            help="a proxy route that carries the domain's writes (repeat for more)")  # fmt: skip
 
     def handle(
         self,
@@ -39,17 +49,25 @@ class Command(BaseCommand):
             raise CommandError(
                 "set SEAM_TOKEN (the same on both sides) to let this side change the peer's ownership"
             )
+        proxy = None
+        if proxy_routes:
+            if not proxy_admin:
+                raise CommandError("--proxy-route needs --proxy-admin (or FIGKIT_ADMIN_URL)")
+            proxy = ProxyRoutes(proxy_admin, _admin_token(), list(proxy_routes))
         try:
             config = seam_settings.domain(domain)
-            if to in {"service"}:
+            if to == "service" or (to == "monolith" and seam_settings.service_name() != "monolith"):
                 to = config.peer
-            proxy = None
-            if proxy_routes:
-                if not proxy_admin:
-                    raise CommandError("--proxy-route needs --proxy-admin (or FIGKIT_ADMIN_URL)")
-                proxy = ProxyRoutes(proxy_admin, _admin_token(), list(proxy_routes))
-            result = flip(config, to, actor=os.environ.get("FIGKIT_ACTOR") or getpass.getuser(), reason=reason,
-                          token=token, deadline_s=deadline, proxy=proxy)  # fmt: skip
+            actor = os.environ.get("FIGKIT_ACTOR") or getpass.getuser()
+            result = flip(
+                config,
+                to,
+                actor=actor,
+                reason=reason,
+                token=token,
+                deadline_s=deadline,
+                proxy=proxy,
+            )
         except SeamError as exc:
             raise CommandError(f"flip aborted, writes resumed: {exc}") from None
         steps = ", ".join(f"{name} {ms:.0f} ms" for name, ms in result.steps_ms.items())
@@ -60,8 +78,6 @@ class Command(BaseCommand):
 
 def _admin_token() -> str:
     """The proxy's admin token, found the way `figkit routes` finds it."""
-    from pathlib import Path
-
     if token := os.environ.get("FIGKIT_ADMIN_TOKEN"):
         return token.strip()
     file = os.environ.get("FIGKIT_ADMIN_TOKEN_FILE")
