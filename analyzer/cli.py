@@ -10,9 +10,12 @@ from __future__ import annotations
 import sys
 from importlib.metadata import entry_points, version
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from analyzer.outbox import OutboxResult
 
 app = typer.Typer(
     name="figkit",
@@ -368,7 +371,8 @@ def check(
     config: Annotated[
         Path | None,
         typer.Option(
-            help="figkit.toml or pyproject.toml with [tool.figkit.boundaries] (default: the project's)."
+            help="figkit.toml or pyproject.toml with [tool.figkit.boundaries] and/or "
+            "[tool.figkit.outbox] (default: the project's)."
         ),
     ] = None,
     cache_dir: Annotated[
@@ -400,20 +404,23 @@ def check(
         ),
     ] = None,
 ) -> None:
-    """Fail (exit 1) when code couples across the declared service boundaries, or services form a cycle."""
+    """Fail (exit 1) when code couples across the declared service boundaries, services form a
+    cycle, or code writes a model of [outbox] in a way the outbox cannot capture."""
     import json
 
     from analyzer.decompose.config import load_settings
     from analyzer.errors import AnalyzerError
-    from analyzer.fitness import against_baseline, read_baseline, rules_from, write_baseline
+    from analyzer.fitness import Result, against_baseline, read_baseline, rules_from, write_baseline
     from analyzer.fitness import check as run_check
+    from analyzer.outbox import check_outbox, outbox_rule_from
     from analyzer.pipeline import analyze as run_analysis
 
     try:
         if not path.is_dir():
             raise AnalyzerError(f"{path} is not a folder; pass the Django project's root")
         settings, where = load_settings(config, path)
-        if not init and not settings.get("boundaries"):
+        outbox = outbox_rule_from(settings, where)
+        if not init and not settings.get("boundaries") and outbox is None:
             table = "[boundaries]" if where.endswith("figkit.toml") else "[tool.figkit.boundaries]"
             missing = (
                 f"{where} declares no {table}"
@@ -442,17 +449,20 @@ def check(
                 f"to {written_to}; edit it to the split you mean"
             )
             settings, where = load_settings(config, path)
-        rules = rules_from(settings, where)
+        rules = rules_from(settings, where) if settings.get("boundaries") else None
         if update_baseline and baseline is None:
             raise AnalyzerError("--update-baseline needs --baseline FILE")
         known = read_baseline(baseline) if baseline is not None and not update_baseline else None
-        result = run_check(document, rules)
+        result = run_check(document, rules) if rules is not None else Result()
+        outbox_result = check_outbox(document, outbox, where) if outbox is not None else None
         if update_baseline:
             count = write_baseline(baseline, result)  # type: ignore[arg-type]
             typer.echo(
                 f"figkit check: wrote {count} known couplings to {baseline}; new ones will fail"
             )
-            return
+            if outbox_result is None:
+                return
+            result, rules = Result(), None  # known now; the outbox's writes are never baselined
         seen_known, fixed = 0, list[str]()
         if known is not None:
             result, seen_known, fixed = against_baseline(result, known)
@@ -461,13 +471,15 @@ def check(
         raise typer.Exit(code=2) from None
     for entry in fixed:
         typer.echo(f"fixed, drop it from the baseline (--update-baseline): {entry}", err=True)
+    ok = result.ok and (outbox_result is None or outbox_result.ok)
     if as_json:
         typer.echo(json.dumps({
-            "ok": result.ok,
+            "ok": ok,
             "violations": [v.__dict__ for v in result.violations],
             "cycles": result.cycles,
+            **({"outbox": _outbox_json(outbox_result)} if outbox_result else {}),
         }, indent=2))  # fmt: skip
-    else:
+    elif rules is not None:
         for v in result.violations:
             for ev in v.evidence:
                 typer.echo(f"{ev['file']}:{ev.get('line') or 0}: {v.source_service} -> {v.target_service}: "
@@ -490,8 +502,39 @@ def check(
                 "--update-baseline`, and only new ones will fail",
                 err=True,
             )
-    if not result.ok:
+    if outbox_result is not None and not as_json:
+        _print_outbox(outbox_result)
+    if not ok:
         raise typer.Exit(code=1)
+
+
+def _outbox_json(result: OutboxResult) -> dict[str, object]:
+    rule = result.rule
+    return {
+        "ok": result.ok,
+        "guarded": result.guarded,
+        "bypasses": [b.as_json(rule.publish) for b in result.bypasses],
+        "allowed": [b.as_json(rule.publish) for b in result.allowed],
+        "unused_allows": [rule.allow[i].describe() for i in result.unused_allows],
+    }
+
+
+def _print_outbox(result: OutboxResult) -> None:
+    """One line per bypass on stdout, then stale allow entries and the verdict."""
+    rule = result.rule
+    for bypass in result.bypasses:
+        typer.echo(bypass.message(rule.publish))
+    for i in result.unused_allows:
+        typer.echo(f"figkit check: outbox allow #{i + 1} ({rule.allow[i].describe()}) accepts "
+                   "no write any more; drop it", err=True)  # fmt: skip
+    allowed = f", {len(result.allowed)} allowed" if result.allowed else ""
+    count = len(result.bypasses)
+    writes = "1 write bypasses" if count == 1 else f"{count} writes bypass"
+    typer.echo(
+        f"figkit check: {'ok' if result.ok else 'FAILED'}: {writes} the outbox "
+        f"({len(result.guarded)} models guarded{allowed})",
+        err=not result.ok,
+    )
 
 
 def _init_boundaries(path: Path, config: Path | None, document: dict) -> tuple[Path, int]:

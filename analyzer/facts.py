@@ -37,6 +37,7 @@ class Relation:
     related_name: str | None = None
     related_query_name: str | None = None
     through: Ref | None = None  # m2m through model (django-taggit's managers point there)
+    on_delete: str | None = None  # as written, last name only: CASCADE, SET_NULL, SET ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +114,8 @@ class Call:
     function: str | None
     blocks: tuple[int, ...] = ()
     args: tuple[str, ...] = ()  # string literal arguments (send_task("name"))
-    sql: tuple[tuple[int, tuple[str, ...], bool], ...] = ()  # (arg index, tables, parsed)
+    # SQL literals passed: (arg index, tables named, parsed, tables written)
+    sql: tuple[tuple[int, tuple[str, ...], bool, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

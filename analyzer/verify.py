@@ -5,7 +5,8 @@ the project's Django registry and URL resolver (analyzer/verify_probe.py) and th
 models, tables, relations and routes are scored against it: recall (share of Django's that the
 analysis found) and precision (share of the analysis's that Django has), with every miss listed.
 Only what is defined inside the analysed tree counts for recall; third-party apps are out of
-scope. Routes are compared in one canonical form in which the trailing slash is significant,
+scope, and so is an installed app outside the analysed folder even when it shares its import
+root (the static analysis counts it external too; its include is a `prefix/*` claim). Routes are compared in one canonical form in which the trailing slash is significant,
 and each route's proxy route is tried on a concrete path built from Django's own pattern
 (both in analyzer/verify_routes.py).
 """
@@ -102,7 +103,8 @@ def probe(analysis: Analysis, timeout: float = 300) -> dict:
         output = Path(scratch) / "seen.json"
         try:
             result = subprocess.run(
-                [sys.executable, "-m", "analyzer.verify_probe", source_root, str(output)],
+                [sys.executable, "-m", "analyzer.verify_probe", source_root, str(output),
+                 str(analysis.project.get("root") or source_root)],
                 capture_output=True, text=True, timeout=timeout, cwd=source_root, env=env,
             )  # fmt: skip
         except subprocess.TimeoutExpired as exc:

@@ -1,7 +1,11 @@
 """Run inside the analysed project's environment by ``figkit analyze --verify``: load the
 Django registry and URL resolver and print, as JSON, what Django itself sees.
 
-    DJANGO_SETTINGS_MODULE=... python -m analyzer.verify_probe SOURCE_ROOT [OUTPUT_JSON]
+    DJANGO_SETTINGS_MODULE=... python -m analyzer.verify_probe SOURCE_ROOT [OUTPUT_JSON [TREE]]
+
+SOURCE_ROOT goes on sys.path; TREE (the analysed folder, SOURCE_ROOT by default) is what counts
+as the project's own: an installed app beside it (``extracted.seam`` next to the monolith, both
+under SOURCE_ROOT) is external, as the static analysis counts it, like a site-packages app.
 
 Stdlib and Django only, so it runs wherever the project runs (Python 3.10 and up).
 For every route it also builds a concrete path from the route's own regex (``sample``) and
@@ -35,7 +39,7 @@ _INSTALLED = tuple(
 
 def _is_local(file: str, root: str) -> bool:
     """Defined in the analysed tree, not in an installed package (even a venv inside it)."""
-    if not file.startswith(root) or file.startswith(_INSTALLED):
+    if not file or not Path(file).is_relative_to(root) or file.startswith(_INSTALLED):
         return False
     return not ({"site-packages", "dist-packages"} & set(Path(file).parts))
 
@@ -252,13 +256,14 @@ def _resolution(record: dict, callback) -> dict:
 
 
 def main() -> None:
-    root = str(Path(sys.argv[1]).resolve())
-    sys.path.insert(0, root)
+    source_root = str(Path(sys.argv[1]).resolve())
+    tree = str(Path(sys.argv[3]).resolve()) if len(sys.argv) > 3 else source_root
+    sys.path.insert(0, source_root)
     import django
 
     django.setup()
-    models, relations = _models(root)
-    seen = {"models": models, "relations": relations, "routes": _routes(root)}
+    models, relations = _models(tree)
+    seen = {"models": models, "relations": relations, "routes": _routes(tree)}
     if len(sys.argv) > 2:  # a file: whatever the project prints to stdout stays out of the JSON
         Path(sys.argv[2]).write_text(json.dumps(seen))
     else:

@@ -36,6 +36,7 @@ KEYS = {
     "boundaries",
     "allow",
     "roles",
+    "outbox",  # figkit check's (analyzer/outbox.py)
 }
 
 

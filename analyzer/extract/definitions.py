@@ -70,6 +70,20 @@ def _literal(node: cst.BaseExpression) -> object:
     return ...
 
 
+def _on_delete(ctx: Context, call: cst.Call) -> str | None:
+    """What a relation does when its target is deleted, by its last name: ``models.SET_NULL``
+    -> SET_NULL, ``SET(sentinel)`` -> SET; positional after ``to`` as Django allows."""
+    node = _keyword(call, "on_delete")
+    if node is None:
+        positional = [a.value for a in call.args if a.keyword is None and not a.star]
+        at = 0 if _keyword(call, "to") is not None else 1
+        node = positional[at] if len(positional) > at else None
+    if isinstance(node, cst.Call):
+        node = node.func
+    name = (ctx.qualname(node) or dotted(node)) if node is not None else None
+    return name.rsplit(".", 1)[-1] if name else None
+
+
 def _keyword(call: cst.Call, name: str) -> cst.BaseExpression | None:
     for arg in call.args:
         if arg.keyword is not None and arg.keyword.value == name:
@@ -278,6 +292,7 @@ class Definitions:
             string_value(related) if related is not None else None,
             string_value(related_query) if related_query is not None else None,
             model_target(ctx, through) if through is not None else None,
+            _on_delete(ctx, call),
         )
 
     # -- functions -------------------------------------------------------------------------

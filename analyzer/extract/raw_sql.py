@@ -86,8 +86,10 @@ def written_tables(sql: str) -> tuple[str, ...]:
         )
 
 
-def sql_arguments(ctx: Context, call: cst.Call) -> tuple[tuple[int, tuple[str, ...], bool], ...]:
-    """SQL passed as a positional argument: (index, tables, parsed) for each one."""
+def sql_arguments(
+    ctx: Context, call: cst.Call
+) -> tuple[tuple[int, tuple[str, ...], bool, tuple[str, ...]], ...]:
+    """SQL passed as a positional argument: (index, tables, parsed, tables written) for each."""
     found = []
     for position, arg in enumerate(call.args[:4]):
         if arg.keyword is not None or arg.star:
@@ -95,7 +97,7 @@ def sql_arguments(ctx: Context, call: cst.Call) -> tuple[tuple[int, tuple[str, .
         if isinstance(arg.value, cst.SimpleString | cst.ConcatenatedString | cst.FormattedString):
             sql = sql_text(ctx, arg.value)
             if sql is not None and _LOOKS_LIKE_SQL.match(sql):
-                found.append((position, *tables_in(sql)))
+                found.append((position, *tables_in(sql), written_tables(sql)))
     return tuple(found)
 
 

@@ -95,7 +95,8 @@ class EdgeBuilder:
     def _relations(self, model: Model) -> None:
         for relation, kind, target in model.relations:
             file = model.relation_files.get(relation.name, model.file or "")
-            self.edges.add(model.label, target, kind, file, relation.line, field=relation.name)
+            self.edges.add(model.label, target, kind, file, relation.line, field=relation.name,
+                           on_delete=relation.on_delete)  # fmt: skip
         for parent in model.parents:
             self.edges.add(model.label, parent, "o2o", model.file or "", model.line or 0,
                            field=f"{parent.split('.')[1].lower()}_ptr")  # fmt: skip
@@ -128,7 +129,9 @@ class EdgeBuilder:
             model, writes = found
             label = self.models.concrete_label(model.label)
             kind = "orm_write" if writes else "orm_read"
-            self.edges.add(facts.module, label, kind, facts.path, call.line, function=call.function)
+            method = next((m for m in reversed(call.methods) if m in WRITES), None)
+            self.edges.add(facts.module, label, kind, facts.path, call.line,
+                           function=call.function, method=method)  # fmt: skip
             if writes and call.function:
                 self._writes_by_function[call.function].append((label, facts.path, call.line))
             for lookup in call.lookups:
@@ -140,7 +143,7 @@ class EdgeBuilder:
 
     def _raw_sql(self, facts: FileFacts) -> None:
         tables = self._tables()
-        found = [(s.tables, s.line, s.function) for s in facts.raw_sql]
+        found = [(s.tables, s.line, s.function, s.written) for s in facts.raw_sql]
         for statement in facts.raw_sql:  # SQL that changes a table is a write of its function
             if statement.function:
                 for table in statement.written:
@@ -152,13 +155,16 @@ class EdgeBuilder:
             if call.sql:
                 callee = self.index.resolve(call.target[2:])
                 sinks = self._sql_sinks().get(callee, ())
-                found.extend((t, call.line, call.function) for i, t, _ in call.sql if i in sinks)
-        for statement_tables, line, function in found:
+                found.extend(
+                    (t, call.line, call.function, w) for i, t, _, w in call.sql if i in sinks
+                )
+        for statement_tables, line, function, written in found:
             for table in statement_tables:
                 label = tables.get(table)
                 if label is not None:
                     self.edges.add(facts.module, label, "raw_sql", facts.path, line,
-                                   function=function, table=table)  # fmt: skip
+                                   function=function, table=table,
+                                   written=True if table in written else None)  # fmt: skip
 
     def _sql_sinks(self) -> dict[str, list[int]]:
         if not hasattr(self, "_sinks"):

@@ -67,7 +67,14 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # WAL lets the service read while the seam's inbox worker writes.
-    DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = "PRAGMA journal_mode=WAL;"
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        init_command="PRAGMA journal_mode=WAL;",
+        # BEGIN IMMEDIATE: a transaction takes the write lock when it starts and waits for it
+        # (up to timeout); a deferred one that read first fails at once with "database is
+        # locked" when another process wrote meanwhile (the seam's inbox, relay and server).
+        transaction_mode="IMMEDIATE",
+        timeout=20,
+    )
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -8,9 +8,13 @@ transaction when no atomic block is open, so the seam wraps `save_base` of those
 `transaction.atomic(savepoint=False)`: the change and its event commit together or not at all
 (Django already does this for models with parents).
 
-Not captured, by design of the ORM: `QuerySet.update()`, `bulk_create()`, `bulk_update()`,
-raw SQL, and on_delete=SET_NULL/SET_DEFAULT fix-ups (Django runs those as update()). Code that
-writes an aggregate that way must call `outbox.publish()` itself; `figkit check` flags it.
+Deleting a row that a captured model points at with on_delete=SET_NULL, SET_DEFAULT or SET()
+changes the captured rows with an UPDATE and no signal; the seam notes them before the delete
+and publishes them after it.
+
+Not captured, by design of the ORM: `QuerySet.update()`, `bulk_create()`, `bulk_update()` and
+raw SQL. Code that writes an aggregate that way must call `outbox.publish()` itself; `figkit
+check` flags it (`[outbox]` in figkit.toml).
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ from typing import Any
 
 from django.apps import apps
 from django.db import router, transaction
-from django.db.models import Model
-from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.db.models import CASCADE, DO_NOTHING, PROTECT, RESTRICT, Model
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 
 from extracted.seam.domains import Aggregate
 from extracted.seam.ownership import is_applying
@@ -44,6 +48,7 @@ def connect(domains: Iterable[DomainConfig]) -> None:
                 for sub in _subclasses(model):
                     watched.setdefault(sub, "pk")
             for model, attr in watched.items():
+                _connect_fixups(model, aggregate, attr)
                 _WATCHED.setdefault(model, []).append((aggregate, attr))
                 uid = f"seam:{aggregate.name}:{model._meta.label}"
                 if model._meta.auto_created:
@@ -52,6 +57,41 @@ def connect(domains: Iterable[DomainConfig]) -> None:
                     post_save.connect(_on_save, sender=model, dispatch_uid=uid)
                     post_delete.connect(_on_delete, sender=model, dispatch_uid=uid)
                     _make_save_atomic(model)
+
+
+def _connect_fixups(model: type[Model], aggregate: Aggregate, attr: str) -> None:
+    """For each foreign key of a captured model whose on_delete sets it (SET_NULL, SET_DEFAULT,
+    SET()), publish the rows it changed when the row it pointed at is deleted."""
+    for field in model._meta.concrete_fields:
+        remote = getattr(field, "remote_field", None)
+        if (
+            remote is None
+            or not field.many_to_one
+            or remote.on_delete in (CASCADE, PROTECT, RESTRICT, DO_NOTHING)
+        ):
+            continue
+        target = remote.model
+        uid = f"seam-fixup:{aggregate.name}:{model._meta.label}.{field.name}"
+
+        def before(sender, instance, using="default", model=model, field=field, **_):
+            if is_applying():
+                return
+            keys = (
+                model._default_manager.using(using)
+                .filter(**{field.name: instance.pk})
+                .values_list(attr, flat=True)
+            )
+            instance.__dict__.setdefault("_seam_fixups", []).append((aggregate, list(keys)))
+
+        def after(sender, instance, using="default", **_):
+            from extracted.seam.outbox import publish
+
+            for fixed_aggregate, keys in instance.__dict__.pop("_seam_fixups", []):
+                for key in sorted(set(keys)):
+                    publish(fixed_aggregate, key, using=using)
+
+        pre_delete.connect(before, sender=target, dispatch_uid=f"{uid}:pre", weak=False)
+        post_delete.connect(after, sender=target, dispatch_uid=f"{uid}:post", weak=False)
 
 
 def watched_models() -> dict[type[Model], list[tuple[Aggregate, str]]]:

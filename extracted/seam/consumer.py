@@ -59,6 +59,17 @@ def consume(*, once: bool = False, idle_timeout_s: float = 1.0, should_stop: Cal
                 outcomes["retried"] += 1
                 _retry_at_the_tail(message, envelope, queue.name)
                 return
+            except Exception as exc:  # noqa: BLE001 - the database away, say: keep the event, wait
+                span.set_attribute("seam.outcome", "requeued")
+                log.warning(
+                    "consume: could not record event %s (%s); it stays queued",
+                    envelope.get("id"),
+                    exc,
+                )
+                outcomes["requeued"] += 1
+                message.requeue()
+                time.sleep(1.0)
+                return
             span.set_attribute("seam.outcome", outcome)
         outcomes[outcome] += 1
         message.ack()

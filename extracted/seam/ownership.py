@@ -80,7 +80,7 @@ def check_write(domain: str, using: str = "default") -> None:
         )
     if row.role != "owner":
         config = seam_settings.domain(domain)
-        if (now - row.changed_at).total_seconds() < MOVED_GRACE_S:
+        if row.epoch > 0 and (now - row.changed_at).total_seconds() < MOVED_GRACE_S:
             raise WritesHeld(
                 f"{domain} has just moved to {config.peer}; retry in {RETRY_AFTER_S} s"
             )

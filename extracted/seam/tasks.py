@@ -11,7 +11,9 @@ from extracted.seam import inbox
     name="seam.apply_event", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None
 )
 def apply_event(self, envelope: dict) -> str:
+    """Any failure is retried, never dropped: with acks_late a task that raises is still
+    acknowledged, so an error that escaped here (the database away, say) would lose the event."""
     try:
         return inbox.handle(envelope)
-    except inbox.RetryLater as exc:
+    except Exception as exc:  # noqa: BLE001 - see the docstring
         raise self.retry(countdown=min(2**self.request.retries, 30), exc=exc) from None

@@ -31,7 +31,7 @@ def test_relations_of_library_abstract_bases_are_inherited_with_site_packages():
     relations = _relations(analysis)
     line = line_of(PROJECT, "notes/models.py", "class NoteTag(")
     assert relations[("notes.NoteTag", "fake_taglib.Tag")] == [
-        {"file": "notes/models.py", "line": line, "field": "tag"}
+        {"file": "notes/models.py", "line": line, "field": "tag", "on_delete": "CASCADE"}
     ]
     assert ("notes.AnyTag", "contenttypes.ContentType") in relations  # base of a base
     assert ("notes.Folder", "notes.Folder") in relations  # "self" on the base is the child

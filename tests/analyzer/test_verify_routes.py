@@ -16,6 +16,7 @@ import pytest
 from analyzer.analysis import Analysis
 from analyzer.decompose.plan import proxy_match
 from analyzer.link.routes import Route
+from analyzer.pipeline import analyze
 from analyzer.verify import probe, verify
 from analyzer.verify_probe import NoSample, sample_path, toggle_slash
 from analyzer.verify_routes import (
@@ -324,3 +325,19 @@ def test_a_project_that_prints_while_loading_is_still_read(tmp_path):
     settings.write_text('print("settings loaded", flush=True)\n' + settings.read_text())
     seen = probe(analysis_of(project))
     assert len([r for r in seen["routes"] if r["view_local"]]) == 9
+
+
+def test_an_installed_app_beside_the_analysed_folder_is_external_to_verify_as_to_the_analysis():
+    """sidecar/ shares shop/'s import root but lies outside the analysed folder: the analysis
+    counts it external (its include a `sidecar/*` claim), so Django's view of it is out of
+    recall, like a site-packages app's, and the claim is right since Django has a route there."""
+    analysis = analyze(FIXTURES / "verify_app_beside_the_tree" / "shop", jobs=1)
+    seen = probe(analysis)
+    assert {m["label"]: m["local"] for m in seen["models"]} == {
+        "goods.Item": True,
+        "sidecar.Note": False,
+    }
+    scores = {s.name: s for s in verify(analysis, seen).scores}
+    for name in ("models", "tables", "routes"):
+        assert (scores[name].recall, scores[name].precision) == (1.0, 1.0), name
+    assert "sidecar/*" in scores["routes"].static

@@ -148,3 +148,12 @@ def test_writes_applied_from_the_peer_are_not_captured_again(kettle):
         kettle.name = "From the service"
         kettle.save()
     assert events(key=kettle.pk) == []
+
+
+def test_deleting_a_brand_publishes_the_products_it_was_cleared_from(kettle):
+    """on_delete=SET_NULL runs as an UPDATE with no signal: the seam publishes those products."""
+    brand_key = kettle.brand_id
+    Brand.objects.filter(pk=brand_key).get().delete()
+    [event] = events(key=kettle.pk)
+    assert event.payload["brand_id"] is None and event.version == 2
+    assert [e.kind for e in events("catalog.brand", brand_key)] == ["deleted"]
