@@ -1,23 +1,29 @@
-"""`make proxy-demo`: the shop behind the strangler proxy, with one route ready to move.
+"""`make proxy-demo`: the shop and its extracted catalog service behind the strangler proxy.
 
-Starts the monolith on :8100, a second deployment of it as the "catalog" upstream on
-:8200, and `figkit proxy serve` on :8000 (admin API :8001); adds the route `catalog`
-(`/api/products/*`, still served by the monolith). Then, from another terminal (with
---port-base or FIGKIT_VAR_DIR it prints the FIGKIT_ADMIN_URL and FIGKIT_ADMIN_TOKEN_FILE
-to export first):
+Starts, on the embedded defaults (SQLite files and kombu's filesystem broker under var/):
+- the monolith on :8100 and the catalog service (extracted/catalog) on :8200;
+- the data seam between them: each side's relay and consumer (docs/seam.md); the catalog is
+  backfilled into the service at start, so both sides hold the same data;
+- `figkit proxy serve` on :8000 (admin API :8001), with the catalog's routes from the
+  extraction plan (`figkit analyze legacy_monolith`, routes/NN-catalog.json), still served
+  by the monolith.
+Then, from another terminal (with --port-base or FIGKIT_VAR_DIR it prints the
+FIGKIT_ADMIN_URL and FIGKIT_ADMIN_TOKEN_FILE to export first):
 
-    .venv/bin/figkit routes set-mode catalog service --why "try the catalog service"
-    .venv/bin/figkit routes rollback catalog --why "back to the monolith"
-    .venv/bin/figkit routes promote catalog --why "compare the catalog service"   # shadow
-    .venv/bin/figkit routes diff catalog
+    .venv/bin/figkit routes set-mode api-catalog-product-list service --why "try the catalog service"
+    .venv/bin/figkit routes rollback api-catalog-product-list --why "back to the monolith"
+    .venv/bin/figkit routes promote api-catalog-product-list --why "compare the catalog service"   # shadow
+    .venv/bin/figkit routes diff api-catalog-product-list
 
 The dashboard is at http://127.0.0.1:8001/dashboard (the admin token is in
-var/figkit-admin-token). Ctrl-C stops all three.
+var/figkit-admin-token). Ctrl-C stops everything.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import secrets
 import shlex
 import signal
@@ -34,21 +40,31 @@ from legacy_monolith.demo import _port_free, prepare_database
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).with_name("proxy_demo.toml")
 OFFSETS = {"proxy": 0, "proxy admin API": 1, "monolith": 100, "catalog": 200}
-ROUTE = {
-    "name": "catalog",
-    "match": "/api/products/*",
-    "target": "catalog",
-    "why": "proxy demo: the catalog API",
-}
+FIRST_ROUTE = "api-catalog-product-list"  # the route the printed next steps move
 
 
-def _token(var_dir: Path) -> str:
-    file = var_dir / "figkit-admin-token"
+def _token(var_dir: Path, name: str = "figkit-admin-token") -> str:
+    file = var_dir / name
     if not file.exists():
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_text(secrets.token_urlsafe(24) + "\n")
         file.chmod(0o600)
     return file.read_text().strip()
+
+
+def _catalog_route_file(var_dir: Path) -> Path:
+    """The catalog's routes as the extraction plan writes them (`figkit analyze`, with the
+    boundary catalog declared in legacy_monolith/figkit.toml)."""
+    out = var_dir / "proxy-demo" / "analysis"
+    figkit = str(Path(sys.executable).with_name("figkit"))
+    done = subprocess.run([figkit, "analyze", "legacy_monolith", "--out", str(out), "--format", "json"],
+                          cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    found = sorted((out / "routes").glob("*-catalog.json"))
+    if done.returncode != 0 or not found:
+        raise SystemExit(
+            f"proxy-demo: the extraction plan wrote no catalog routes: {done.stderr.strip()[-300:]}"
+        )
+    return found[0]
 
 
 def _config(var_dir: Path, base: int) -> Path:
@@ -82,13 +98,13 @@ def next_steps(proxy_url: str, admin_url: str, token_file: Path) -> list[str]:
         lines.append(f"  export FIGKIT_ADMIN_TOKEN_FILE={shlex.quote(str(token_file.resolve()))}")
     return [
         *lines,
-        '  .venv/bin/figkit routes set-mode catalog service --why "try the catalog service"',
+        f'  .venv/bin/figkit routes set-mode {FIRST_ROUTE} service --why "try the catalog service"',
         f"  curl -si {proxy_url}/api/products/ | grep -i x-figkit-upstream   # catalog",
-        '  .venv/bin/figkit routes rollback catalog --why "back to the monolith"',
+        f'  .venv/bin/figkit routes rollback {FIRST_ROUTE} --why "back to the monolith"',
         "or step by step behind the gates (shadow, then canary, then service):",
-        '  .venv/bin/figkit routes promote catalog --why "compare the catalog service"',
+        f'  .venv/bin/figkit routes promote {FIRST_ROUTE} --why "compare the catalog service"',
         f"  for i in $(seq 200); do curl -s {proxy_url}/api/products/ >/dev/null; done",
-        "  .venv/bin/figkit routes diff catalog",
+        f"  .venv/bin/figkit routes diff {FIRST_ROUTE}",
         f"and watch it all on the dashboard: {admin_url.rstrip('/')}/dashboard "
         f"(log in with the token in {token_file})",
     ]
@@ -108,6 +124,23 @@ def _wait(name: str, port: int, procs: list[subprocess.Popen], seconds: float = 
     raise SystemExit(
         f"proxy-demo: {name} did not listen on 127.0.0.1:{port} within {seconds:.0f} s"
     )
+
+
+def _until_reconciled(procs: list[subprocess.Popen], seconds: float = 60) -> None:
+    """Wait until the catalog service holds what the monolith does, row for row."""
+    from extracted.seam import settings as seam_settings
+    from extracted.seam.reconcile import reconcile
+
+    deadline = time.monotonic() + seconds
+    while True:
+        differences = reconcile(seam_settings.domain("catalog")).differences
+        if not differences:
+            return
+        if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+            raise SystemExit(
+                f"proxy-demo: the catalog service still differs in {len(differences)} row(s) after the backfill"
+            )
+        time.sleep(0.5)
 
 
 def _detail(resp: httpx.Response) -> str:
@@ -132,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the children on kill too
+    # Before Django reads its settings: the seam finds the service through CATALOG_URL.
+    os.environ["CATALOG_URL"] = f"http://127.0.0.1:{ports['catalog']}"
+    os.environ["MONOLITH_URL"] = f"http://127.0.0.1:{ports['monolith']}"
     prepare_database()
     from django.conf import settings
 
@@ -140,31 +176,60 @@ def main(argv: list[str] | None = None) -> int:
     config = _config(var_dir, args.port_base)
     proxy_url = f"http://127.0.0.1:{ports['proxy']}"
     admin_url = f"http://127.0.0.1:{ports['proxy admin API']}"
+    route_file = _catalog_route_file(var_dir)
     python = sys.executable
     figkit = str(Path(python).with_name("figkit"))
     serve_shop = [python, "-m", "uvicorn", "legacy_monolith.config.asgi:application", "--host", "127.0.0.1",
                   "--loop", "uvloop", "--http", "httptools", "--log-level", "warning", "--port"]  # fmt: skip
+    monolith, catalog = (
+        [python, "legacy_monolith/manage.py"],
+        [python, "extracted/catalog/manage.py"],
+    )
+    env = {**os.environ, "CATALOG_URL": f"http://127.0.0.1:{ports['catalog']}",
+           "MONOLITH_URL": f"http://127.0.0.1:{ports['monolith']}", "SEAM_TOKEN": _token(var_dir, "seam-token")}  # fmt: skip
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    os.environ["SEAM_TOKEN"] = env["SEAM_TOKEN"]
     procs = [
-        subprocess.Popen([*serve_shop, str(ports["monolith"])], cwd=ROOT),
-        subprocess.Popen([*serve_shop, str(ports["catalog"])], cwd=ROOT),
-        subprocess.Popen([figkit, "proxy", "serve", "--config", str(config)], cwd=ROOT),
+        subprocess.Popen([*serve_shop, str(ports["monolith"])], cwd=ROOT, env=env),
+        subprocess.Popen(
+            [python, "-m", "extracted.catalog", "--port", str(ports["catalog"])], cwd=ROOT, env=env
+        ),
+        subprocess.Popen([figkit, "proxy", "serve", "--config", str(config)], cwd=ROOT, env=env),
     ]
     try:
         for name, port in ports.items():
             _wait(name, port, procs)
-        resp = httpx.post(f"{admin_url}/api/routes", json=ROUTE,
-                          headers={"Authorization": f"Bearer {token}"}, timeout=10)  # fmt: skip
-        if resp.status_code not in (201, 409):  # 409: a second run finds it there already
-            raise SystemExit(f"proxy-demo: adding the route failed: {_detail(resp)}")
+        # The seam, both ways, once the service has migrated its database: the owner's relay
+        # and the follower's consumer on each side.
+        for command in (
+            [*monolith, "relay_outbox"],
+            [*catalog, "consume"],
+            [*catalog, "relay_outbox"],
+            [*monolith, "consume"],
+        ):
+            procs.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL))
+        from django.core.management import call_command
+
+        call_command("backfill", "catalog", wait=60)
+        _until_reconciled(procs)
+        routes = json.loads(route_file.read_text())["routes"]
+        resp = httpx.post(f"{admin_url}/api/import", timeout=10,
+                          json={"routes": routes, "why": f"proxy demo: the catalog's routes from the plan ({route_file.name})"},
+                          headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        if resp.status_code not in (200, 201, 409):  # 409: a second run finds them there
+            raise SystemExit(f"proxy-demo: importing the catalog's routes failed: {_detail(resp)}")
         print(
             "\n".join(
                 [
                     "",
-                    "The shop behind the strangler proxy:",
+                    "The shop and its catalog service behind the strangler proxy:",
                     f"  proxy:      {proxy_url}/   (send traffic here)",
                     f"  admin API:  {admin_url}/   (figkit routes ...; token in {var_dir}/figkit-admin-token)",
-                    f"  upstreams:  monolith :{ports['monolith']}, catalog :{ports['catalog']}",
-                    "  route:      catalog  /api/products/*  -> catalog, mode monolith (nothing moved yet)",
+                    f"  upstreams:  monolith :{ports['monolith']}, catalog service :{ports['catalog']} "
+                    f"(OpenAPI: http://127.0.0.1:{ports['catalog']}/api/docs)",
+                    f"  routes:     {len(routes)} catalog routes from {route_file}, all still on the monolith",
+                    "  data:       the catalog is backfilled into the service; the monolith owns it "
+                    "(legacy_monolith/manage.py flip_ownership catalog --to service moves it)",
                     "",
                     f"In another terminal, in {ROOT}:",
                     *next_steps(proxy_url, admin_url, var_dir / "figkit-admin-token"),

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+FIRST = "api-catalog-product-list"  # the plan's route for /api/products/
 FIGKIT = str(Path(sys.executable).with_name("figkit"))
 
 
@@ -34,7 +35,7 @@ def free_base() -> int:
     pytest.fail("no free port base for the demo")
 
 
-def test_three_commands_move_a_route_to_the_catalog_upstream_and_back(tmp_path):
+def test_three_commands_move_a_route_to_the_catalog_service_and_back(tmp_path):
     base = free_base()
     env = {
         k: v
@@ -65,7 +66,7 @@ def test_three_commands_move_a_route_to_the_catalog_upstream_and_back(tmp_path):
             if demo.poll() is not None:
                 pytest.fail(f"proxy-demo exited with {demo.returncode}:\n{demo.stdout.read()}")
             try:
-                if httpx.get(f"http://127.0.0.1:{base + 1}/api/routes/catalog", timeout=2,
+                if httpx.get(f"http://127.0.0.1:{base + 1}/api/routes/{FIRST}", timeout=2,
                              headers={"Authorization": "Bearer " + (tmp_path / "figkit-admin-token").read_text().strip()}).status_code == 200:  # fmt: skip
                     break
             except (httpx.TransportError, FileNotFoundError):
@@ -75,7 +76,7 @@ def test_three_commands_move_a_route_to_the_catalog_upstream_and_back(tmp_path):
             time.sleep(0.5)
         assert served_by() == "monolith"
         moved = subprocess.run(
-            [*routes, "set-mode", "catalog", "service", "--why", "try it"],
+            [*routes, "set-mode", FIRST, "service", "--why", "try it"],
             capture_output=True,
             text=True,
         )
@@ -83,10 +84,12 @@ def test_three_commands_move_a_route_to_the_catalog_upstream_and_back(tmp_path):
         assert "live on all" in moved.stdout
         assert served_by() == "catalog"
         products = httpx.get(f"{proxy}/api/products/", timeout=10)
-        assert products.status_code == 200 and products.json()
+        assert products.status_code == 200 and products.json()["count"] > 0, "the service was backfilled"
+        from_monolith = httpx.get(f"http://127.0.0.1:{base + 100}/api/products/", timeout=10)
+        assert products.json() == from_monolith.json(), "the service answers what the monolith does"
         assert httpx.get(f"{proxy}/", timeout=10).headers["x-figkit-upstream"] == "monolith"
         back = subprocess.run(
-            [*routes, "rollback", "catalog", "--why", "back"], capture_output=True, text=True
+            [*routes, "rollback", FIRST, "--why", "back"], capture_output=True, text=True
         )
         assert back.returncode == 0, back.stderr
         assert served_by() == "monolith"
@@ -112,7 +115,7 @@ def test_the_printed_next_steps_work_when_pasted_with_another_port_base(tmp_path
 
     with serve_admin_api(tmp_path, monkeypatch) as api:
         with api.admin() as admin:
-            route = {"name": "catalog", "match": "/api/products/*", "target": "catalog", "why": "t"}
+            route = {"name": FIRST, "match": "/api/products/", "target": "catalog", "why": "t"}
             assert admin.post("/api/routes", json=route).status_code == 201
         token_file = tmp_path / "figkit-admin-token"
         token_file.write_text(ADMIN_SECRET + "\n")
@@ -127,10 +130,10 @@ def test_the_printed_next_steps_work_when_pasted_with_another_port_base(tmp_path
             ["bash", "-ec", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
         )
         assert done.returncode == 0, done.stderr
-        assert "catalog -> service" in done.stdout and "promoted to shadow" in done.stdout
+        assert f"{FIRST} -> service" in done.stdout and "promoted to shadow" in done.stdout
         assert "0 compared" in done.stdout  # routes diff, before any traffic
         assert api.store.snapshot().routes[0].mode == "shadow"
-        actions = [c.action for c in api.store.history("catalog")]
+        actions = [c.action for c in api.store.history(FIRST)]
         assert actions == ["promote", "rollback", "set-mode", "add"]
 
 
