@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictInt,
     StrictStr,
     ValidationError,
     WithJsonSchema,
@@ -42,6 +43,13 @@ def _price_text(value: Any) -> Any:
 
 CENTS = Decimal("0.01")
 
+
+def _rating_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise PydanticCustomError("rating_text", 'give the rating as a string, e.g. "4.50"')
+    return value
+
+
 Price = Annotated[
     Decimal,
     BeforeValidator(_price_text),
@@ -60,6 +68,14 @@ class ProductPatch(BaseModel):
     description: StrictStr = ""
     base_price: Price = Decimal(0)
     is_active: StrictBool = True
+    # The rating is the reviews' (the monolith's): it sends it here once the service owns the catalog.
+    rating_avg: Annotated[
+        Decimal,
+        BeforeValidator(_rating_text),
+        Field(ge=0, le=5, max_digits=3, decimal_places=2),
+        AfterValidator(lambda value: value.quantize(CENTS)),
+    ] = Decimal(0)
+    rating_count: StrictInt = Field(default=0, ge=0)
 
     def changes(self) -> dict[str, Any]:
         return {field: getattr(self, field) for field in sorted(self.model_fields_set)}

@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictInt,
     StrictStr,
     ValidationError,
 )
@@ -27,9 +28,14 @@ from legacy_monolith.inventory.models import StockItem
 
 def product_json(product: Product, detail: bool = False) -> dict:
     data = {
-        "id": product.pk, "slug": product.slug, "name": product.name, "price": str(product.base_price),
-        "category": product.category.slug, "brand": product.brand.name if product.brand_id else None,
-        "rating": str(product.rating_avg), "reviews": product.rating_count,
+        "id": product.pk,
+        "slug": product.slug,
+        "name": product.name,
+        "price": str(product.base_price),
+        "category": product.category.slug,
+        "brand": product.brand.name if product.brand_id else None,
+        "rating": str(product.rating_avg),
+        "reviews": product.rating_count,
     }
     if detail:
         data["description"] = product.description
@@ -47,20 +53,30 @@ def product_json(product: Product, detail: bool = False) -> dict:
 @csrf_exempt
 @require_GET
 def product_list(request):
-    products = Product.objects.filter(is_active=True).select_related("category", "brand").order_by("id")
+    products = (
+        Product.objects.filter(is_active=True).select_related("category", "brand").order_by("id")
+    )
     if category := request.GET.get("category"):
         products = products.filter(Q(category__slug=category) | Q(category__parent__slug=category))
     if query := request.GET.get("q"):
         products = products.filter(name__icontains=query)
     offset, limit = page_bounds(request)
-    return JsonResponse({
-        "count": products.count(), "offset": offset, "limit": limit,
-        "results": [product_json(p) for p in products[offset:offset + limit]],
-    })
+    return JsonResponse(
+        {
+            "count": products.count(),
+            "offset": offset,
+            "limit": limit,
+            "results": [product_json(p) for p in products[offset : offset + limit]],
+        }
+    )
 
 
 def _detail(slug, active_only=True):
-    products = Product.objects.filter(slug=slug).select_related("category", "brand").prefetch_related("variants")
+    products = (
+        Product.objects.filter(slug=slug)
+        .select_related("category", "brand")
+        .prefetch_related("variants")
+    )
     return (products.filter(is_active=True) if active_only else products).first()
 
 
@@ -82,6 +98,12 @@ def _price_text(value: Any) -> Any:
     return value
 
 
+def _rating_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise PydanticCustomError("rating_text", 'give the rating as a string, e.g. "4.50"')
+    return value
+
+
 class ProductPatch(BaseModel):
     """What a PATCH may change. The catalog service reads the same body with the same rules
     (extracted/catalog/writes.py), so a client gets the same answer from either side."""
@@ -97,6 +119,14 @@ class ProductPatch(BaseModel):
         AfterValidator(lambda value: value.quantize(CENTS)),
     ] = Decimal(0)
     is_active: StrictBool = True
+    # The rating is the reviews' (the monolith's): it sends it here once the service owns the catalog.
+    rating_avg: Annotated[
+        Decimal,
+        BeforeValidator(_rating_text),
+        Field(ge=0, le=5, max_digits=3, decimal_places=2),
+        AfterValidator(lambda value: value.quantize(CENTS)),
+    ] = Decimal(0)
+    rating_count: StrictInt = Field(default=0, ge=0)
 
 
 def parse_patch(request) -> ProductPatch:
@@ -135,10 +165,14 @@ def product_update(request, slug):
 @csrf_exempt
 @require_GET
 def category_list(request):
-    return JsonResponse({"results": [
-        {"slug": c.slug, "name": c.name, "parent": c.parent.slug if c.parent_id else None}
-        for c in Category.objects.select_related("parent").order_by("id")
-    ]})
+    return JsonResponse(
+        {
+            "results": [
+                {"slug": c.slug, "name": c.name, "parent": c.parent.slug if c.parent_id else None}
+                for c in Category.objects.select_related("parent").order_by("id")
+            ]
+        }
+    )
 
 
 @require_GET
@@ -147,8 +181,16 @@ def product_availability(request, slug):
         return json_error(f"no product {slug!r}", status=404)
     rows = (
         StockItem.objects.filter(variant__product__slug=slug, warehouse__is_active=True)
-        .values("variant__sku").annotate(quantity=Sum("quantity"), reserved=Sum("reserved")).order_by("variant__sku")
+        .values("variant__sku")
+        .annotate(quantity=Sum("quantity"), reserved=Sum("reserved"))
+        .order_by("variant__sku")
     )
-    return JsonResponse({"product": slug, "variants": [
-        {"sku": r["variant__sku"], "available": max(r["quantity"] - r["reserved"], 0)} for r in rows
-    ]})
+    return JsonResponse(
+        {
+            "product": slug,
+            "variants": [
+                {"sku": r["variant__sku"], "available": max(r["quantity"] - r["reserved"], 0)}
+                for r in rows
+            ],
+        }
+    )

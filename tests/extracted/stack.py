@@ -97,10 +97,15 @@ class Stack:
         return env
 
     def manage(
-        self, side: str, *args: str, timeout: float = 300, check: bool = True
+        self,
+        side: str,
+        *args: str,
+        timeout: float = 300,
+        check: bool = True,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess:
         script = MONOLITH_MANAGE if side == "monolith" else CATALOG_MANAGE
-        result = subprocess.run([sys.executable, script, *args], cwd=REPO, env=self.env(side),
+        result = subprocess.run([sys.executable, script, *args], cwd=REPO, env={**self.env(side), **(env or {})},
                                 capture_output=True, text=True, timeout=timeout)  # fmt: skip
         if check and result.returncode != 0:
             pytest.fail(

@@ -310,7 +310,14 @@ def test_openapi_describes_the_routes(catalog):
     assert set(schema["paths"]["/api/categories/"]) == {"get"}
     patch = schema["paths"]["/api/products/{slug}/"]["patch"]
     body = patch["requestBody"]["content"]["application/json"]["schema"]
-    assert set(body["properties"]) == {"name", "description", "base_price", "is_active"}
+    assert set(body["properties"]) == {
+        "name",
+        "description",
+        "base_price",
+        "is_active",
+        "rating_avg",
+        "rating_count",
+    }
     docs = catalog.request("GET", "/api/docs")
     assert docs.status_code == 200 and "/api/openapi.json" in docs.text
 

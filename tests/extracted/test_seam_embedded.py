@@ -90,4 +90,30 @@ def test_the_catalog_reaches_the_service_through_a_celery_worker_and_comes_back_
             break
         time.sleep(0.3)
     assert name == "Renamed by the service", "the monolith follows the service's write"
+
+    # A review approved in the monolith after the flip: its rating goes to the owner (a Celery
+    # task, run eagerly here) and comes back to the monolith's copy through the seam.
+    review = (
+        "from legacy_monolith.reviews.models import Review; from legacy_monolith.accounts.models import User; "
+        f"from legacy_monolith.catalog.models import Product; p = Product.objects.get(slug={slug!r}); "
+        "u = User.objects.exclude(reviews__product=p).first(); "
+        "Review.objects.create(product=p, author=u, rating=1, title='t', is_approved=True); "
+        "print('expected', Review.objects.filter(product=p, is_approved=True).count())"
+    )
+    out = stack.manage(
+        "monolith", "shell", "-c", review, env={"CELERY_TASK_ALWAYS_EAGER": "1"}
+    ).stdout
+    expected = int(out.split("expected")[-1].split()[0])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        served = httpx.get(f"{stack.catalog_url}/api/products/{slug}/", timeout=10).json()[
+            "reviews"
+        ]
+        followed = httpx.get(f"{stack.monolith_url}/api/products/{slug}/", timeout=10).json()[
+            "reviews"
+        ]
+        if served == followed == expected:
+            break
+        time.sleep(0.3)
+    assert served == followed == expected, "the new review's count reached the owner and came back"
     assert until_reconciled(stack)["differences"] == []
