@@ -1002,6 +1002,7 @@ class Worker:
                 (ex.call.request_id if ex.call else b"-").decode(), method,
                 ex.head.target.decode("latin-1"), ex.route_name, ex.target, status, elapsed,
                 ex.conn.client, self.table.version if version is None else version,
+                ex.call.traceparent if ex.call else None,
             )  # fmt: skip
 
     async def forward(self, ex: Exchange) -> int:

@@ -194,3 +194,31 @@ def test_a_celery_worker_continues_the_same_trace(stack):
 )  # fmt: skip
 def test_the_standard_variables_choose_where_spans_go(env, expected):
     assert destinations(env, Path("v")) == expected
+
+
+def test_a_set_up_that_fails_leaves_one_warning_and_tracing_off(monkeypatch, caplog):
+    from extracted.seam import tracing
+
+    def broken(*_):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(tracing, "_configured", False)
+    monkeypatch.setattr(tracing, "_tracer", None)
+    monkeypatch.setattr(tracing, "_start", broken)
+    monkeypatch.setenv("FIGKIT_TRACE_FILE", "/nowhere/traces.jsonl")
+    assert tracing.configure("monolith") is False
+    assert tracing.configure("monolith") is False, "once per process"
+    warnings = [r.getMessage() for r in caplog.records if r.name == "extracted.seam.tracing"]
+    assert warnings == ["tracing is off: setting it up failed (OSError: no space left on device)"]
+
+
+def test_untraced_the_relay_passes_the_events_traceparent_on(monkeypatch):
+    from types import SimpleNamespace
+
+    from extracted.seam import tracing
+
+    monkeypatch.setattr(tracing, "_tracer", None)
+    event = SimpleNamespace(traceparent="00-0af7651916cd43dd8448eb211c80319c-ec8e8713a97f3774-01")
+    with tracing.relay_span(event):
+        assert tracing.headers_for(event) == {"traceparent": event.traceparent}
+    assert tracing.headers_for(SimpleNamespace(traceparent=None)) == {}
