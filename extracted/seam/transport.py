@@ -84,6 +84,7 @@ class Publisher:
         self._wave: list[int] = []  # delivery tags of this wave's messages, in order
         self._unconfirmed: set[int] = set()
         self._acked: set[int] = set()
+        self._declared: set[str] = set()  # queues declared on this connection
 
     def publish(self, envelope: dict[str, Any], destination: str, headers: dict[str, str] | None = None) -> None:  # fmt: skip
         """Hand one message to the broker; on RabbitMQ, without waiting for its confirm."""
@@ -91,15 +92,23 @@ class Publisher:
             send(envelope, destination, headers)
             self._wave.append(0)
             return
-        celery_app().send_task(
-            APPLY_TASK,
-            args=[envelope],
-            queue=destination,
-            task_id=envelope["id"],
-            headers=headers or {},
-            retry=False,
-            producer=self._open(),
-        )
+        app = celery_app()
+        producer = self._open()
+        if destination not in self._declared:  # once per connection, not per message
+            producer.maybe_declare(queue(destination))
+            self._declared.add(destination)
+        # send_task's own two steps, without its per-call routing and result set-up, and with a
+        # one-line argsrepr: Celery's repr of the whole envelope took a fifth of the relay's
+        # time. Body, headers and properties are otherwise those send_task makes, and Celery's
+        # publish signals (its tracing) fire as for send_task.
+        message = app.amqp.create_task_message(
+            envelope["id"], APPLY_TASK, [envelope], {}, reply_to=app.thread_oid,
+            ignore_result=None, argsrepr=_short_repr(envelope), kwargsrepr="{}",
+        )  # fmt: skip
+        app.amqp.send_task_message(
+            producer, APPLY_TASK, message, queue=destination, retry=False,
+            headers=headers or {}, declare=[],
+        )  # fmt: skip
         self._wave.append(self._next_tag)
         self._unconfirmed.add(self._next_tag)
         self._next_tag += 1
@@ -128,6 +137,7 @@ class Publisher:
         self._next_tag, self._wave = 1, []
         self._unconfirmed.clear()
         self._acked.clear()
+        self._declared.clear()
         if connection is not None:
             with contextlib.suppress(Exception):  # closing a dead connection may fail any way
                 connection.close()
@@ -157,6 +167,14 @@ class Publisher:
 
     def _on_nack(self, tag: int, multiple: bool) -> None:
         self._settle(tag, multiple)
+
+
+def _short_repr(envelope: dict[str, Any]) -> str:
+    """The task's argsrepr (what Flower and worker logs show): which event, not its payload."""
+    return (
+        f"({envelope.get('type')} {envelope.get('aggregate_type')}:{envelope.get('aggregate_id')}"
+        f" v{envelope.get('version')} {envelope.get('id')},)"
+    )
 
 
 def reset_connections() -> None:
