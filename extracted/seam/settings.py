@@ -50,7 +50,16 @@ class DomainConfig:
 
 
 def inbox_queue(service: str) -> str:
-    return f"seam.{service}"
+    """A side's inbox queue: `seam.<service>`, after SEAM['QUEUE_PREFIX'] (or env
+    SEAM_QUEUE_PREFIX), so that several environments (staging, a test run, a benchmark) can
+    share one broker without reading each other's events."""
+    import os
+
+    prefix = str(
+        (getattr(settings, "SEAM", None) or {}).get("QUEUE_PREFIX")
+        or os.environ.get("SEAM_QUEUE_PREFIX", "")
+    )
+    return f"{prefix}seam.{service}"
 
 
 def _raw() -> dict:

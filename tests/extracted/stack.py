@@ -7,6 +7,7 @@ consumer, servers) with logs under the test's folder.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -51,18 +52,6 @@ def drop_postgres_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def purge_queues(broker_url: str, *names: str) -> None:
-    from kombu import Connection
-
-    with Connection(broker_url, connect_timeout=5) as conn:
-        channel = conn.channel()
-        for name in names:
-            try:
-                channel.queue_purge(name)
-            except Exception:  # noqa: BLE001 - a queue that does not exist yet holds nothing
-                channel = conn.channel()
-
-
 @dataclass
 class Stack:
     root: Path
@@ -72,6 +61,8 @@ class Stack:
     catalog_port: int = field(default_factory=free_port)
     monolith_port: int = field(default_factory=free_port)
     running: dict[str, subprocess.Popen] = field(default_factory=dict)
+    # Queues of this stack only: a benchmark or another run on the same broker never reads them.
+    queue_prefix: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:8]}.")
     proxy_port: int = field(default_factory=free_port)
     admin_port: int = field(default_factory=free_port)
 
@@ -88,6 +79,7 @@ class Stack:
             CATALOG_URL=self.catalog_url,
             MONOLITH_URL=f"http://127.0.0.1:{self.monolith_port}",
             SEAM_TOKEN=TOKEN,
+            SEAM_QUEUE_PREFIX=self.queue_prefix,
             PYTHONUNBUFFERED="1",
         )
         if side == "monolith" and self.monolith_db:
@@ -143,6 +135,22 @@ class Stack:
     def log(self, name: str) -> str:
         path = self.root / f"{name}.log"
         return path.read_text()[-4000:] if path.exists() else ""
+
+    def queue(self, service: str) -> str:
+        return f"{self.queue_prefix}seam.{service}"
+
+    def delete_queues(self) -> None:
+        """Remove this stack's queues from a shared broker (RabbitMQ, Redis)."""
+        if self.broker_url.startswith("filesystem"):
+            return
+        from kombu import Connection
+
+        with Connection(self.broker_url, connect_timeout=5) as conn:
+            for service in ("catalog", "monolith"):
+                with contextlib.suppress(
+                    Exception
+                ):  # a queue never declared is not there to delete
+                    conn.channel().queue_delete(self.queue(service))
 
     def stop_all(self) -> None:
         for name in list(self.running):

@@ -44,7 +44,7 @@ def until_reconciled(stack: Stack, deadline_s: float = 60) -> dict:
 def test_the_catalog_reaches_the_service_through_a_celery_worker_and_comes_back_after_a_flip(stack):
     stack.serve_catalog()
     stack.serve_monolith()
-    worker = ["-m", "celery", "-A", "extracted.catalog", "worker", "--pool=solo", "-Q", "seam.catalog",
+    worker = ["-m", "celery", "-A", "extracted.catalog", "worker", "--pool=solo", "-Q", stack.queue("catalog"),
               "--without-gossip", "--without-mingle", "--loglevel=WARNING"]  # fmt: skip
     stack.start("catalog-worker", "catalog", argv=worker)
     stack.start("monolith-relay", "monolith", "relay_outbox")

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tests import services
-from tests.extracted.stack import Stack, drop_postgres_database, postgres_database, purge_queues
+from tests.extracted.stack import Stack, drop_postgres_database, postgres_database
 
 WRITES = ["tests/extracted/catalog_writes.py"]
 
@@ -21,7 +21,6 @@ WRITES = ["tests/extracted/catalog_writes.py"]
 @pytest.fixture
 def stack(tmp_path, rabbitmq_url):
     server = services.require(services.POSTGRES)
-    purge_queues(rabbitmq_url, "seam.catalog", "seam.monolith")
     stack = Stack(tmp_path, broker_url=rabbitmq_url,
                   monolith_db=postgres_database(server, "figkit_seam_mono"),
                   catalog_db=postgres_database(server, "figkit_seam_catalog"))  # fmt: skip
@@ -31,6 +30,7 @@ def stack(tmp_path, rabbitmq_url):
         yield stack
     finally:
         stack.stop_all()
+        stack.delete_queues()
         for url in (stack.monolith_db, stack.catalog_db):
             drop_postgres_database(url)
 

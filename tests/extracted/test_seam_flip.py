@@ -19,7 +19,6 @@ from tests.extracted.stack import (
     Stack,
     drop_postgres_database,
     postgres_database,
-    purge_queues,
 )
 
 ROUTE = {
@@ -85,7 +84,6 @@ class Writer:
 @pytest.fixture
 def stack(tmp_path, rabbitmq_url):
     server = services.require(services.POSTGRES)
-    purge_queues(rabbitmq_url, "seam.catalog", "seam.monolith")
     stack = Stack(tmp_path, broker_url=rabbitmq_url,
                   monolith_db=postgres_database(server, "figkit_flip_mono"),
                   catalog_db=postgres_database(server, "figkit_flip_catalog"))  # fmt: skip
@@ -101,6 +99,7 @@ def stack(tmp_path, rabbitmq_url):
         yield stack
     finally:
         stack.stop_all()
+        stack.delete_queues()
         for url in (stack.monolith_db, stack.catalog_db):
             drop_postgres_database(url)
 

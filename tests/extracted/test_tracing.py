@@ -168,7 +168,7 @@ def test_a_celery_worker_continues_the_same_trace(stack):
     access = patch_through_the_proxy(stack, trace_id, "26.00")
     stack.manage("monolith", "relay_outbox", "--once")
     stack.start("worker", "catalog", argv=["-m", "celery", "-A", "extracted.catalog", "worker",
-                                           "-Q", "seam.catalog", "-c", "1", "--loglevel", "warning"])  # fmt: skip
+                                           "-Q", stack.queue("catalog"), "-c", "1", "--loglevel", "warning"])  # fmt: skip
     try:
         spans = spans_of(stack, trace_id, expected=4)
     finally:
