@@ -181,13 +181,13 @@ def routeless(
                 if other != service and other not in protected | {KERNEL}:
                     ties[other] += data["weight"]
         if tables:
-            reach = f"; most coupled with {ties.most_common(1)[0][0]}" if ties else ""
+            reach = f"; most coupled with {_strongest(ties)}" if ties else ""
             notes[service] = (
                 f"serves no route but owns {tables} table(s): kept as a service whose data is reached "
                 f"through other services' APIs, or a worker (tasks, signals){reach}"
             )
         elif ties:
-            target = ties.most_common(1)[0][0]
+            target = _strongest(ties)
             for element in members:
                 assignment[element] = target
             notes[target] = (
@@ -221,3 +221,10 @@ def rename(
         **{n: note for n, note in notes.items() if n in keep},
         **{new: notes[old] for new, old in old_name.items() if old in notes},
     }
+
+
+def _strongest(ties: Counter[str]) -> str:
+    """The service with the most weight, ties broken by name: Counter.most_common keeps the
+    order the graph was walked in, which follows Python's hash seed. Sums are rounded first, as
+    the order of a float sum changes its last bits."""
+    return min(ties, key=lambda name: (-round(ties[name], 9), name))

@@ -7,6 +7,7 @@ consumer span under the message, whichever consumer runs (`consume` or a Celery 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -205,6 +206,11 @@ def test_a_set_up_that_fails_leaves_one_warning_and_tracing_off(monkeypatch, cap
     monkeypatch.setattr(tracing, "_configured", False)
     monkeypatch.setattr(tracing, "_tracer", None)
     monkeypatch.setattr(tracing, "_start", broken)
+    # An earlier test in the same process may have run a logging dictConfig that disabled
+    # existing loggers (servers started in-process do): this one must be heard.
+    logger = logging.getLogger("extracted.seam.tracing")
+    monkeypatch.setattr(logger, "disabled", False)
+    monkeypatch.setattr(logger, "propagate", True)
     monkeypatch.setenv("FIGKIT_TRACE_FILE", "/nowhere/traces.jsonl")
     assert tracing.configure("monolith") is False
     assert tracing.configure("monolith") is False, "once per process"
