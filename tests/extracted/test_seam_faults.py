@@ -35,9 +35,12 @@ def stack(tmp_path, rabbitmq_url):
             drop_postgres_database(url)
 
 
-def wait_until_caught_up(stack: Stack, deadline_s: float = 120) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
+def wait_until_caught_up(stack: Stack, stall_s: float = 60, cap_s: float = 600) -> None:
+    """Until every event is sent and taken in. Slow is not lost: it fails when nothing moves for
+    `stall_s` (an event lost would stall it for good), not when a busy machine is slow."""
+    started = last_move = time.monotonic()
+    seen = (-1, -1)
+    while time.monotonic() - last_move < stall_s and time.monotonic() - started < cap_s:
         for name in ("relay", "consumer"):
             stack.alive(name)
         [(unsent, total)] = stack.sql(
@@ -46,8 +49,10 @@ def wait_until_caught_up(stack: Stack, deadline_s: float = 120) -> None:
         [(taken,)] = stack.sql("catalog", "SELECT count(*) FROM seam_inbox")
         if unsent == 0 and taken >= total:
             return
+        if (unsent, taken) != seen:
+            seen, last_move = (unsent, taken), time.monotonic()
         time.sleep(0.5)
-    pytest.fail(f"not caught up in {deadline_s} s: {unsent} unsent of {total}, {taken} taken in\n"
+    pytest.fail(f"stalled: {unsent} unsent of {total}, {taken} taken in, nothing moved for {stall_s:.0f} s\n"
                 f"relay: {stack.log('relay')}\nconsumer: {stack.log('consumer')}")  # fmt: skip
 
 
@@ -80,6 +85,7 @@ def assert_both_sides_agree(stack: Stack) -> dict:
     return report
 
 
+@pytest.mark.timeout(900)  # 10,000 changes: minutes on a busy 2-core machine
 def test_relay_and_consumer_killed_mid_stream_lose_nothing_and_apply_nothing_twice(stack):
     stack.serve_catalog()
     # Two writers on the same 60 products: 10,000 changes, concurrent on the same aggregates.
@@ -94,7 +100,7 @@ def test_relay_and_consumer_killed_mid_stream_lose_nothing_and_apply_nothing_twi
     stack.start("consumer", "catalog", "consume")
     kills = 0
     started = time.monotonic()
-    while any(w.poll() is None for w in writers) and time.monotonic() - started < 300:
+    while any(w.poll() is None for w in writers) and time.monotonic() - started < 600:
         time.sleep(2.5)
         victim = ("relay", "consumer")[kills % 2]
         if kills < 6:
@@ -103,7 +109,7 @@ def test_relay_and_consumer_killed_mid_stream_lose_nothing_and_apply_nothing_twi
             stack.start(victim, side, "relay_outbox" if victim == "relay" else "consume")
             kills += 1
     for n, writer in enumerate(writers, 1):
-        assert writer.wait(timeout=10) == 0, stack.log(f"writer-{n}")
+        assert writer.wait(timeout=60) == 0, stack.log(f"writer-{n}")
     assert kills >= 4, "the writes ended before the relay and the consumer were each killed twice"
     [(events,)] = stack.sql("monolith", "SELECT count(*) FROM seam_outbox")
     assert events >= 10000
