@@ -36,10 +36,14 @@ def publish(aggregate: Aggregate | str, key: Any, *, using: str = "default") -> 
     aggregate = _aggregate(aggregate)
     config = seam_settings.domain_of_aggregate(aggregate.name)
     check_write(config.name, using)
+    # The version row first: it is locked until this transaction ends, so a second writer of the
+    # same aggregate (its product row, a variant, a tag) waits here, and the state read below
+    # holds every change committed before it. Read first, a writer could get the newer version
+    # with the older state, and the follower would keep the older state for good.
+    version = bump_version(aggregate.name, aggregate.key_text(key), using=using)
     state = aggregate.state(key)
-    version = bump_version(
-        aggregate.name, aggregate.key_text(key), deleted=state is None, using=using
-    )
+    if state is None:
+        mark_deleted(aggregate.name, aggregate.key_text(key), using=using)
     return _write(aggregate, key, state, version, config, snapshot=False, using=using)
 
 
@@ -84,6 +88,14 @@ def bump_version(aggregate: str, key: str, *, deleted: bool = False, using: str 
             [aggregate, key, deleted],
         )
         return int(cursor.fetchone()[0])
+
+
+def mark_deleted(aggregate: str, key: str, *, using: str = "default") -> None:
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "UPDATE seam_aggregate_version SET deleted = %s WHERE aggregate_type = %s AND aggregate_id = %s",
+            [True, aggregate, key],
+        )
 
 
 def _aggregate(aggregate: Aggregate | str) -> Aggregate:

@@ -206,7 +206,8 @@ class Relay:
         A wave's events are published together and their confirms awaited together, and a wave
         goes out only once the one before it is confirmed whole, so an event is never published
         before the older events of its aggregate are confirmed: the order per aggregate that
-        sending one at a time gives, at one round trip per wave (bench/RESULTS.md, "Data seam").
+        sending one at a time gives, at one round trip per wave. One relay went from 405 to
+        1,054 events/s with traces on, 546 to 2,300 without (bench/RESULTS.md, "Data seam").
         """
         if self.send is not None:
             return self._send_one_by_one(batch, sent)
