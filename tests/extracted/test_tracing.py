@@ -197,7 +197,7 @@ def test_the_standard_variables_choose_where_spans_go(env, expected):
     assert destinations(env, Path("v")) == expected
 
 
-def test_a_set_up_that_fails_leaves_one_warning_and_tracing_off(monkeypatch, caplog):
+def test_a_set_up_that_fails_leaves_one_warning_and_tracing_off(monkeypatch):
     from extracted.seam import tracing
 
     def broken(*_):
@@ -206,16 +206,25 @@ def test_a_set_up_that_fails_leaves_one_warning_and_tracing_off(monkeypatch, cap
     monkeypatch.setattr(tracing, "_configured", False)
     monkeypatch.setattr(tracing, "_tracer", None)
     monkeypatch.setattr(tracing, "_start", broken)
-    # An earlier test in the same process may have run a logging dictConfig that disabled
-    # existing loggers (servers started in-process do): this one must be heard.
-    logger = logging.getLogger("extracted.seam.tracing")
-    monkeypatch.setattr(logger, "disabled", False)
-    monkeypatch.setattr(logger, "propagate", True)
     monkeypatch.setenv("FIGKIT_TRACE_FILE", "/nowhere/traces.jsonl")
-    assert tracing.configure("monolith") is False
-    assert tracing.configure("monolith") is False, "once per process"
-    warnings = [r.getMessage() for r in caplog.records if r.name == "extracted.seam.tracing"]
-    assert warnings == ["tracing is off: setting it up failed (OSError: no space left on device)"]
+    for name in ("OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER"):
+        monkeypatch.delenv(name, raising=False)
+    # Heard on the logger itself: earlier tests in the same process (servers run in-process,
+    # Celery, Django's own set-up) may have disabled loggers, raised levels or logging.disable().
+    logger = logging.getLogger("extracted.seam.tracing")
+    heard: list[str] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = lambda record: heard.append(record.getMessage())  # type: ignore[method-assign]
+    monkeypatch.setattr(logger, "disabled", False)
+    monkeypatch.setattr(logger, "level", logging.DEBUG)
+    monkeypatch.setattr(logging.root.manager, "disable", logging.NOTSET)
+    logger.addHandler(handler)
+    try:
+        assert tracing.configure("monolith") is False
+        assert tracing.configure("monolith") is False, "once per process"
+    finally:
+        logger.removeHandler(handler)
+    assert heard == ["tracing is off: setting it up failed (OSError: no space left on device)"]
 
 
 def test_untraced_the_relay_passes_the_events_traceparent_on(monkeypatch):
