@@ -54,3 +54,17 @@ def celery_settings(var_dir: Path, broker_url: str | None = None) -> dict[str, A
         "CELERY_WORKER_PREFETCH_MULTIPLIER": 1,
         "CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP": True,
     }
+
+
+FILESYSTEM_FOLDERS = ("data_folder_in", "data_folder_out", "processed_folder", "control_folder")
+
+
+def make_filesystem_broker_folders(conf: Any) -> None:
+    """kombu's filesystem transport expects its folders to exist; create them on the way in.
+    `conf` is a Celery app's configuration (app.conf)."""
+    if not str(conf.broker_url or "").startswith("filesystem"):
+        return
+    options = conf.broker_transport_options or {}
+    for key in FILESYSTEM_FOLDERS:
+        if options.get(key):
+            Path(options[key]).mkdir(parents=True, exist_ok=True)

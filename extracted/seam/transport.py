@@ -16,6 +16,8 @@ from typing import Any
 from celery import Celery
 from kombu import Queue
 
+from extracted.seam.broker import make_filesystem_broker_folders
+
 APPLY_TASK = "seam.apply_event"
 CONFIRM_TIMEOUT_S = 30.0  # a broker that confirms nothing for this long counts as gone
 
@@ -24,7 +26,7 @@ CONFIRM_TIMEOUT_S = 30.0  # a broker that confirms nothing for this long counts 
 def celery_app() -> Celery:
     app = Celery("seam", set_as_current=False)
     app.config_from_object("django.conf:settings", namespace="CELERY")
-    _make_filesystem_folders(app)
+    make_filesystem_broker_folders(app.conf)
     return app
 
 
@@ -190,15 +192,3 @@ def reset_connections() -> None:
     app.amqp._producer_pool = None
     with contextlib.suppress(Exception):  # half-dead connections are what we are throwing away
         pools.reset()
-
-
-def _make_filesystem_folders(app: Celery) -> None:
-    from pathlib import Path
-
-    conf = app.conf
-    if not str(conf.broker_url or "").startswith("filesystem"):
-        return
-    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
-        folder = (conf.broker_transport_options or {}).get(key)
-        if folder:
-            Path(folder).mkdir(parents=True, exist_ok=True)
