@@ -37,9 +37,11 @@ def checksum_page(request: HttpRequest, aggregate: str) -> JsonResponse:
         return _error("limit must be a whole number", 400)
     ids = request.GET.get("ids")
     chosen = [i for i in ids.split(",") if i] if ids is not None else None
-    return JsonResponse(
-        checksums.page(spec, after=request.GET.get("after"), limit=limit, ids=chosen)
-    )
+    try:
+        page = checksums.page(spec, after=request.GET.get("after"), limit=limit, ids=chosen)
+    except (ValueError, TypeError, ValidationError):  # a key this aggregate cannot look up
+        return _error(f"ids and after must be keys of {aggregate} (comma-separated)", 400)
+    return JsonResponse(page)
 
 
 @require_GET

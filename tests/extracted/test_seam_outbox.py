@@ -157,3 +157,10 @@ def test_deleting_a_brand_publishes_the_products_it_was_cleared_from(kettle):
     [event] = events(key=kettle.pk)
     assert event.payload["brand_id"] is None and event.version == 2
     assert [e.kind for e in events("catalog.brand", brand_key)] == ["deleted"]
+
+
+def test_the_checksum_endpoint_answers_a_key_it_cannot_read_with_a_400(kettle, client):
+    bad = client.get("/seam/checksums/catalog.product/", {"ids": "abc"})
+    assert bad.status_code == 400 and "must be keys of catalog.product" in bad.json()["error"]
+    good = client.get("/seam/checksums/catalog.product/", {"ids": str(kettle.pk)})
+    assert [item["id"] for item in good.json()["items"]] == [str(kettle.pk)]
