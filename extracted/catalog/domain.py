@@ -60,10 +60,17 @@ def brand_keys() -> list[int]:
 # Products, with their variants, images, tags and digital part
 
 
+def _load_product(key: int) -> Product | None:
+    return Product.objects.filter(pk=key).prefetch_related("variants", "images", "tags").first()
+
+
 def product_state(key: int) -> contract.ProductState | None:
-    product = Product.objects.filter(pk=key).prefetch_related("variants", "images", "tags").first()
-    if product is None:
-        return None
+    product = _load_product(key)
+    return None if product is None else _state_of(product)
+
+
+def _state_of(product: Product) -> contract.ProductState:
+    """The state of a product loaded with its variants, images and tags prefetched."""
     variants = sorted(product.variants.all(), key=lambda v: v.id)
     images = sorted(product.images.all(), key=lambda i: (i.position, i.url))
     digital = (
@@ -104,64 +111,114 @@ def product_state(key: int) -> contract.ProductState | None:
     )
 
 
-def apply_product(state: contract.ProductState) -> None:
+def _product_columns(state: contract.ProductState) -> dict:
     digital = state.digital
-    product, _ = Product.objects.update_or_create(
-        id=state.id,
-        defaults={
-            "name": state.name,
-            "slug": state.slug,
-            "description": state.description,
-            "category_id": state.category_id,
-            "brand_id": state.brand_id,
-            "base_price": state.base_price,
-            "is_active": state.is_active,
-            "rating_avg": state.rating_avg,
-            "rating_count": state.rating_count,
-            "created_at": state.created_at,
-            "updated_at": state.updated_at,
-            "is_digital": digital is not None,
-            "download_url": digital.download_url if digital else "",
-            "license_key_required": digital.license_key_required if digital else False,
-        },
-    )
-    _apply_variants(product, state.variants)
-    _apply_images(product, state.images)
-    product.tags.set([Tag.objects.get_or_create(name=name)[0] for name in state.tags])
+    return {
+        "name": state.name,
+        "slug": state.slug,
+        "description": state.description,
+        "category_id": state.category_id,
+        "brand_id": state.brand_id,
+        "base_price": state.base_price,
+        "is_active": state.is_active,
+        "rating_avg": state.rating_avg,
+        "rating_count": state.rating_count,
+        "created_at": state.created_at,
+        "updated_at": state.updated_at,
+        "is_digital": digital is not None,
+        "download_url": digital.download_url if digital else "",
+        "license_key_required": digital.license_key_required if digital else False,
+    }
 
 
-def _apply_variants(product: Product, variants: Iterable[contract.VariantState]) -> None:
-    """Exactly the listed variants: the others are deleted, the listed ones upserted by id."""
-    variants = list(variants)
-    for stale in product.variants.exclude(id__in=[v.id for v in variants]):
-        stale.delete()
-    for v in variants:
-        ProductVariant.objects.update_or_create(
-            id=v.id,
-            defaults={
-                "product": product,
-                "sku": v.sku,
-                "name": v.name,
-                "price": v.price,
-                "weight_grams": v.weight_grams,
-                "attributes": v.attributes,
-            },
+def _variant_columns(v: contract.VariantState) -> dict:
+    return {
+        "sku": v.sku,
+        "name": v.name,
+        "price": v.price,
+        "weight_grams": v.weight_grams,
+        "attributes": v.attributes,
+    }
+
+
+def apply_product(state: contract.ProductState) -> None:
+    apply_products([state])
+
+
+def apply_products(states: list[contract.ProductState]) -> None:
+    """Make this side's products equal to STATES, writing only what differs from what is here.
+
+    An event carries the whole product, but a change is usually one price or one tag: reading
+    the products once (4 queries for a consumer's whole batch) and saving the changed rows only
+    took the consumer from 23 queries an event to about 3 (bench/seam_bench.py, "Consumer")."""
+    states = list({state.id: state for state in states}.values())  # the last of each product
+    here = {
+        product.pk: product
+        for product in Product.objects.filter(pk__in=[s.id for s in states]).prefetch_related(
+            "variants", "images", "tags"
         )
+    }
+    for state in states:
+        product = here.get(state.id)
+        if product is None:
+            product = Product.objects.create(id=state.id, **_product_columns(state))
+            have = None
+        else:
+            have = _state_of(product)
+            if have == state:
+                continue
+            columns = _product_columns(state)
+            changed = [
+                field for field, value in columns.items() if getattr(product, field) != value
+            ]
+            if changed:
+                for field in changed:
+                    setattr(product, field, columns[field])
+                product.save(update_fields=changed)
+        if have is None or have.variants != state.variants:
+            _apply_variants(product, state.variants, fresh=have is None)
+        if have is None or have.images != state.images:
+            _apply_images(product, state.images)
+        if have is None or have.tags != state.tags:
+            _apply_tags(product, state.tags)
+
+
+def _apply_variants(
+    product: Product, variants: Iterable[contract.VariantState], *, fresh: bool
+) -> None:
+    """Exactly the listed variants: the others deleted, the changed ones saved, the new created."""
+    wanted = {v.id: v for v in variants}
+    here = {} if fresh else {v.id: v for v in product.variants.all()}
+    for key, stale in here.items():
+        if key not in wanted:
+            stale.delete()
+    for key, v in wanted.items():
+        columns = _variant_columns(v)
+        row = here.get(key)
+        if row is None:
+            ProductVariant.objects.create(id=key, product=product, **columns)
+            continue
+        changed = [field for field, value in columns.items() if getattr(row, field) != value]
+        if changed:
+            for field in changed:
+                setattr(row, field, columns[field])
+            row.save(update_fields=changed)
 
 
 def _apply_images(product: Product, images: Iterable[contract.ImageState]) -> None:
     """Images have no identity in the contract: when the list differs, it is replaced whole."""
-    wanted = [(i.url, i.alt, i.position) for i in images]
-    have = [
-        (i.url, i.alt, i.position)
-        for i in sorted(product.images.order_by("id"), key=lambda i: (i.position, i.url))
-    ]
-    if have == wanted:
-        return
-    for image in product.images.all():
-        image.delete()
-    for url, alt, position in wanted:
-        ProductImage.objects.create(product=product, url=url, alt=alt, position=position)
+    product.images.all().delete()
+    ProductImage.objects.bulk_create(
+        [ProductImage(product=product, url=i.url, alt=i.alt, position=i.position) for i in images]
+    )
+
+
+def _apply_tags(product: Product, names: list[str]) -> None:
+    tags = {tag.name: tag for tag in Tag.objects.filter(name__in=names)}
+    for name in names:
+        if name not in tags:
+            tags[name] = Tag.objects.get_or_create(name=name)[0]
+    product.tags.set(list(tags.values()))
 
 
 def remove_product(key: int) -> None:
@@ -202,6 +259,7 @@ CATALOG = Domain(
             },
             state=product_state,
             apply=apply_product,
+            apply_many=apply_products,
             remove=remove_product,
             keys=product_keys,
         ),

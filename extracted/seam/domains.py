@@ -10,6 +10,7 @@ lists them. Each side (the monolith, a service) declares the domain over its own
 
 - `state(key)` returns the aggregate's state as its schema, or None when there is no such row;
 - `apply(state)` writes that state into this side's tables (create or update);
+- `apply_many(states)`, optional, does it for many at once (a consumer applies a batch with it);
 - `remove(key)` deletes it here;
 - `keys()` lists every key this side holds, in a stable order.
 Every save or delete of the root or of a member model, made through the ORM, is captured as an
@@ -40,10 +41,20 @@ class Aggregate:
     # Other models whose rows belong to the aggregate: "app_label.Model" -> attribute with the root's key.
     # Subclasses (multi-table inheritance) of the root are listed here with "pk".
     members: Mapping[str, str] = field(default_factory=dict)
+    # apply for many states at once (a consumer's batch), reading what is here for all of them in
+    # one go; without it each state is applied on its own.
+    apply_many: Callable[[list[Any]], None] | None = None
 
     @property
     def name(self) -> str:
         return self.type.name
+
+    def apply_all(self, states: list[Any]) -> None:
+        if self.apply_many is not None:
+            self.apply_many(states)
+        else:
+            for state in states:
+                self.apply(state)
 
     def key_text(self, key: Key) -> str:
         return str(key)

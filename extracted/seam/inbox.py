@@ -15,6 +15,7 @@ import logging
 from typing import Any, Literal
 
 from django.db import IntegrityError, connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 from pydantic import ValidationError
 
@@ -84,6 +85,138 @@ def _apply(envelope: Envelope, aggregate, state, using: str) -> Outcome:
         )
         InboxFailure.objects.using(using).filter(event_id=envelope.id).delete()
     return "applied" if fresh else "stale"
+
+
+class BatchNotApplied(Exception):
+    """The batch could not be applied as one; apply its events one by one instead."""
+
+
+def handle_batch(raws: list[dict[str, Any]], *, using: str = "default") -> list[Outcome]:
+    """Apply many events in one transaction: the outcomes, in the order given.
+
+    What `handle` does for each event, with the bookkeeping done once for the batch (one query
+    each for the inbox ids, the versions, the inbox rows, the failures, the dead letters) and
+    each aggregate applied once, at the newest version the batch holds for it: an event carries
+    the whole state, so the older ones of that aggregate are stale by the time the transaction
+    commits, as they would be had they come after it. Anything out of the ordinary (an event
+    that does not parse, an apply that fails, a concurrent consumer) raises BatchNotApplied with
+    nothing written, and the caller hands each event to `handle`, which knows how to count a
+    failure, retry and dead-letter it."""
+    try:
+        parsed = [_parse(raw) for raw in raws]
+    except (ValidationError, SeamError) as exc:
+        raise BatchNotApplied(f"an event cannot be applied here: {exc}") from exc
+    try:
+        with transaction.atomic(using=using):
+            return _apply_batch(parsed, using)
+    except Exception as exc:  # noqa: BLE001 - whatever it was, one by one will say it exactly
+        raise BatchNotApplied(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _parse(raw: dict[str, Any]) -> tuple[Envelope, Any, Any]:
+    envelope = Envelope.model_validate(raw)
+    domain = seam_settings.domain_of_aggregate(envelope.aggregate_type)
+    return envelope, domain.spec.aggregate(envelope.aggregate_type), envelope.state()
+
+
+def _apply_batch(parsed: list[tuple[Envelope, Any, Any]], using: str) -> list[Outcome]:
+    ids = [envelope.id for envelope, _, _ in parsed]
+    seen = set(
+        InboxEvent.objects.using(using).filter(event_id__in=ids).values_list("event_id", flat=True)
+    )
+    outcomes: list[Outcome | None] = [None] * len(parsed)
+    newest: dict[tuple[str, str], int] = {}  # aggregate -> index of its newest event
+    for n, (envelope, _, _) in enumerate(parsed):
+        if envelope.id in seen:
+            outcomes[n] = "duplicate"
+            continue
+        seen.add(envelope.id)
+        last = newest.get(envelope.key)
+        if last is None or envelope.version > parsed[last][0].version:
+            newest[envelope.key] = n
+    rows = _version_rows(list(newest), using)
+    applied = [
+        n for n in sorted(newest.values())  # in the order the owner published their last changes
+        if (row := rows.get(parsed[n][0].key)) is None or parsed[n][0].version > row.version
+    ]  # fmt: skip
+    with applying():
+        # Runs of upserts of one aggregate type go to its apply_many together; a delete on its own.
+        run: list[int] = []
+        for n in [*applied, None]:
+            if run and (n is None or parsed[n][1] is not parsed[run[0]][1] or parsed[n][2] is None):
+                parsed[run[0]][1].apply_all([parsed[m][2] for m in run])
+                run = []
+            if n is None:
+                break
+            envelope, aggregate, state = parsed[n]
+            if state is None:
+                aggregate.remove(aggregate.parse_key(envelope.aggregate_id))
+            else:
+                run.append(n)
+    _record_versions(
+        [parsed[n][0] for n in applied], [parsed[n][2] is None for n in applied], rows, using
+    )
+    applied_set = set(applied)
+    inbox_rows = []
+    for n, (envelope, _, _) in enumerate(parsed):
+        if outcomes[n] == "duplicate":
+            continue
+        outcomes[n] = "applied" if n in applied_set else "stale"
+        inbox_rows.append(InboxEvent(
+            event_id=envelope.id, event_type=envelope.type, aggregate_type=envelope.aggregate_type,
+            aggregate_id=envelope.aggregate_id, version=envelope.version, source=envelope.source,
+            outcome=outcomes[n],
+        ))  # fmt: skip
+    InboxEvent.objects.using(using).bulk_create(inbox_rows)
+    InboxFailure.objects.using(using).filter(event_id__in=ids).delete()
+    return [outcome or "duplicate" for outcome in outcomes]
+
+
+def _version_rows(
+    keys: list[tuple[str, str]], using: str
+) -> dict[tuple[str, str], AggregateVersion]:
+    """This side's version rows of KEYS, locked on PostgreSQL (in id order: two consumers lock
+    in one order and never deadlock)."""
+    if not keys:
+        return {}
+    match = Q()
+    for aggregate_type, aggregate_id in keys:
+        match |= Q(aggregate_type=aggregate_type, aggregate_id=aggregate_id)
+    rows = AggregateVersion.objects.using(using).filter(match).order_by("id")
+    if connections[using].vendor == "postgresql":
+        rows = rows.select_for_update()
+    return {(row.aggregate_type, row.aggregate_id): row for row in rows}
+
+
+def _record_versions(envelopes: list[Envelope], deleted: list[bool],
+                     rows: dict[tuple[str, str], AggregateVersion], using: str) -> None:  # fmt: skip
+    """Set the versions applied, and mark the dead letters they supersede resolved."""
+    if not envelopes:
+        return
+    changed, new = [], []
+    for envelope, gone in zip(envelopes, deleted, strict=True):
+        row = rows.get(envelope.key)
+        if row is None:
+            new.append(AggregateVersion(aggregate_type=envelope.aggregate_type,
+                                        aggregate_id=envelope.aggregate_id, version=envelope.version, deleted=gone))  # fmt: skip
+        else:
+            row.version, row.deleted = envelope.version, gone
+            changed.append(row)
+    AggregateVersion.objects.using(using).bulk_update(changed, ["version", "deleted"])
+    AggregateVersion.objects.using(using).bulk_create(new)
+    version_of = {envelope.key: envelope.version for envelope in envelopes}
+    letters = DeadLetter.objects.using(using).filter(
+        resolved_at__isnull=True, aggregate_id__in={envelope.aggregate_id for envelope in envelopes}
+    )
+    superseded = [
+        letter.pk for letter in letters
+        if letter.version is not None
+        and letter.version <= version_of.get((letter.aggregate_type, letter.aggregate_id), -1)
+    ]  # fmt: skip
+    if superseded:
+        DeadLetter.objects.using(using).filter(pk__in=superseded).update(
+            resolved_at=timezone.now(), resolution="superseded"
+        )
 
 
 def _current_version(envelope: Envelope, using: str) -> int | None:

@@ -165,27 +165,56 @@ def consumer_span(
         yield trace.INVALID_SPAN
         return
     try:
-        carrier = {k: v for k, v in (headers or {}).items() if isinstance(v, str)}
-        if "traceparent" not in carrier and isinstance(envelope.get("traceparent"), str):
-            carrier["traceparent"] = envelope["traceparent"]
-        span = _tracer.start_span(
-            f"seam.consume {envelope.get('type', '?')}",
-            context=_parent(carrier),
-            kind=trace.SpanKind.CONSUMER,
-            attributes={
-                "messaging.operation.type": "process",
-                "messaging.destination.name": queue,
-                "messaging.message.id": str(envelope.get("id", "")),
-                "seam.aggregate": f"{envelope.get('aggregate_type')}:{envelope.get('aggregate_id')}",
-                "seam.version": int(envelope.get("version") or 0),
-            },
-        )
+        span = _start_consumer_span(headers, envelope, queue)
     except Exception as exc:  # noqa: BLE001 - never in the way of applying the event
         _failed("consumer_span", exc)
         yield trace.INVALID_SPAN
         return
     with trace.use_span(span, end_on_exit=True):
         yield span
+
+
+def consumer_spans_done(
+    messages: list[tuple[Mapping[str, Any] | None, Mapping[str, Any]]],
+    outcomes: list[str],
+    queue: str,
+    started_ns: int,
+) -> None:
+    """The CONSUMER spans of a batch applied in one transaction from STARTED_NS to now: one per
+    message, each in its own message's trace, so a request's trace still reaches its consumer."""
+    if _tracer is None:
+        return
+    try:
+        for (headers, envelope), outcome in zip(messages, outcomes, strict=True):
+            span = _start_consumer_span(headers, envelope, queue, started_ns)
+            span.set_attribute("seam.outcome", outcome)
+            span.set_attribute("seam.batch", len(messages))
+            span.end()
+    except Exception as exc:  # noqa: BLE001 - never in the way of applying the events
+        _failed("consumer_spans_done", exc)
+
+
+def _start_consumer_span(
+    headers: Mapping[str, Any] | None, envelope: Mapping[str, Any], queue: str,
+    start_ns: int | None = None,
+) -> trace.Span:  # fmt: skip
+    assert _tracer is not None
+    carrier = {k: v for k, v in (headers or {}).items() if isinstance(v, str)}
+    if "traceparent" not in carrier and isinstance(envelope.get("traceparent"), str):
+        carrier["traceparent"] = envelope["traceparent"]
+    return _tracer.start_span(
+        f"seam.consume {envelope.get('type', '?')}",
+        context=_parent(carrier),
+        kind=trace.SpanKind.CONSUMER,
+        start_time=start_ns,
+        attributes={
+            "messaging.operation.type": "process",
+            "messaging.destination.name": queue,
+            "messaging.message.id": str(envelope.get("id", "")),
+            "seam.aggregate": f"{envelope.get('aggregate_type')}:{envelope.get('aggregate_id')}",
+            "seam.version": int(envelope.get("version") or 0),
+        },
+    )
 
 
 def _parent(carrier: Mapping[str, str]) -> Context:

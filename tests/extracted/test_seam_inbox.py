@@ -112,3 +112,63 @@ def test_a_dead_letter_overtaken_by_a_newer_version_resolves_itself(follower):
     assert inbox.handle(envelope(product("Lamp fixed"), 2)) == "applied"
     letter = DeadLetter.objects.get(event_id=bad["id"])
     assert letter.resolution == "superseded" and letter.resolved_at is not None
+
+
+# A consumer's batch (inbox.handle_batch): the same outcomes as one by one, in one transaction
+
+
+def test_a_batch_applies_each_aggregate_once_at_its_newest_version(follower):
+    other = product("Shade").model_copy(update={"id": 8, "slug": "shade-8", "variants": []})
+    batch = [
+        envelope(product("Lamp v2"), 2),
+        envelope(other, 1, key=8),
+        envelope(product("Lamp v3"), 3),
+        envelope(product("Lamp v1"), 1),
+    ]
+    assert inbox.handle_batch(batch) == ["stale", "applied", "applied", "stale"]
+    assert Product.objects.get(pk=7).name == "Lamp v3"
+    assert Product.objects.get(pk=8).name == "Shade"
+    assert InboxEvent.objects.count() == 4
+    # the next batch: versions at or below what is here are stale, a redelivery a duplicate
+    again = [batch[2], envelope(product("Lamp v3 again"), 3), envelope(None, 1, key=8)]
+    assert inbox.handle_batch(again) == ["duplicate", "stale", "stale"]
+    assert Product.objects.filter(pk=8).exists()
+
+
+def test_the_same_event_twice_in_one_batch_is_taken_in_once(follower):
+    event = envelope(product("Lamp"), 1)
+    assert inbox.handle_batch([event, dict(event)]) == ["applied", "duplicate"]
+    assert InboxEvent.objects.filter(event_id=event["id"]).count() == 1
+
+
+def test_a_batch_with_an_event_that_cannot_apply_writes_nothing_and_goes_one_by_one(follower):
+    good = envelope(product("Lamp"), 1)
+    bad = envelope(product("Shade"), 1, key=8)
+    bad["payload"]["base_price"] = "not money"
+    with pytest.raises(inbox.BatchNotApplied, match="base_price"):
+        inbox.handle_batch([good, bad])
+    assert InboxEvent.objects.count() == 0 and not Product.objects.exists()
+    assert [inbox.handle(good), inbox.handle(bad)] == ["applied", "dead"]
+
+
+@pytest.mark.django_db(transaction=True)  # the foreign key is checked when the batch commits
+def test_a_batch_whose_apply_fails_at_commit_leaves_no_trace(follower):
+    orphan = envelope(product("Lamp", category_id=99), 1)  # its category has not arrived
+    fine = envelope(
+        product("Shade").model_copy(update={"id": 8, "slug": "shade-8", "variants": []}), 1, key=8
+    )
+    with pytest.raises(inbox.BatchNotApplied):
+        inbox.handle_batch([fine, orphan])
+    assert InboxEvent.objects.count() == 0 and not Product.objects.exists()
+
+
+def test_a_batch_resolves_the_dead_letters_it_supersedes(follower):
+    bad = envelope(product("Lamp"), 1)
+    bad["payload"]["base_price"] = "not money"
+    assert inbox.handle(bad) == "dead"
+    assert inbox.handle_batch([envelope(product("Lamp fixed"), 2), envelope(None, 1, key=8)]) == [
+        "applied",
+        "applied",
+    ]
+    letter = DeadLetter.objects.get(event_id=bad["id"])
+    assert letter.resolution == "superseded"
