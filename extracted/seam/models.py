@@ -158,3 +158,59 @@ class BackfillRun(models.Model):
     class Meta:
         db_table = "seam_backfill_run"
         ordering = ["id"]
+
+
+class SagaRun(models.Model):
+    """One saga as the orchestrator drives it (extracted.seam.saga): where it is, what its steps
+    returned, and who drives it now. Everything the orchestrator knows is here, so that any
+    process can take over a saga whose driver died (its lease ran out)."""
+
+    id = models.UUIDField(primary_key=True)
+    saga = models.CharField(max_length=200)  # dotted path of the Saga definition
+    status = models.CharField(
+        max_length=14, db_index=True
+    )  # running | compensating | completed | compensated | stuck
+    step = models.PositiveSmallIntegerField(default=0)  # next to run, or (compensating) to undo
+    data = models.JSONField(default=dict)
+    attempts = models.PositiveIntegerField(default=0)  # of the current step
+    step_started_at = models.DateTimeField(null=True, blank=True)  # its first attempt
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)  # why it compensates, or is stuck
+    lease_owner = models.CharField(max_length=60, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "seam_saga"
+        ordering = ["created_at"]
+
+
+class SagaStepLog(models.Model):
+    """The saga's history, one row per attempt of an action or a compensation."""
+
+    run = models.ForeignKey(SagaRun, related_name="log", on_delete=models.CASCADE)
+    step = models.CharField(max_length=60)
+    phase = models.CharField(max_length=12)  # action | compensation
+    outcome = models.CharField(max_length=10)  # started | done | failed | retry
+    attempt = models.PositiveIntegerField(default=1)
+    detail = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "seam_saga_log"
+        ordering = ["id"]
+
+
+class Switch(models.Model):
+    """A live toggle (`manage.py switch NAME VALUE`): read by the running processes within a
+    second, so a workshop can move checkout from the atomic path to the saga without a restart."""
+
+    name = models.CharField(max_length=60, primary_key=True)
+    value = models.CharField(max_length=60)
+    changed_at = models.DateTimeField(default=timezone.now)
+    changed_by = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        db_table = "seam_switch"

@@ -17,3 +17,12 @@ def apply_event(self, envelope: dict) -> str:
         return inbox.handle(envelope)
     except Exception as exc:  # noqa: BLE001 - see the docstring
         raise self.retry(countdown=min(2**self.request.retries, 30), exc=exc) from None
+
+
+@shared_task(name="seam.resume_sagas", ignore_result=True)
+def resume_sagas() -> int:
+    """Celery beat runs it every few seconds: the sagas whose driver died, or whose retry is due,
+    are driven on. A saga another driver holds is left alone (its lease)."""
+    from extracted.seam import saga
+
+    return len(saga.resume_due(budget_s=20.0))
