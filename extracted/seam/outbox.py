@@ -55,9 +55,18 @@ def publish_snapshot(
     return _write(aggregate, key, state, version, config, snapshot=True, using=using)
 
 
+NOTIFY_CHANNEL = "seam_outbox"
+
+
 def _write(aggregate, key, state, version, config, *, snapshot: bool, using: str) -> OutboxEvent:
     kind = DELETED if state is None else UPSERTED
     payload = None if state is None else aggregate.type.validate(state).model_dump(mode="json")
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        # Delivered at commit (and only then), once per transaction: an idle relay LISTENing
+        # wakes at once instead of at its next look (relay.Waker).
+        with connection.cursor() as cursor:
+            cursor.execute(f"NOTIFY {NOTIFY_CHANNEL}")
     return OutboxEvent.objects.using(using).create(
         event_id=uuid.uuid4(),
         domain=config.name,

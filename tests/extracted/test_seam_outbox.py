@@ -164,3 +164,43 @@ def test_the_checksum_endpoint_answers_a_key_it_cannot_read_with_a_400(kettle, c
     assert bad.status_code == 400 and "must be keys of catalog.product" in bad.json()["error"]
     good = client.get("/seam/checksums/catalog.product/", {"ids": str(kettle.pk)})
     assert [item["id"] for item in good.json()["items"]] == [str(kettle.pk)]
+
+
+def test_an_idle_relay_on_postgresql_wakes_when_an_outbox_write_commits_not_before():
+    """The relay's Waker LISTENs for the NOTIFY an outbox write sends; PostgreSQL delivers it at
+    commit only, so the relay never looks for an event it cannot see yet."""
+    import threading
+    import time
+
+    import psycopg
+
+    from extracted.seam.outbox import NOTIFY_CHANNEL
+    from extracted.seam.relay import Waker
+    from tests import services
+    from tests.extracted.stack import drop_postgres_database, postgres_database
+
+    url = postgres_database(services.require(services.POSTGRES), "figkit_waker")
+    waker = Waker(params={"conninfo": url})
+    try:
+        waker.wait(0.01)  # listening from here on
+        woke: list[float] = []
+
+        def wait() -> None:
+            started = time.monotonic()
+            waker.wait(5.0)
+            woke.append(time.monotonic() - started)
+
+        with psycopg.connect(url) as writer:
+            writer.execute(f"NOTIFY {NOTIFY_CHANNEL}")  # in the writer's open transaction
+            waiting = threading.Thread(target=wait)
+            waiting.start()
+            time.sleep(0.5)
+            assert woke == [], "woken before the writer committed"
+            committed = time.monotonic()
+            writer.commit()
+        waiting.join(timeout=5)
+        assert woke and woke[0] < 5.0, "not woken by the commit"
+        assert time.monotonic() - committed < 0.5
+    finally:
+        waker.close()
+        drop_postgres_database(url)
