@@ -10,18 +10,31 @@ from legacy_monolith.orders.models import Order
 
 def order_json(order: Order, detail: bool = False) -> dict:
     data = {
-        "number": order.number, "status": order.status, "placed_at": order.placed_at.isoformat(),
-        "subtotal": str(order.subtotal), "discount": str(order.discount),
-        "shipping_cost": str(order.shipping_cost), "total": str(order.total),
+        "number": order.number,
+        "status": order.status,
+        "placed_at": order.placed_at.isoformat(),
+        "subtotal": str(order.subtotal),
+        "discount": str(order.discount),
+        "shipping_cost": str(order.shipping_cost),
+        "total": str(order.total),
     }
     if detail:
         data["lines"] = [
-            {"sku": line.sku, "product": line.product_name, "quantity": line.quantity,
-             "unit_price": str(line.unit_price), "line_total": str(line.line_total)}
+            {
+                "sku": line.sku,
+                "product": line.product_name,
+                "quantity": line.quantity,
+                "unit_price": str(line.unit_price),
+                "line_total": str(line.line_total),
+            }
             for line in order.lines.all()
         ]
         data["shipments"] = [
-            {"tracking_number": s.tracking_number, "status": s.status, "carrier": s.method.carrier.name}
+            {
+                "tracking_number": s.tracking_number,
+                "status": s.status,
+                "carrier": s.method.carrier.name,
+            }
             for s in order.shipments.all()
         ]
     return data
@@ -34,8 +47,10 @@ def checkout(request):
     try:
         data = read_json(request)
         req = CheckoutRequest(
-            cart=open_cart(request), address_id=int(data["address_id"]),
-            shipping_method_id=int(data["shipping_method_id"]), card_token=str(data["card_token"]),
+            cart=open_cart(request),
+            address_id=int(data["address_id"]),
+            shipping_method_id=int(data["shipping_method_id"]),
+            card_token=str(data["card_token"]),
         )
     except KeyError as exc:
         return json_error(f"{exc.args[0]} is required")
@@ -57,7 +72,12 @@ def order_list(request):
     if status := request.GET.get("status"):
         orders = orders.filter(status=status)
     offset, limit = page_bounds(request, default_limit=20)
-    return JsonResponse({"count": orders.count(), "results": [order_json(o) for o in orders[offset:offset + limit]]})
+    return JsonResponse(
+        {
+            "count": orders.count(),
+            "results": [order_json(o) for o in orders[offset : offset + limit]],
+        }
+    )
 
 
 @require_GET
@@ -65,7 +85,8 @@ def order_list(request):
 def order_detail(request, number):
     order = (
         Order.objects.filter(number=number, customer=request.user)
-        .prefetch_related("lines", "shipments__method__carrier").first()
+        .prefetch_related("lines", "shipments__method__carrier")
+        .first()
     )
     if order is None:
         return json_error(f"no order {number!r}", status=404)

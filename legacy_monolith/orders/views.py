@@ -18,34 +18,46 @@ def checkout(request):
     cart = open_cart(request)
     if request.method == "POST":
         try:
-            order = place_order(CheckoutRequest(
-                cart=cart, address_id=int(request.POST.get("address_id") or 0),
-                shipping_method_id=int(request.POST.get("shipping_method_id") or 0),
-                card_token=request.POST.get("card_token", ""),
-            ))
+            order = place_order(
+                CheckoutRequest(
+                    cart=cart,
+                    address_id=int(request.POST.get("address_id") or 0),
+                    shipping_method_id=int(request.POST.get("shipping_method_id") or 0),
+                    card_token=request.POST.get("card_token", ""),
+                )
+            )
         except (CheckoutError, ValueError) as exc:
             messages.error(request, str(exc))
         else:
             messages.success(request, f"Thank you! Order {order.number} is placed.")
             return redirect(order)
-    return render(request, "orders/checkout.html", {
-        "cart": cart_json(cart), "addresses": request.user.addresses.all(),
-        "methods": ShippingMethod.objects.filter(is_active=True).select_related("carrier"),
-    })
+    return render(
+        request,
+        "orders/checkout.html",
+        {
+            "cart": cart_json(cart),
+            "addresses": request.user.addresses.all(),
+            "methods": ShippingMethod.objects.filter(is_active=True).select_related("carrier"),
+        },
+    )
 
 
 @login_required
 def order_list(request):
     orders = Order.objects.filter(customer=request.user).select_related("shipping_method__carrier")
-    return render(request, "orders/order_list.html", {"page": paginate(orders, request, per_page=20)})
+    return render(
+        request, "orders/order_list.html", {"page": paginate(orders, request, per_page=20)}
+    )
 
 
 @login_required
 def order_detail(request, number):
     order = get_object_or_404(
-        Order.objects.select_related("shipping_address", "shipping_method__carrier", "coupon")
-        .prefetch_related("lines__variant__product", "shipments__method__carrier", "events"),
-        number=number, customer=request.user,
+        Order.objects.select_related(
+            "shipping_address", "shipping_method__carrier", "coupon"
+        ).prefetch_related("lines__variant__product", "shipments__method__carrier", "events"),
+        number=number,
+        customer=request.user,
     )
     return render(request, "orders/order_detail.html", {"order": order})
 
@@ -64,9 +76,16 @@ def cancel_order(request, number):
 @login_required
 @require_POST
 def request_return(request, number):
-    line = get_object_or_404(OrderLine, pk=request.POST.get("line_id") or 0, order__number=number,
-                             order__customer=request.user, order__status=Order.Status.DELIVERED)
-    ReturnRequest.objects.create(line=line, quantity=line.quantity, reason=request.POST.get("reason", "")[:2000])
+    line = get_object_or_404(
+        OrderLine,
+        pk=request.POST.get("line_id") or 0,
+        order__number=number,
+        order__customer=request.user,
+        order__status=Order.Status.DELIVERED,
+    )
+    ReturnRequest.objects.create(
+        line=line, quantity=line.quantity, reason=request.POST.get("reason", "")[:2000]
+    )
     messages.success(request, "We received your return request.")
     return redirect("orders:detail", number=number)
 
@@ -76,7 +95,12 @@ def request_return(request, number):
 def staff_set_status(request, number):
     order = get_object_or_404(Order, number=number)
     try:
-        change_status(order, request.POST.get("status", ""), note=request.POST.get("note", ""), by=request.user)
+        change_status(
+            order,
+            request.POST.get("status", ""),
+            note=request.POST.get("note", ""),
+            by=request.user,
+        )
         audit(request.user, "order.status", order, request.POST.get("status", ""))
     except (InvalidTransition, KeyError):
         messages.error(request, f"Cannot move {order.number} to {request.POST.get('status')!r}.")
