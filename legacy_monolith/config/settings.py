@@ -138,6 +138,11 @@ LOGGING = {
 
 # Where the extracted services answer (docs/seam.md: finding each other).
 CATALOG_URL = os.environ.get("CATALOG_URL", "http://127.0.0.1:8200")
+# The order detail's catalog part: "join" (this database's catalog tables) or "compose" (the
+# catalog service, asked in parallel within the deadline; docs/composition.md).
+ORDER_DETAIL_READS = os.environ.get("ORDER_DETAIL_READS", "join")
+COMPOSITION_TIMEOUT_S = float(os.environ.get("COMPOSITION_TIMEOUT_S", "0.3"))
+COMPOSITION_BREAKER_OPEN_S = float(os.environ.get("COMPOSITION_BREAKER_OPEN_S", "2"))  # 0: off
 
 SEAM = {
     "SERVICE": "monolith",

@@ -6,6 +6,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from legacy_monolith.cart.selectors import cart_json, open_cart
 from legacy_monolith.core.utils import audit, paginate
+from legacy_monolith.orders.api import detail_lines, order_catalog, order_detail_reads
 from legacy_monolith.orders.checkout import CheckoutError, CheckoutRequest, place_order
 from legacy_monolith.orders.models import Order, OrderLine, ReturnRequest
 from legacy_monolith.orders.services import InvalidTransition, change_status
@@ -52,14 +53,19 @@ def order_list(request):
 
 @login_required
 def order_detail(request, number):
+    reads = order_detail_reads()
     order = get_object_or_404(
         Order.objects.select_related(
             "shipping_address", "shipping_method__carrier", "coupon"
-        ).prefetch_related("lines__variant__product", "shipments__method__carrier", "events"),
+        ).prefetch_related(detail_lines(reads), "shipments__method__carrier", "events"),
         number=number,
         customer=request.user,
     )
-    return render(request, "orders/order_detail.html", {"order": order})
+    catalog = order_catalog(order, reads)
+    rows = [{"line": line, "catalog": catalog.of(line)} for line in order.lines.all()]
+    return render(
+        request, "orders/order_detail.html", {"order": order, "rows": rows, "catalog": catalog}
+    )
 
 
 @login_required
