@@ -142,6 +142,8 @@ class Composer:
     def fetch(self, paths: Mapping[str, str], *, total_s: float | None = None) -> Composition:
         """GET each path (by key) in parallel; returns when all have answered or the deadline
         passed, whichever comes first."""
+        if not paths:
+            return Composition({})
         started = time.monotonic()
         total = self.timeouts.total_s if total_s is None else total_s
         if self.breaker is not None and not self.breaker.allows():

@@ -212,6 +212,12 @@ def test_a_service_that_is_down_is_connection_refused_at_once():
     assert time.monotonic() - started < 0.5
 
 
+def test_nothing_to_ask_asks_nothing():
+    composer = Composer(closed_port(), Timeouts(total_s=2))
+    assert composer.fetch({}) == composition.Composition({})
+    assert composer._client is None, "no client, no threads made for nothing"
+
+
 class Clock:
     now = 100.0
 
