@@ -89,8 +89,9 @@ class Breaker:
     """Stops asking a service that keeps failing. After `failures` failed calls in a row (a
     timeout, a refused or broken connection, a 5xx; a 404 is an answer) it opens for `open_s`:
     compositions skip the service and say CIRCUIT_OPEN at once instead of waiting out the
-    deadline. Then calls go through again; one success closes it, one more failure reopens it.
-    Plain state behind a lock: the callers' threads record into it."""
+    deadline. Then one composition goes through as a trial (the others are still refused for
+    another `open_s`): a success closes it, a failure keeps it open. Plain state behind a lock:
+    the callers' threads record into it."""
 
     def __init__(
         self, failures: int = 5, open_s: float = 2.0, clock: Callable[[], float] = time.monotonic
@@ -104,7 +105,13 @@ class Breaker:
 
     def allows(self) -> bool:
         with self._lock:
-            return self._failed < self.failures or self.clock() - self._opened_at >= self.open_s
+            if self._failed < self.failures:
+                return True
+            now = self.clock()
+            if now - self._opened_at < self.open_s:
+                return False
+            self._opened_at = now  # this caller is the trial; the next ones wait for it
+            return True
 
     def record(self, ok: bool) -> None:
         with self._lock:

@@ -225,7 +225,7 @@ class Clock:
         return self.now
 
 
-def test_the_breaker_opens_after_failures_in_a_row_then_lets_calls_through_again():
+def test_the_breaker_opens_after_failures_in_a_row_then_lets_one_trial_through():
     clock = Clock()
     breaker = Breaker(failures=3, open_s=2.0, clock=clock)
     for _ in range(2):
@@ -236,12 +236,15 @@ def test_the_breaker_opens_after_failures_in_a_row_then_lets_calls_through_again
         breaker.record(False)
     assert not breaker.allows()
     clock.now += 2.0
-    assert breaker.allows(), "after open_s calls go through again"
+    assert breaker.allows(), "after open_s one caller goes through as a trial"
+    assert not breaker.allows(), "and the others wait for it"
     breaker.record(False)
-    assert not breaker.allows(), "one more failure reopens it"
-    clock.now += 2.0
-    breaker.record(True)
+    clock.now += 1.9
+    assert not breaker.allows(), "a failed trial keeps it open another open_s"
+    clock.now += 0.1
     assert breaker.allows()
+    breaker.record(True)
+    assert breaker.allows() and breaker.allows(), "a successful trial closes it"
 
 
 def test_an_open_breaker_answers_at_once_without_asking_and_a_404_is_not_a_failure(server):
