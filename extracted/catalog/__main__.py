@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
+from extracted.seam.serving import migrate, port_free
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("CATALOG_PORT", "8200")))
     args = parser.parse_args(argv)
 
-    if not _port_free(args.host, args.port):
+    if not port_free(args.host, args.port):
         print(
             f"catalog: {args.host}:{args.port} is already in use; "
             "stop what runs there or pass --port <free port> (or CATALOG_PORT)",
@@ -32,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
 
-    database = migrate()
+    database = migrate("extracted.catalog.settings")
     base = f"http://{args.host}:{args.port}"
     print(
         "\n".join(
@@ -57,26 +48,6 @@ def main(argv: list[str] | None = None) -> int:
         log_level="warning",
     )
     return 0
-
-
-def migrate() -> str:
-    """Bring the service's database up to date; returns where it is, to print."""
-    # This entry point is the service's: a DJANGO_SETTINGS_MODULE inherited from the monolith's
-    # shell must not make it migrate the monolith.
-    os.environ["DJANGO_SETTINGS_MODULE"] = "extracted.catalog.settings"
-    import django
-    from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connections
-
-    django.setup()
-    call_command("migrate", interactive=False, verbosity=0)
-    connections.close_all()
-    db = settings.DATABASES["default"]
-    vendor = db["ENGINE"].rsplit(".", 1)[-1]
-    if vendor == "sqlite3":
-        return f"sqlite {db['NAME']}"
-    return f"{vendor} {db['NAME']} on {db.get('HOST') or 'localhost'}:{db.get('PORT') or 'default port'}"
 
 
 if __name__ == "__main__":

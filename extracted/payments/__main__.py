@@ -1,0 +1,33 @@
+"""`python -m extracted.payments`: migrate the service's database, then serve it with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from extracted.seam.serving import migrate, port_free
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m extracted.payments", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PAYMENTS_PORT", "8300")))
+    args = parser.parse_args(argv)
+    if not port_free(args.host, args.port):
+        print(f"payments: {args.host}:{args.port} is already in use; stop what runs there or pass "
+              "--port <free port> (or PAYMENTS_PORT)", file=sys.stderr)  # fmt: skip
+        return 2
+    database = migrate("extracted.payments.settings")
+    base = f"http://{args.host}:{args.port}"
+    print(f"Payments service running at {base}/\n  OpenAPI:   {base}/api/docs\n  database:  {database}\n"
+          "Stop with Ctrl-C.", flush=True)  # fmt: skip
+    import uvicorn
+
+    uvicorn.run("extracted.payments.asgi:application", host=args.host, port=args.port,
+                loop="uvloop", http="httptools", log_level="warning")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
