@@ -123,6 +123,8 @@ CELERY_BEAT_SCHEDULE = {
     "sync-supplier-stock": {"task": "inventory.sync_all_suppliers", "schedule": 15 * 60},
     "daily-sales-snapshot": {"task": "reporting.build_daily_sales_snapshot", "schedule": 60 * 60},
     "purge-abandoned-carts": {"task": "cart.purge_abandoned_carts", "schedule": 6 * 60 * 60},
+    # Checkouts whose driver died, or whose payment step waits for a retry (docs/saga.md).
+    "resume-sagas": {"task": "seam.resume_sagas", "schedule": 5.0},
 }
 
 SHOP_CURRENCY = "EUR"
@@ -143,6 +145,15 @@ CATALOG_URL = os.environ.get("CATALOG_URL", "http://127.0.0.1:8200")
 ORDER_DETAIL_READS = os.environ.get("ORDER_DETAIL_READS", "join")
 COMPOSITION_TIMEOUT_S = float(os.environ.get("COMPOSITION_TIMEOUT_S", "0.3"))
 COMPOSITION_BREAKER_OPEN_S = float(os.environ.get("COMPOSITION_BREAKER_OPEN_S", "2"))  # 0: off
+PAYMENTS_URL = os.environ.get("PAYMENTS_URL", "http://127.0.0.1:8300")
+PAYMENTS_CONNECT_TIMEOUT_S = float(os.environ.get("PAYMENTS_CONNECT_TIMEOUT_S", "1.0"))
+PAYMENTS_READ_TIMEOUT_S = float(os.environ.get("PAYMENTS_READ_TIMEOUT_S", "3.0"))
+
+# Checkout: "atomic" (one transaction, payments in-process) or "saga" (payments as a service,
+# docs/saga.md). `manage.py switch checkout saga` changes it live; this is the value until then.
+CHECKOUT_MODE = os.environ.get("CHECKOUT_MODE", "atomic")
+CHECKOUT_SAGA_WAIT_S = float(os.environ.get("CHECKOUT_SAGA_WAIT_S", "8"))  # then it goes on in the background
+CHECKOUT_PAYMENT_STEP_TIMEOUT_S = float(os.environ.get("CHECKOUT_PAYMENT_STEP_TIMEOUT_S", "10"))
 
 SEAM = {
     "SERVICE": "monolith",

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from extracted.seam import saga, switches
 from legacy_monolith.cart.models import Cart
 from legacy_monolith.core.utils import audit, generate_number, money
 from legacy_monolith.inventory.models import StockItem, StockMovement
@@ -40,6 +41,32 @@ class CheckoutRequest:
 
 
 def place_order(req: CheckoutRequest) -> Order:
+    """The order placed: paid, or (saga, payments slow) pending while its saga goes on.
+    CheckoutError says why not."""
+    if switches.value("checkout", settings.CHECKOUT_MODE) == "saga":
+        return _place_order_by_saga(req)
+    return _place_order_atomically(req)
+
+
+def _place_order_by_saga(req: CheckoutRequest) -> Order:
+    from legacy_monolith.orders.checkout_saga import run_checkout
+
+    cart, _items, address, method = _checked(req)
+    run = run_checkout(cart, address.pk, method.pk, req.card_token)
+    if run.status in (saga.COMPENSATED, saga.STUCK):
+        step, _, said = (run.error or "checkout: failed").partition(": ")
+        if "gave up after" in said:  # not a refusal: a step that did not answer in time
+            said = (
+                "payment failed: the payment could not be completed in time; nothing was charged, please try again"
+                if step in {"authorise", "capture"}
+                else "checkout could not be completed in time; please try again"
+            )
+        raise CheckoutError(said)  # "X is out of stock", "payment failed: card declined", ...
+    return Order.objects.get(pk=run.data["order_id"])
+
+
+def _checked(req: CheckoutRequest):
+    """What both paths check before they write: a cart with items, an address, a method."""
     cart = req.cart
     user = cart.user
     if user is None:
@@ -55,7 +82,12 @@ def place_order(req: CheckoutRequest) -> Order:
     method = ShippingMethod.objects.filter(pk=req.shipping_method_id, is_active=True).first()
     if method is None:
         raise CheckoutError("choose a shipping method")
+    return cart, items, address, method
 
+
+def _place_order_atomically(req: CheckoutRequest) -> Order:
+    cart, items, address, method = _checked(req)
+    user = cart.user
     with transaction.atomic():
         subtotal = money(sum(i.variant.price * i.quantity for i in items))
         weight = sum(i.variant.weight_grams * i.quantity for i in items)
