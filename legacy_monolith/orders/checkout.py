@@ -62,6 +62,8 @@ def _place_order_by_saga(req: CheckoutRequest) -> Order:
                 else "checkout could not be completed in time; please try again"
             )
         raise CheckoutError(said)  # "X is out of stock", "payment failed: card declined", ...
+    if "order_id" not in run.data:  # still before its first step, in the background
+        raise CheckoutError("your checkout is taking longer than usual; your orders will show it in a moment")
     return Order.objects.get(pk=run.data["order_id"])
 
 
