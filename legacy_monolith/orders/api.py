@@ -107,7 +107,10 @@ class OrderCatalog:
 
 
 def order_detail_reads() -> str:
-    reads = settings.ORDER_DETAIL_READS
+    """The setting, until `manage.py switch order-reads join|compose` sets it live."""
+    from extracted.seam import switches
+
+    reads = switches.value("order-reads", settings.ORDER_DETAIL_READS)
     if reads not in READS:
         raise ImproperlyConfigured(f"ORDER_DETAIL_READS is {reads!r}; set it to join or compose")
     return reads

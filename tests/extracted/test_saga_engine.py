@@ -8,7 +8,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from extracted.seam import saga
@@ -134,3 +134,20 @@ def test_saga_show_tells_the_history_and_hides_card_tokens(ledger, capsys):
     shown = json.loads(capsys.readouterr().out)
     assert shown["status"] == "completed" and shown["data"]["card_token"] == "***"
     assert [e["step"] for e in shown["history"] if e["outcome"] == "done"] == STEPS
+
+
+@pytest.mark.django_db
+def test_a_switch_set_live_overrides_its_setting_within_a_second(settings, capsys, monkeypatch):
+    from extracted.seam import switches
+    from legacy_monolith.orders.api import order_detail_reads
+
+    monkeypatch.setattr(switches, "SWITCH_TTL_S", 0.0)
+    settings.CHECKOUT_MODE = "atomic"
+    call_command("switch", "checkout")
+    assert capsys.readouterr().out.strip() == "checkout: atomic"
+    call_command("switch", "checkout", "saga")
+    assert switches.value("checkout", settings.CHECKOUT_MODE) == "saga"
+    call_command("switch", "order-reads", "compose")
+    assert order_detail_reads() == "compose"
+    with pytest.raises(CommandError, match="compose or join"):
+        call_command("switch", "order-reads", "sometimes")

@@ -10,7 +10,10 @@ from django.core.management.base import BaseCommand, CommandError
 from extracted.seam import switches
 
 # The switches this kit knows, their values, and the setting that holds the value until set.
-KNOWN = {"checkout": ({"atomic", "saga"}, "CHECKOUT_MODE")}
+KNOWN = {
+    "checkout": ({"atomic", "saga"}, "CHECKOUT_MODE"),  # docs/saga.md
+    "order-reads": ({"join", "compose"}, "ORDER_DETAIL_READS"),  # docs/composition.md
+}
 
 
 class Command(BaseCommand):
