@@ -108,8 +108,9 @@ class Saga:
             raise SeamError(f"saga {name!r} names a step twice: {names}")
 
 
-# Fault points for tests and chaos runs: "STEP:before" (before the action), "STEP:after" (after
-# its result is committed), "STEP:reply_lost" (a remote step: the call went through, its answer
+# Fault points for tests and chaos runs: "STEP:before" (before the action), "STEP:before_commit"
+# (a local step: its work done in its transaction, not committed), "STEP:after" (after its result
+# is committed), "STEP:reply_lost" (a remote step: the call went through, its answer
 # is dropped), "STEP:compensate" (before its compensation). What happens there:
 #   raise  a TimeoutError, as a call that did not answer (the engine retries, then compensates)
 #   crash  DriverCrashed, as a driver that died there (another driver takes over after its lease)
@@ -267,6 +268,7 @@ def _run_action(saga: Saga, run: SagaRun, me: str) -> SagaRun:
         if step.local:
             with transaction.atomic():
                 result = step.action(ctx) or {}
+                fault_point(f"{step.name}:before_commit")  # its work done, not committed
                 run = _done(run, step, result, attempt, me)
         else:
             run = _save(run, me, attempts=attempt, step_started_at=first,

@@ -75,7 +75,7 @@ def test_a_refused_step_is_not_retried_and_what_was_done_is_undone(ledger):
 @pytest.mark.django_db
 @pytest.mark.parametrize("how", ["crash-once", "raise-once"])
 @pytest.mark.parametrize("point", [f"{step}:{where}" for step in STEPS for where in ("before", "after")]
-                         + ["charge:reply_lost"])  # fmt: skip
+                         + ["hold_seat:before_commit", "confirm:before_commit", "charge:reply_lost"])  # fmt: skip
 def test_a_failure_or_a_dying_driver_at_any_point_leaves_a_saga_that_ends_consistent(
     ledger, point, how
 ):

@@ -149,8 +149,8 @@ def _drive_to_end(run_id) -> SagaRun:
 
 
 POINTS = [f"{step}:{where}" for step in STEPS for where in ("before", "after")] + [
-    "authorise:reply_lost", "capture:reply_lost",
-]  # fmt: skip
+    f"{step}:before_commit" for step in ("create_order", "reserve_stock", "confirm")
+] + ["authorise:reply_lost", "capture:reply_lost"]  # fmt: skip
 
 
 @pytest.mark.django_db(transaction=True)
