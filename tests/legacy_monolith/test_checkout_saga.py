@@ -262,3 +262,21 @@ def test_an_orchestrator_killed_mid_checkout_leaves_sagas_that_are_resumed_to_an
         threading.Event().wait(0.5)
     counts = consistency(shop, payments_url, 0)
     assert counts["paid"] + counts["cancelled"] == Order.objects.count() <= started
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_checkout_api_answers_as_before_when_it_runs_as_a_saga(client, shop, saga_checkout, payments_url):
+    """201 paid, 402 declined, 409 out of stock: the statuses the atomic path gave. A refused
+    checkout leaves a cancelled order behind (the saga's record), where the atomic one left none."""
+    from tests.legacy_monolith.test_json_api import checkout_body, post_json
+
+    client.force_login(shop.customer)
+    post_json(client, "/api/cart/items/", {"sku": "KET-CU-1", "quantity": 2})
+    paid = post_json(client, "/api/checkout/", checkout_body(shop))
+    assert paid.status_code == 201 and paid.json()["status"] == "paid", paid.content
+    post_json(client, "/api/cart/items/", {"sku": "KET-CU-1"})
+    declined = post_json(client, "/api/checkout/", checkout_body(shop, token="tok_declined"))
+    assert declined.status_code == 402 and "declined" in declined.json()["error"]
+    post_json(client, "/api/cart/items/", {"sku": "BK-DE-1", "quantity": 4})
+    assert post_json(client, "/api/checkout/", checkout_body(shop)).status_code == 409
+    assert consistency(shop, payments_url, 0) == {"paid": 1, "cancelled": 2}
