@@ -280,3 +280,27 @@ def test_the_checkout_api_answers_as_before_when_it_runs_as_a_saga(client, shop,
     post_json(client, "/api/cart/items/", {"sku": "BK-DE-1", "quantity": 4})
     assert post_json(client, "/api/checkout/", checkout_body(shop)).status_code == 409
     assert consistency(shop, payments_url, 0) == {"paid": 1, "cancelled": 2}
+
+
+@pytest.mark.broker
+def test_a_checkout_whose_driver_died_is_finished_by_the_celery_task_over_rabbitmq(
+    shop, saga_checkout, payments_url, rabbitmq_url, transactional_db
+):
+    """What Celery beat runs every 5 s (seam.resume_sagas), sent over RabbitMQ to a worker: it
+    takes over the saga once the dead driver's lease has run out, and ends it paid."""
+    from extracted.seam.tasks import resume_sagas
+    from legacy_monolith.orders.checkout_saga import PATH
+    from tests.legacy_monolith.test_tasks_on_broker import app_on_broker, running_worker, wait_for
+
+    cart = shop.cart_with((shop.kettle, 1))
+    run = saga.start(PATH, {"cart_id": cart.pk, "address_id": shop.address.pk,
+                            "shipping_method_id": shop.standard.pk, "card_token": "tok_visa"})  # fmt: skip
+    saga.FAULTS["capture:before"] = "crash-once"
+    with pytest.raises(saga.DriverCrashed):
+        saga.drive(run.id)
+    assert SagaRun.objects.get(pk=run.id).status == saga.RUNNING
+    SagaRun.objects.filter(pk=run.id).update(lease_until=timezone.now() - timedelta(seconds=1))
+    with app_on_broker(rabbitmq_url), running_worker():
+        resume_sagas.delay()
+        wait_for("the saga's status", lambda: SagaRun.objects.get(pk=run.id).status, saga.COMPLETED)
+    assert consistency(shop, payments_url, 0) == {"paid": 1, "cancelled": 0}
