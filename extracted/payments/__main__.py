@@ -14,18 +14,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PAYMENTS_PORT", "8300")))
     args = parser.parse_args(argv)
+
     if not port_free(args.host, args.port):
-        print(f"payments: {args.host}:{args.port} is already in use; stop what runs there or pass "
-              "--port <free port> (or PAYMENTS_PORT)", file=sys.stderr)  # fmt: skip
+        print(
+            f"payments: {args.host}:{args.port} is already in use; "
+            "stop what runs there or pass --port <free port> (or PAYMENTS_PORT)",
+            file=sys.stderr,
+        )
         return 2
+
     database = migrate("extracted.payments.settings")
     base = f"http://{args.host}:{args.port}"
-    print(f"Payments service running at {base}/\n  OpenAPI:   {base}/api/docs\n  database:  {database}\n"
-          "Stop with Ctrl-C.", flush=True)  # fmt: skip
+    print(
+        "\n".join(
+            [
+                f"Payments service running at {base}/",
+                f"  JSON API:  {base}/api/payments/authorise (POST, with an Idempotency-Key)",
+                f"  OpenAPI:   {base}/api/docs",
+                f"  database:  {database}",
+                "Stop with Ctrl-C.",
+            ]
+        ),
+        flush=True,
+    )
     import uvicorn
 
-    uvicorn.run("extracted.payments.asgi:application", host=args.host, port=args.port,
-                loop="uvloop", http="httptools", log_level="warning")  # fmt: skip
+    uvicorn.run(
+        "extracted.payments.asgi:application",
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+    )
     return 0
 
 

@@ -1,72 +1,72 @@
-"""The payments API: authorise, capture, void and refund, each an idempotent POST.
+"""The payments API: authorise, capture, void and refund, each a POST with an Idempotency-Key
+(`middleware.py`), and two reads. The moves themselves are `lifecycle.py`'s; this module only
+reads the request, locks the payment and writes it back.
 
-    authorised --capture--> captured --refund--> partially_refunded --refund--> refunded
-        |                                            (a full refund goes straight to refunded)
-        +--void--> voided                  declined (a card the issuer refused): final
-
-Any other move is a 409 `illegal_transition` that says what the payment is and what it allows.
+Every error is `{"error": code, "detail": one line saying what is wrong and what to do}`.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 from uuid import UUID
 
 from django.db import transaction
-from django.http import HttpRequest
-from django.utils import timezone
+from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
-from ninja.errors import ValidationError
-from pydantic import Field
+from ninja.errors import HttpError, ValidationError
+from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from extracted.payments import lifecycle, sandbox
+from extracted.payments.lifecycle import Balance, Refused
+from extracted.payments.middleware import not_started
 from extracted.payments.models import Payment
 
-api = NinjaAPI(title="Payments service", version="1.0", docs_url="/docs")
+log = logging.getLogger(__name__)
 
-Money = Field(gt=0, max_digits=12, decimal_places=2)
-S = Payment.Status
-ALLOWED = {
-    "capture": {S.AUTHORISED},
-    "void": {S.AUTHORISED},
-    "refund": {S.CAPTURED, S.PARTIALLY_REFUNDED},
-}
-
-
-class PaymentError(Exception):
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
+api = NinjaAPI(
+    title="Payments service",
+    version="1.0",
+    docs_url="/docs",
+    description="Authorise, capture, void and refund payments. Every POST needs an "
+    "Idempotency-Key header (docs/payments.md).",
+)
 
 
-@api.exception_handler(PaymentError)
-def _payment_error(request: HttpRequest, exc: PaymentError):
-    return api.create_response(
-        request, {"error": exc.code, "detail": exc.detail}, status=exc.status
-    )
+def _currency(value: object) -> str:
+    if not (isinstance(value, str) and re.fullmatch(r"[A-Z]{3}", value)):
+        raise ValueError(f"{value!r} is not a currency: three capital letters (ISO 4217), like EUR")
+    return value
 
 
-@api.exception_handler(ValidationError)
-def _invalid(request: HttpRequest, exc: ValidationError):
-    first = exc.errors[0] if exc.errors else {}
-    where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "payload", "query"))
-    detail = (
-        f"{where}: {first.get('msg', 'invalid')}"
-        if where
-        else str(first.get("msg", "invalid request"))
-    )
-    return api.create_response(request, {"error": "invalid_request", "detail": detail}, status=422)
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(lifecycle.parse_amount),
+    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "examples": ["25.00"]}),
+]
+Currency = Annotated[
+    str, BeforeValidator(_currency), WithJsonSchema({"type": "string", "examples": ["EUR"]})
+]
 
 
-class AuthoriseIn(Schema):
+class Body(Schema):
+    # A misspelt field ("ammount") is refused, not ignored: ignored, it would capture everything.
+    model_config = ConfigDict(extra="forbid")
+
+
+class AuthoriseIn(Body):
     order_ref: str = Field(min_length=1, max_length=64)
-    amount: Decimal = Money
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    amount: Amount
+    currency: Currency
     card_token: str = Field(min_length=1, max_length=100)
 
 
-class AmountIn(Schema):
-    amount: Decimal | None = Field(default=None, gt=0, max_digits=12, decimal_places=2)
+class AmountIn(Body):
+    amount: Amount | None = None
 
 
 class PaymentOut(Schema):
@@ -74,7 +74,7 @@ class PaymentOut(Schema):
     order_ref: str
     amount: Decimal
     currency: str
-    status: str
+    status: lifecycle.Status
     captured_amount: Decimal
     refunded_amount: Decimal
     decline_reason: str
@@ -91,14 +91,63 @@ class ErrorOut(Schema):
     detail: str
 
 
-def _decline_reason(token: str) -> str:
-    """The sandbox's cards: tok_declined (and tok_declined_<why>) are refused by the issuer;
-    anything that does not start with tok_ is not a card token."""
-    if not token.startswith("tok_"):
-        return "invalid card token"
-    if token.startswith("tok_declined"):
-        return "card declined by issuer"
-    return ""
+def _error(request: HttpRequest, status: int, code: str, detail: str) -> HttpResponse:
+    return api.create_response(request, {"error": code, "detail": detail}, status=status)
+
+
+@api.exception_handler(Refused)
+def _refused(request: HttpRequest, exc: Refused) -> HttpResponse:
+    return _error(request, exc.status, exc.code, exc.detail)
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    first = exc.errors[0] if exc.errors else {}
+    where = ".".join(str(p) for p in first.get("loc", ()) if p not in {"body", "payload", "query"})
+    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    message = {
+        "extra_forbidden": "not a field of this request (a typo?)",
+        "missing": "required",
+        "model_attributes_type": "the body must be a JSON object",
+    }.get(first.get("type", ""), message)
+    detail = f"{where}: {message}" if where else message
+    return not_started(_error(request, 422, "invalid_request", detail))
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    """Ninja's own refusals, such as a body that is not JSON."""
+    detail = f"{exc}; send a JSON object" if exc.status_code == 400 else str(exc)
+    return not_started(_error(request, exc.status_code, "invalid_request", detail))
+
+
+@api.exception_handler(Exception)
+def _failed(request: HttpRequest, exc: Exception) -> HttpResponse:
+    log.exception("%s %s failed", request.method, request.path)
+    return _error(
+        request,
+        500,
+        "server_error",
+        f"the payments service failed ({type(exc).__name__}: {exc}); nothing was kept, "
+        "so send the request again with the same Idempotency-Key",
+    )
+
+
+def _payment(payment_id: str, *, for_update: bool = False) -> Payment:
+    found = None
+    try:
+        payments = Payment.objects.select_for_update() if for_update else Payment.objects
+        found = payments.filter(pk=UUID(payment_id)).first()
+    except ValueError:
+        pass
+    if found is None:
+        raise Refused(
+            404,
+            "not_found",
+            f"no payment {payment_id!r}; an order's payments are at "
+            "GET /api/payments/?order_ref=<order>",
+        )
+    return found
 
 
 @api.post(
@@ -107,100 +156,59 @@ def _decline_reason(token: str) -> str:
     tags=["payments"],
 )
 def authorise(request: HttpRequest, payload: AuthoriseIn):
-    """Authorise AMOUNT on the card: 201 authorised, or 402 with the payment declined."""
-    reason = _decline_reason(payload.card_token)
-    payment = Payment.objects.create(
-        order_ref=payload.order_ref, amount=payload.amount, currency=payload.currency,
-        status=S.DECLINED if reason else S.AUTHORISED, decline_reason=reason,
-    )  # fmt: skip
+    """Authorise `amount` on the card: 201 with the payment `authorised`, or, when the issuer
+    refuses the card, 402 with the payment `declined` and its `decline_reason`."""
+    reason = sandbox.decline_reason(payload.card_token)
+    payment = Payment(
+        order_ref=payload.order_ref,
+        amount=payload.amount,
+        currency=payload.currency,
+        decline_reason=reason,
+    )
+    payment.balance = lifecycle.authorise(payload.amount, reason)
+    payment.save(force_insert=True)
+    sandbox.fail_after_work(payload.card_token)
     return (402 if reason else 201), payment
 
 
-def _locked(payment_id: UUID) -> Payment:
-    payment = Payment.objects.select_for_update().filter(pk=payment_id).first()
-    if payment is None:
-        raise PaymentError(404, "not_found", f"no payment {payment_id}")
-    return payment
-
-
-def _check(payment: Payment, move: str) -> None:
-    if payment.status not in ALLOWED[move]:
-        allowed = sorted(m for m, states in ALLOWED.items() if payment.status in states) or [
-            "nothing"
-        ]
-        raise PaymentError(409, "illegal_transition",
-                           f"cannot {move} a payment that is {payment.status}; it allows {', '.join(allowed)}")  # fmt: skip
-
-
-@api.post("/payments/{payment_id}/capture", response={200: PaymentOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}, tags=["payments"])  # fmt: skip
-def capture(request: HttpRequest, payment_id: UUID, payload: AmountIn | None = None):
-    """Capture the authorised amount, or part of it."""
+def _move(payment_id: str, move: Callable[..., Balance], *args: object) -> Payment:
     with transaction.atomic():
-        payment = _locked(payment_id)
-        _check(payment, "capture")
-        amount = payload.amount if payload and payload.amount is not None else payment.amount
-        if amount > payment.amount:
-            raise PaymentError(
-                422,
-                "amount_too_large",
-                f"capture {amount} is more than the {payment.amount} authorised",
-            )
-        payment.status, payment.captured_amount, payment.updated_at = (
-            S.CAPTURED,
-            amount,
-            timezone.now(),
-        )
+        payment = _payment(payment_id, for_update=True)
+        payment.balance = move(payment.balance, *args)
         payment.save()
     return payment
 
 
-@api.post(
-    "/payments/{payment_id}/void",
-    response={200: PaymentOut, 404: ErrorOut, 409: ErrorOut},
-    tags=["payments"],
-)
-def void(request: HttpRequest, payment_id: UUID):
-    """Release an authorisation that will not be captured."""
-    with transaction.atomic():
-        payment = _locked(payment_id)
-        _check(payment, "void")
-        payment.status, payment.updated_at = S.VOIDED, timezone.now()
-        payment.save()
-    return payment
+MOVE_ANSWERS = {200: PaymentOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
-@api.post("/payments/{payment_id}/refund", response={200: PaymentOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}, tags=["payments"])  # fmt: skip
-def refund(request: HttpRequest, payment_id: UUID, payload: AmountIn | None = None):
-    """Refund what is left of the captured amount, or part of it."""
-    with transaction.atomic():
-        payment = _locked(payment_id)
-        _check(payment, "refund")
-        left = payment.captured_amount - payment.refunded_amount
-        amount = payload.amount if payload and payload.amount is not None else left
-        if amount > left:
-            raise PaymentError(
-                422, "amount_too_large", f"refund {amount} is more than the {left} left to refund"
-            )
-        payment.refunded_amount += amount
-        payment.status = (
-            S.REFUNDED
-            if payment.refunded_amount == payment.captured_amount
-            else S.PARTIALLY_REFUNDED
-        )
-        payment.updated_at = timezone.now()
-        payment.save()
-    return payment
+@api.post("/payments/{payment_id}/capture", response=MOVE_ANSWERS, tags=["payments"])
+def capture(request: HttpRequest, payment_id: str, payload: AmountIn | None = None):
+    """Capture all that was authorised, or `amount` of it; 409 if the payment is not
+    `authorised` or the amount is more than was authorised."""
+    return _move(payment_id, lifecycle.capture, payload.amount if payload else None)
 
 
-@api.get("/payments/", response=PaymentList, tags=["payments"])
+@api.post("/payments/{payment_id}/void", response=MOVE_ANSWERS, tags=["payments"])
+def void(request: HttpRequest, payment_id: str):
+    """Release an authorisation that will not be captured; 409 unless it is `authorised`."""
+    return _move(payment_id, lifecycle.void)
+
+
+@api.post("/payments/{payment_id}/refund", response=MOVE_ANSWERS, tags=["payments"])
+def refund(request: HttpRequest, payment_id: str, payload: AmountIn | None = None):
+    """Refund all that is left of the captured amount, or `amount` of it; 409 if nothing was
+    captured or the amount is more than is left."""
+    return _move(payment_id, lifecycle.refund, payload.amount if payload else None)
+
+
+@api.get("/payments/", response={200: PaymentList, 422: ErrorOut}, tags=["payments"])
 def find(request: HttpRequest, order_ref: str):
-    """The payments of an order: what a caller whose reply was lost looks up."""
+    """An order's payments, oldest first: how a caller whose reply was lost learns what
+    happened."""
     return {"items": list(Payment.objects.filter(order_ref=order_ref))}
 
 
 @api.get("/payments/{payment_id}", response={200: PaymentOut, 404: ErrorOut}, tags=["payments"])
-def get(request: HttpRequest, payment_id: UUID):
-    payment = Payment.objects.filter(pk=payment_id).first()
-    if payment is None:
-        raise PaymentError(404, "not_found", f"no payment {payment_id}")
-    return payment
+def get(request: HttpRequest, payment_id: str):
+    return _payment(payment_id)

@@ -25,8 +25,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
-    # Every POST under /api/ needs an Idempotency-Key (extracted/payments/idempotency.py).
-    "extracted.payments.idempotency.IdempotencyMiddleware",
+    # Every POST to the API needs an Idempotency-Key (extracted/payments/idempotency.py).
+    "extracted.payments.middleware.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "extracted.payments.urls"
@@ -63,8 +63,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# How long a request may hold its idempotency key before another with the same key may take it
-# over (a server killed mid-request must not block the key for ever), and how long keys are kept.
+# How long a request may hold its idempotency key before a retry with the same key may take it
+# over (a server killed mid-request must not block the key for ever). Longer than any request
+# runs: the sandbox's slowest card answers in 10 s. A request that outruns it anyway has its work
+# rolled back when it ends (keystore.py), so it is never done twice.
+# And how long keys are kept for retries (`manage.py prune_idempotency_keys` forgets older ones).
 PAYMENTS_KEY_LEASE_S = float(os.environ.get("PAYMENTS_KEY_LEASE_S", "30"))
 PAYMENTS_KEY_RETENTION_HOURS = int(os.environ.get("PAYMENTS_KEY_RETENTION_HOURS", "24"))
 
