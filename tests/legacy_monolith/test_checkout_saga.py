@@ -25,7 +25,7 @@ from legacy_monolith.inventory.models import StockItem
 from legacy_monolith.orders.checkout import CheckoutError, CheckoutRequest, place_order
 from legacy_monolith.orders.models import Order
 from legacy_monolith.promotions.models import Coupon, CouponRedemption
-from tests.extracted.stack import free_port
+from tests.extracted.payments_process import payments_service
 
 REPO = Path(__file__).resolve().parents[2]
 STEPS = ["create_order", "reserve_stock", "authorise", "capture", "confirm"]
@@ -34,31 +34,8 @@ STEPS = ["create_order", "reserve_stock", "authorise", "capture", "confirm"]
 @pytest.fixture(scope="module")
 def payments_url(tmp_path_factory):
     """The payments service as a real process, on its own SQLite database."""
-    var = tmp_path_factory.mktemp("payments-var")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}}
-    env.update(FIGKIT_VAR_DIR=str(var), PYTHONUNBUFFERED="1")
-    log = open(var / "payments.log", "w")  # noqa: SIM115 - the child keeps it
-    proc = subprocess.Popen([sys.executable, "-m", "extracted.payments", "--port", str(port)],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            if proc.poll() is not None:
-                pytest.fail(f"the payments service exited {proc.returncode}: {(var / 'payments.log').read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            threading.Event().wait(0.2)
-        else:
-            pytest.fail("the payments service did not answer /healthz in 30 s")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
+    with payments_service(tmp_path_factory.mktemp("payments-var")) as service:
+        yield service.url
 
 
 @pytest.fixture
