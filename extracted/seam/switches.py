@@ -37,3 +37,8 @@ def set_value(name: str, new: str, *, by: str = "") -> str | None:
     )
     _cache.pop(name, None)
     return before
+
+
+def forget() -> None:
+    """Drop what this process remembers of the switches (tests, after rolling back a set)."""
+    _cache.clear()

@@ -137,11 +137,12 @@ def test_saga_show_tells_the_history_and_hides_card_tokens(ledger, capsys):
 
 
 @pytest.mark.django_db
-def test_a_switch_set_live_overrides_its_setting_within_a_second(settings, capsys, monkeypatch):
+def test_a_switch_set_live_overrides_its_setting_within_a_second(settings, capsys, monkeypatch, request):
     from extracted.seam import switches
     from legacy_monolith.orders.api import order_detail_reads
 
     monkeypatch.setattr(switches, "SWITCH_TTL_S", 0.0)
+    request.addfinalizer(switches.forget)  # the rows roll back; the cache must not outlive them
     settings.CHECKOUT_MODE = "atomic"
     call_command("switch", "checkout")
     assert capsys.readouterr().out.strip() == "checkout: atomic"
