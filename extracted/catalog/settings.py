@@ -10,9 +10,8 @@ under the conventional name: never point it at the monolith's database, whose ta
 import os
 from pathlib import Path
 
-import dj_database_url
-
 from extracted.seam.broker import celery_settings
+from extracted.seam.serving import database
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent.parent
@@ -60,21 +59,8 @@ DATABASE_URL = (
     or f"sqlite:///{VAR_DIR / 'catalog.sqlite3'}"
 )
 DATABASES = {
-    "default": dj_database_url.parse(
-        DATABASE_URL, conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0"))
-    )
+    "default": database(DATABASE_URL, int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")))
 }
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    # WAL lets the service read while the seam's inbox worker writes.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        init_command="PRAGMA journal_mode=WAL;",
-        # BEGIN IMMEDIATE: a transaction takes the write lock when it starts and waits for it
-        # (up to timeout); a deferred one that read first fails at once with "database is
-        # locked" when another process wrote meanwhile (the seam's inbox, relay and server).
-        transaction_mode="IMMEDIATE",
-        timeout=20,
-    )
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -4,7 +4,7 @@ PAYMENTS_DATABASE_URL (or DATABASE_URL, for a deployment that gives it a databas
 import os
 from pathlib import Path
 
-import dj_database_url
+from extracted.seam.serving import database
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent.parent
@@ -46,15 +46,8 @@ DATABASE_URL = (
     or f"sqlite:///{VAR_DIR / 'payments.sqlite3'}"
 )
 DATABASES = {
-    "default": dj_database_url.parse(
-        DATABASE_URL, conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0"))
-    )
+    "default": database(DATABASE_URL, int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")))
 }
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        init_command="PRAGMA journal_mode=WAL;", transaction_mode="IMMEDIATE", timeout=20
-    )
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,5 +1,5 @@
-"""What `python -m extracted.<service>` does before it serves: is the port free, and the
-service's database migrated."""
+"""How a service (extracted/<service>) is set up and started: its database settings, and what
+`python -m extracted.<service>` does (is the port free, migrate, print where, serve)."""
 
 from __future__ import annotations
 
@@ -35,3 +35,52 @@ def migrate(settings_module: str) -> str:
     if vendor == "sqlite3":
         return f"sqlite {db['NAME']}"
     return f"{vendor} {db['NAME']} on {db.get('HOST') or 'localhost'}:{db.get('PORT') or 'default port'}"
+
+
+def main(argv: list[str] | None, *, service: str, default_port: int, links: dict[str, str]) -> int:
+    """`python -m extracted.SERVICE [--host] [--port]`: refuse a taken port with one line, migrate
+    the service's database, print where it answers (LINKS: label -> path), serve it with uvicorn."""
+    import argparse
+    import sys
+
+    env_port = f"{service.upper()}_PORT"
+    parser = argparse.ArgumentParser(prog=f"python -m extracted.{service}",
+                                     description=f"Migrate the {service} service's database, then serve it.")  # fmt: skip
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get(env_port, str(default_port)))
+    )
+    args = parser.parse_args(argv)
+    if not port_free(args.host, args.port):
+        print(f"{service}: {args.host}:{args.port} is already in use; "
+              f"stop what runs there or pass --port <free port> (or {env_port})", file=sys.stderr)  # fmt: skip
+        return 2
+    database = migrate(f"extracted.{service}.settings")
+    base = f"http://{args.host}:{args.port}"
+    lines = [f"{service.capitalize()} service running at {base}/"]
+    lines += [f"  {label + ':':<10} {base}{path}" for label, path in links.items()]
+    lines += [f"  {'database:':<10} {database}", "Stop with Ctrl-C."]
+    print("\n".join(lines), flush=True)
+    import uvicorn
+
+    uvicorn.run(f"extracted.{service}.asgi:application", host=args.host, port=args.port,
+                loop="uvloop", http="httptools", log_level="warning")  # fmt: skip
+    return 0
+
+
+def database(url: str, conn_max_age: int) -> dict:
+    """A service's DATABASES["default"] from its URL. An embedded SQLite file gets its folder,
+    WAL (the server reads while the seam's inbox writes) and BEGIN IMMEDIATE: a transaction takes
+    the write lock when it starts and waits for it (up to 20 s); a deferred one that read first
+    fails at once with "database is locked" when another process wrote meanwhile."""
+    from pathlib import Path
+
+    import dj_database_url
+
+    config = dj_database_url.parse(url, conn_max_age=conn_max_age)
+    if config["ENGINE"].endswith("sqlite3"):
+        Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        config.setdefault("OPTIONS", {}).update(
+            init_command="PRAGMA journal_mode=WAL;", transaction_mode="IMMEDIATE", timeout=20
+        )
+    return config

@@ -7,6 +7,7 @@ no trace. This is the cross-service transaction a saga will have to replace.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -87,22 +88,28 @@ def _checked(req: CheckoutRequest):
     return cart, items, address, method
 
 
+def priced(cart: Cart, items: list, method) -> tuple[Coupon | None, Decimal, Decimal, Decimal]:
+    """The cart's coupon (locked, in the caller's transaction), subtotal, discount and shipping:
+    what both checkouts charge. CheckoutError when the coupon is no longer valid."""
+    subtotal = money(sum(i.variant.price * i.quantity for i in items))
+    weight = sum(i.variant.weight_grams * i.quantity for i in items)
+    coupon = Coupon.objects.select_for_update().select_related("promotion").filter(pk=cart.coupon_id).first()
+    if coupon is not None:
+        # Checked again under the lock: the coupon may have been used up or expired since it
+        # went into the cart, and two checkouts must not both take its last use.
+        try:
+            find_valid_coupon(coupon.code)
+        except CouponInvalid as exc:
+            raise CheckoutError(f"{exc}; remove it from your cart") from exc
+    discount = discount_for(coupon, subtotal)
+    return coupon, subtotal, discount, quote(method, subtotal - discount, weight)
+
+
 def _place_order_atomically(req: CheckoutRequest) -> Order:
     cart, items, address, method = _checked(req)
     user = cart.user
     with transaction.atomic():
-        subtotal = money(sum(i.variant.price * i.quantity for i in items))
-        weight = sum(i.variant.weight_grams * i.quantity for i in items)
-        coupon = Coupon.objects.select_for_update().select_related("promotion").filter(pk=cart.coupon_id).first()
-        if coupon is not None:
-            # Checked again under the lock: the coupon may have been used up or expired since it
-            # went into the cart, and two checkouts must not both take its last use.
-            try:
-                find_valid_coupon(coupon.code)
-            except CouponInvalid as exc:
-                raise CheckoutError(f"{exc}; remove it from your cart") from exc
-        discount = discount_for(coupon, subtotal)
-        shipping_cost = quote(method, subtotal - discount, weight)
+        coupon, subtotal, discount, shipping_cost = priced(cart, items, method)
         order = Order.objects.create(
             number=generate_number("ORD"),
             customer=user,

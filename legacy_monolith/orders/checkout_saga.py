@@ -29,6 +29,7 @@ from legacy_monolith.cart.models import Cart
 from legacy_monolith.core.utils import audit, generate_number, money
 from legacy_monolith.inventory.models import StockItem, StockMovement
 from legacy_monolith.inventory.signals import low_stock
+from legacy_monolith.orders.checkout import CheckoutError, priced
 from legacy_monolith.orders.models import Order, OrderLine, OrderStatusEvent
 from legacy_monolith.orders.services import change_status
 from legacy_monolith.orders.signals import order_placed
@@ -36,9 +37,7 @@ from legacy_monolith.payments import client as payments
 from legacy_monolith.payments.models import Invoice, Payment
 from legacy_monolith.payments.signals import payment_captured
 from legacy_monolith.promotions.models import Coupon, CouponRedemption
-from legacy_monolith.promotions.pricing import CouponInvalid, discount_for, find_valid_coupon
 from legacy_monolith.shipping.models import ShippingMethod
-from legacy_monolith.shipping.rates import quote
 
 PATH = "legacy_monolith.orders.checkout_saga.CHECKOUT"
 
@@ -53,17 +52,12 @@ def create_order(ctx: Context) -> dict[str, Any]:
         raise StepFailed("your cart is empty")
     address = Address.objects.get(pk=ctx.data["address_id"])
     method = ShippingMethod.objects.get(pk=ctx.data["shipping_method_id"])
-    subtotal = money(sum(i.variant.price * i.quantity for i in items))
-    weight = sum(i.variant.weight_grams * i.quantity for i in items)
-    coupon = Coupon.objects.select_for_update().select_related("promotion").filter(pk=cart.coupon_id).first()
+    try:
+        coupon, subtotal, discount, shipping_cost = priced(cart, items, method)
+    except CheckoutError as exc:
+        raise StepFailed(str(exc)) from exc
     if coupon is not None:
-        try:
-            find_valid_coupon(coupon.code)
-        except CouponInvalid as exc:
-            raise StepFailed(f"{exc}; remove it from your cart") from exc
         Coupon.objects.filter(pk=coupon.pk).update(used_count=F("used_count") + 1)
-    discount = discount_for(coupon, subtotal)
-    shipping_cost = quote(method, subtotal - discount, weight)
     order = Order.objects.create(
         number=generate_number("ORD"), customer=cart.user, shipping_address=address,
         shipping_method=method, coupon=coupon, subtotal=subtotal, discount=discount,
