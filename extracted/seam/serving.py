@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import Any
 
 
 def port_free(host: str, port: int) -> bool:
@@ -68,7 +69,7 @@ def main(argv: list[str] | None, *, service: str, default_port: int, links: dict
     return 0
 
 
-def database(url: str, conn_max_age: int) -> dict:
+def database(url: str, conn_max_age: int) -> dict[str, Any]:
     """A service's DATABASES["default"] from its URL. An embedded SQLite file gets its folder,
     WAL (the server reads while the seam's inbox writes) and BEGIN IMMEDIATE: a transaction takes
     the write lock when it starts and waits for it (up to 20 s); a deferred one that read first
@@ -77,7 +78,7 @@ def database(url: str, conn_max_age: int) -> dict:
 
     import dj_database_url
 
-    config = dj_database_url.parse(url, conn_max_age=conn_max_age)
+    config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=conn_max_age))
     if config["ENGINE"].endswith("sqlite3"):
         Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         config.setdefault("OPTIONS", {}).update(
