@@ -35,7 +35,8 @@ from pathlib import Path
 
 import httpx
 
-from legacy_monolith.demo import _port_free, prepare_database
+from extracted.seam.serving import port_free
+from legacy_monolith.demo import prepare_database
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).with_name("proxy_demo.toml")
@@ -157,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="proxy on BASE, admin API BASE+1, shop BASE+100, catalog BASE+200")  # fmt: skip
     args = parser.parse_args(argv)
     ports = {name: args.port_base + offset for name, offset in OFFSETS.items()}
-    taken = [f"{name} :{port}" for name, port in ports.items() if not _port_free("127.0.0.1", port)]
+    taken = [f"{name} :{port}" for name, port in ports.items() if not port_free("127.0.0.1", port)]
     if taken:
         print(
             f"proxy-demo: in use already: {', '.join(taken)}; stop what runs there first",
