@@ -14,14 +14,24 @@ Why each setting is there (docs/seam.md, "Delivery"):
 - broker_transport_options visibility_timeout (Redis): an unacknowledged message comes back after
   this long; it must exceed the longest task, or a slow task runs twice;
 - confirm_publish (RabbitMQ): publishing waits for the broker's confirm, so the relay marks an
-  event sent only once the broker holds it.
+  event sent only once the broker holds it;
+- broker_transport (filesystem): kombu's filesystem transport with whole-file writes
+  (FilesystemTransport below), so that no reader ever takes a message half written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
+import uuid
 from pathlib import Path
 from typing import Any
+
+from kombu.exceptions import ChannelError
+from kombu.transport import filesystem
+from kombu.utils.encoding import str_to_bytes
+from kombu.utils.json import dumps
 
 VISIBILITY_TIMEOUT_S = 3600
 
@@ -29,6 +39,7 @@ VISIBILITY_TIMEOUT_S = 3600
 def celery_settings(var_dir: Path, broker_url: str | None = None) -> dict[str, Any]:
     url = broker_url or os.environ.get("CELERY_BROKER_URL", "filesystem://")
     options: dict[str, Any]
+    extra: dict[str, Any] = {}
     if url.startswith("filesystem"):
         folder = Path(var_dir) / "broker"
         options = {
@@ -38,6 +49,7 @@ def celery_settings(var_dir: Path, broker_url: str | None = None) -> dict[str, A
             "control_folder": str(folder / "control"),
             "store_processed": False,
         }
+        extra = {"CELERY_BROKER_TRANSPORT": FILESYSTEM_TRANSPORT}
     elif url.startswith(("redis", "rediss")):
         options = {"visibility_timeout": VISIBILITY_TIMEOUT_S}
     elif url.startswith(("amqp", "pyamqp")):
@@ -53,7 +65,37 @@ def celery_settings(var_dir: Path, broker_url: str | None = None) -> dict[str, A
         "CELERY_TASK_REJECT_ON_WORKER_LOST": True,
         "CELERY_WORKER_PREFETCH_MULTIPLIER": 1,
         "CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP": True,
+        **extra,
     }
+
+
+FILESYSTEM_TRANSPORT = "extracted.seam.broker:FilesystemTransport"
+
+
+class FilesystemChannel(filesystem.Channel):
+    """kombu's filesystem channel, except that a message is written whole before any reader can
+    see it. kombu creates the message file and then writes it; a reader that lists the folder in
+    between takes the empty file, fails to decode it after deleting it, and the message is lost
+    (celery/kombu#1551; seen here: a consumer died in `make demo`). Here the message is written
+    under a name no reader takes (a leading dot) and renamed into place, which is atomic within
+    one folder."""
+
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+        name = f"{round(time.monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        final = os.path.join(self.data_folder_out, name)
+        partial = os.path.join(self.data_folder_out, f".{name}.partial")
+        try:
+            with open(partial, "wb") as file:
+                file.write(str_to_bytes(dumps(payload)))
+            os.replace(partial, final)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.remove(partial)
+            raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+
+class FilesystemTransport(filesystem.Transport):
+    Channel = FilesystemChannel
 
 
 FILESYSTEM_FOLDERS = ("data_folder_in", "data_folder_out", "processed_folder", "control_folder")
