@@ -287,18 +287,7 @@ class Story:
             time.sleep(0.5)
 
     def import_routes(self) -> None:
-        found = sorted((self.out / "report" / "routes").glob("*-catalog.json"))
-        if not found:
-            raise StoryFailed(
-                "the extraction plan wrote no catalog routes (report/routes/*-catalog.json)"
-            )
-        planned = {r["name"]: r for r in json.loads(found[0].read_text())["routes"]}
-        missing = [name for name in SERVICE_ROUTES if name not in planned]
-        if missing:
-            raise StoryFailed(f"the plan has no route {', '.join(missing)}: see {found[0]}")
-        routes = [{**planned[name], "target": "catalog"} for name in SERVICE_ROUTES]
-        self.admin("POST", "/api/import", {"routes": routes, "replace": True,
-                                           "why": f"demo: the catalog's routes from the plan ({found[0].name})"})  # fmt: skip
+        import_catalog_routes(self.stack, self.out / "report" / "routes", replace=True)
 
     def promote_all(self, until: str) -> None:
         """Promote every route, each as often as it takes to reach `until`, waiting for its gate."""
@@ -442,6 +431,35 @@ class Story:
         for p in self.phases:
             for sample in p.error_samples:
                 console.print(f"  [red]{p.phase}[/red]: {sample}")
+
+
+def import_catalog_routes(stack: Stack, routes_dir: Path, *, replace: bool) -> list[str]:
+    """The plan's routes the catalog service serves, put into the proxy in one change, on the
+    monolith. With `replace` the table is set to exactly these; without, only the missing ones
+    are added (a restarted stack keeps where its routes were moved to)."""
+    found = sorted(routes_dir.glob("*-catalog.json"))
+    if not found:
+        raise StoryFailed(
+            f"the extraction plan wrote no catalog routes ({routes_dir}/*-catalog.json)"
+        )
+    planned = {r["name"]: r for r in json.loads(found[0].read_text())["routes"]}
+    missing = [name for name in SERVICE_ROUTES if name not in planned]
+    if missing:
+        raise StoryFailed(f"the plan has no route {', '.join(missing)}: see {found[0]}")
+    headers = {"Authorization": f"Bearer {stack.admin_token}"}
+    with httpx.Client(base_url=stack.admin_url, headers=headers, timeout=15) as admin:
+        have = set() if replace else {r["name"] for r in admin.get("/api/routes").json()["routes"]}
+        routes = [
+            {**planned[name], "target": "catalog"} for name in SERVICE_ROUTES if name not in have
+        ]
+        if routes:
+            answer = admin.post("/api/import", json={"routes": routes, "replace": replace,
+                                                     "why": f"the catalog's routes from the plan ({found[0].name})"})  # fmt: skip
+            if answer.status_code >= 400:
+                raise StoryFailed(
+                    f"importing the catalog's routes: HTTP {answer.status_code} {answer.text[:200]}"
+                )
+    return list(SERVICE_ROUTES)
 
 
 def markdown(phases: list[Phase]) -> str:
