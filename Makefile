@@ -7,7 +7,10 @@ STAMP := $(VENV)/.figkit-installed
 TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/figkit
 PYTEST_ARGS ?=
 
-.PHONY: venv demo proxy-demo test test-sqlite test-postgres lint format clean
+# FAST=1 gives the 60-second version of the demo.
+FAST ?=
+
+.PHONY: venv demo up shop proxy-demo test test-sqlite test-postgres lint format clean
 
 venv: $(STAMP)
 
@@ -18,9 +21,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
+# The whole migration in one command: analyse, start the stack, traffic, backfill, shadow, canary,
+# flip, saga, chaos, stop; a table per phase, and var/demo/summary.{md,json} and phases.png.
 demo: venv
-	$(VENV)/bin/figkit analyze legacy_monolith --out figkit-report --format html,md,json
-	@echo "coupling report of the shop: $(CURDIR)/figkit-report/report.html (one file, opens offline)"
+	$(VENV)/bin/figkit workshop demo $(if $(FAST),--fast)
+
+# The same stack, left running for exploring (docs/workshop.md); Ctrl-C stops it all.
+up: venv
+	$(VENV)/bin/figkit workshop up
+
+# The shop alone on :8100, migrated and seeded, with a Celery worker.
+shop: venv
 	$(PY) -m legacy_monolith.demo
 
 # The shop behind the strangler proxy, with one route ready to move (docs/proxy.md).

@@ -14,6 +14,7 @@ and with `broker=` the Celery broker is that URL (RabbitMQ or Redis).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -100,7 +101,9 @@ class Stack:
             env["DATABASE_URL"] = str(self.database_url("monolith"))
             env["CATALOG_DATABASE_URL"] = str(self.database_url("catalog"))
             env["PAYMENTS_DATABASE_URL"] = str(self.database_url("payments"))
-            env["DATABASE_CONN_MAX_AGE"] = "60"
+            # No persistent connections: under ASGI each request may run on another thread, and
+            # kept connections pile up to PostgreSQL's max_connections ("too many clients").
+            env["DATABASE_CONN_MAX_AGE"] = "0"
         if self.broker:
             env["CELERY_BROKER_URL"] = self.broker
             env["SEAM_QUEUE_PREFIX"] = f"{self.name}."
@@ -166,13 +169,15 @@ class Stack:
         _write(self.folder / "proxy.toml", proxy)
         return procfile
 
-    def prepare(self, seed: str = "small") -> None:
-        """Databases made and migrated, the shop seeded on its first run. Idempotent."""
+    def prepare(self, seed: str = "small", *, fresh: bool = False) -> None:
+        """Databases made and migrated, the shop seeded on its first run. Idempotent. `fresh`
+        starts from nothing: the var folder's databases and broker files, or the stack's own
+        PostgreSQL databases, are dropped, and its seam queues on the broker purged."""
+        names = [f"{self.name}_{p}" for p in ("monolith", "catalog", "payments", "proxy")]
+        if fresh:
+            self._forget(names)
         if self.postgres:
-            _create_databases(
-                self.postgres,
-                [f"{self.name}_{p}" for p in ("monolith", "catalog", "payments", "proxy")],
-            )
+            _create_databases(self.postgres, names)
         env = {**os.environ, **self.env()}
         env.pop("DJANGO_SETTINGS_MODULE", None)
         py = sys.executable
@@ -201,6 +206,32 @@ class Stack:
             if done.returncode != 0:
                 last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
                 raise StackError(f"{what} failed: {last[0]}")
+
+    def _forget(self, databases: list[str]) -> None:
+        import shutil
+
+        if self.postgres:
+            _drop_databases(self.postgres, databases)
+        for path in [
+            *self.var_dir.glob("*.sqlite3*"),
+            *self.var_dir.glob("*.lock"),
+            self.folder / "routes.db",
+        ]:
+            path.unlink(missing_ok=True)
+        for folder in ("broker", "mail"):
+            shutil.rmtree(self.var_dir / folder, ignore_errors=True)
+        (self.var_dir / "traces.jsonl").unlink(missing_ok=True)
+        if self.broker:
+            from kombu import Connection
+
+            try:
+                with Connection(self.broker, connect_timeout=5) as conn:
+                    conn.ensure_connection(max_retries=1)
+                    for side in ("monolith", "catalog"):
+                        with contextlib.suppress(Exception), conn.channel() as channel:
+                            channel.queue_purge(f"{self.name}.seam.{side}")  # absent: nothing to do
+            except Exception as exc:
+                raise StackError(f"the broker {self.broker}: {exc}") from exc
 
     # -- running -----------------------------------------------------------------------------
     def start(self, *, show_output: bool = False) -> None:
@@ -359,6 +390,19 @@ def _create_databases(server: str, names: list[str]) -> None:
             for name in names:
                 if name not in have:
                     conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        raise StackError(f"PostgreSQL at {server}: {str(exc).strip().splitlines()[0]}") from exc
+
+
+def _drop_databases(server: str, names: list[str]) -> None:
+    import psycopg
+
+    try:
+        with psycopg.connect(
+            f"{server.rstrip('/')}/postgres", autocommit=True, connect_timeout=5
+        ) as conn:
+            for name in names:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     except psycopg.Error as exc:
         raise StackError(f"PostgreSQL at {server}: {str(exc).strip().splitlines()[0]}") from exc
 

@@ -512,8 +512,11 @@ def _write(path: Path, text: str) -> None:
 def main(
     *, fast: bool, var_dir: Path, port_base: int, postgres: str | None, broker: str | None
 ) -> int:
-    stack = Stack(var_dir, port_base=port_base, postgres=postgres, broker=broker)
-    out = stack.var_dir / "demo"
+    # The demo's own stack, started from nothing each run (var/demo/stack-data, or its own
+    # databases on PostgreSQL): a second run tells the same story. `make up` keeps var/ itself.
+    out = Path(var_dir).resolve() / "demo"
+    stack = Stack(out / "stack-data", port_base=port_base, postgres=postgres, broker=broker,
+                  name="figkit_demo")  # fmt: skip
     try:
         stack.check_ports()
         stack.write_files()
@@ -521,7 +524,7 @@ def main(
         os.environ["DJANGO_SETTINGS_MODULE"] = "legacy_monolith.config.settings"
         console.print(f"[bold]make demo[/bold]{' (FAST)' if fast else ''}: var folder {stack.var_dir}, "
                       f"proxy {stack.proxy_url}")  # fmt: skip
-        stack.prepare()
+        stack.prepare(fresh=True)
         import django
 
         django.setup()
