@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -14,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.e2e import ports
+
 REPO = Path(__file__).resolve().parents[2]
 FIRST = "api-catalog-product-list"  # the plan's route for /api/products/
 FIGKIT = str(Path(sys.executable).with_name("figkit"))
@@ -21,18 +22,7 @@ FIGKIT = str(Path(sys.executable).with_name("figkit"))
 
 def free_base() -> int:
     """A port base whose four demo ports (BASE, +1, +100, +200) are all free."""
-    for _ in range(50):
-        base = random.randrange(20000, 60000)
-        ok = True
-        for port in (base, base + 1, base + 100, base + 200):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    ok = False
-        if ok:
-            return base
-    pytest.fail("no free port base for the demo")
+    return ports.free_base((0, 1, 100, 200))
 
 
 def test_three_commands_move_a_route_to_the_catalog_service_and_back(tmp_path):
