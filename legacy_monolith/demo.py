@@ -1,4 +1,4 @@
-"""`make demo`: migrate and seed the shop on its embedded defaults, then serve it.
+"""`make shop`: migrate and seed the shop on its embedded defaults, then serve it alone (with a Celery worker).
 
 Idempotent: a second run keeps the data it made the first time.
 """

@@ -1,4 +1,4 @@
-"""`make demo` end to end: a fresh var dir, migrate, seed, serve, answer HTTP; and a clear error when the port is taken."""
+"""`make shop` end to end: a fresh var dir, migrate, seed, serve, answer HTTP; and a clear error when the port is taken."""
 
 import os
 import re
