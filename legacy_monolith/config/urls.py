@@ -1,8 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from legacy_monolith.core import health
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Liveness and readiness (database, migrations, broker), as the extracted services have them.
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     # The data seam's checksums, status and ownership endpoints (docs/seam.md).
     path("seam/", include("extracted.seam.urls")),
     path("api/", include(("legacy_monolith.config.api_urls", "api"))),

@@ -258,7 +258,7 @@ class Stack:
     def wait_ready(self, within: float = READY_WITHIN_S) -> None:
         """Every server's readiness probe says ready and every process is still up."""
         probes = {
-            "monolith": f"{self.url('monolith')}/api/health",
+            "monolith": f"{self.url('monolith')}/readyz",
             "catalog": f"{self.url('catalog')}/readyz",
             "payments": f"{self.url('payments')}/readyz",
             "proxy admin API": f"{self.admin_url}/healthz",
