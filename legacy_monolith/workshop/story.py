@@ -250,13 +250,15 @@ class Story:
             .order_by("pk")
             .values_list("slug", flat=True)[:40]
         )
-        variants = (
-            ProductVariant.objects.filter(product__is_active=True, stock_items__isnull=False)
-            .distinct()
-            .order_by("pk")[:10]
-        )
+        # Two reads, not a join: this module is the demo's, not the shop's, and `figkit check`
+        # holds the catalog's boundary over every file of legacy_monolith/.
+        stocked = set(StockItem.objects.values_list("variant_id", flat=True))
+        variants = [
+            v for v in ProductVariant.objects.filter(product__is_active=True).order_by("pk")
+            if v.pk in stocked
+        ][:10]  # fmt: skip
         skus = [v.sku for v in variants]
-        StockItem.objects.filter(variant__in=variants).update(quantity=100_000)
+        StockItem.objects.filter(variant_id__in=[v.pk for v in variants]).update(quantity=100_000)
         categories = list(Category.objects.order_by("pk").values_list("slug", flat=True)[:10])
         method = ShippingMethod.objects.filter(is_active=True).order_by("price").first()
         if not (products and skus and categories and method):
