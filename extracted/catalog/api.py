@@ -6,9 +6,11 @@ Its OpenAPI page is /api/docs."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern
@@ -16,6 +18,7 @@ from ninja import NinjaAPI, Query, Schema
 
 from extracted.catalog.models import Category, Product
 from extracted.catalog.writes import BadBody, ProductPatch, parse_patch, update_product
+from extracted.seam import switches
 from extracted.seam.middleware import OwnershipErrors
 from extracted.seam.ownership import NotOwner, WritesHeld
 
@@ -123,6 +126,19 @@ def product_json(product: Product, detail: bool = False) -> dict[str, Any]:
     return data
 
 
+# The workshop's planted mismatch (docs/workshop.md, step 5). With the live switch on
+# (`extracted/catalog/manage.py switch workshop-bug on`, which `figkit workshop reset` does), the
+# product detail shows a price from 100 up rounded to whole euros, "199.99" as "200", where the
+# monolith answers it to the cent. Off by default: `make demo` and the tests never see it.
+WORKSHOP_BUG = "workshop-bug"
+
+
+def detail_price(price: Decimal) -> str:
+    if price >= 100 and switches.value(WORKSHOP_BUG, settings.WORKSHOP_BUG) == "on":
+        return str(price.quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+    return str(price)
+
+
 def page_bounds(
     offset: str | None, limit: str | None, default_limit: int = 50, max_limit: int = 200
 ) -> tuple[int, int]:
@@ -178,7 +194,7 @@ def product_detail(request: HttpRequest, slug: str) -> Any:
     product = _detail(slug)
     if product is None:
         return _no_product(slug)
-    return product_json(product, detail=True)
+    return {**product_json(product, detail=True), "price": detail_price(product.base_price)}
 
 
 @api.patch(

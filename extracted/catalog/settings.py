@@ -85,6 +85,10 @@ SEAM = {
     },
 }
 
+# The workshop's planted mismatch in the product detail (api.py, detail_price): "on" or "off"
+# until the live switch `workshop-bug` is set (`manage.py switch workshop-bug off`).
+WORKSHOP_BUG = os.environ.get("CATALOG_WORKSHOP_BUG", "off")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
