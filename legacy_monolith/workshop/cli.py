@@ -76,6 +76,27 @@ def up(
     )
 
 
+Step = Annotated[int, typer.Argument(min=1, max=11, help="The step of docs/workshop.md, 1-11.")]
+
+
+@workshop_app.command()
+def check(step: Step, var: VarDir = ROOT / "var", port_base: PortBase = 8000) -> None:
+    """Is the running stack where step N of docs/workshop.md leaves it? One line per thing
+    checked; exits 0 when all hold, 1 when one is missing, 2 when no stack answers."""
+    from legacy_monolith.workshop import checks
+
+    raise typer.Exit(checks.main_check(step, var_dir=var, port_base=port_base))
+
+
+@workshop_app.command()
+def reset(var: VarDir = ROOT / "var", port_base: PortBase = 8000) -> None:
+    """Put the running stack back at step 0: the catalog owned by the monolith, its routes on the
+    monolith with fresh diff figures and no faults, checkout atomic, the planted mismatch on."""
+    from legacy_monolith.workshop import checks
+
+    raise typer.Exit(checks.main_reset(var_dir=var, port_base=port_base))
+
+
 def main() -> None:
     os.environ.pop("DJANGO_SETTINGS_MODULE", None)  # each command sets its own
     workshop_app(prog_name="figkit workshop")
