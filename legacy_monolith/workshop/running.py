@@ -17,7 +17,12 @@ from legacy_monolith.workshop.stack import ROOT, Stack, StackError
 
 
 def main(*, var_dir: Path, port_base: int, postgres: str | None, broker: str | None) -> int:
-    stack = Stack(var_dir, port_base=port_base, postgres=postgres, broker=broker)
+    # The workshop's stack: the catalog service's planted mismatch is on until step 5 turns it
+    # off (docs/workshop.md); make demo's stack never has it.
+    stack = Stack(var_dir, port_base=port_base, postgres=postgres, broker=broker,
+                  extra_env={"CATALOG_WORKSHOP_BUG": "on"})  # fmt: skip
+    # Started as a background job by a shell, SIGINT may come ignored: Ctrl-C must stop it all.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         stack.check_ports()
         stack.write_files()
@@ -70,7 +75,6 @@ def analyse(stack: Stack) -> Path:
 
 
 def where(stack: Stack, report: Path, routes: list[str]) -> list[str]:
-    env = stack.env()
     return [
         "",
         "The shop, its catalog and payments services and the strangler proxy are running:",
@@ -83,11 +87,11 @@ def where(stack: Stack, report: Path, routes: list[str]) -> list[str]:
         f"  processes:                {stack.folder / 'Procfile'} (honcho), output below",
         f"  routes:                   {len(routes)} catalog routes, on the monolith until you move them",
         "",
-        "In another terminal, from the repository root:",
-        f"  export FIGKIT_ADMIN_URL={env['FIGKIT_ADMIN_URL']} FIGKIT_ADMIN_TOKEN_FILE={env['FIGKIT_ADMIN_TOKEN_FILE']}",
+        "In another terminal, from the repository root (docs/workshop.md walks the steps):",
+        f"  set -a; . {stack.folder / '.env'}; set +a      # where everything is, for figkit and manage.py",
         '  .venv/bin/figkit routes promote api-catalog-product-list --why "compare the catalog service"',
         "  .venv/bin/figkit routes diff api-catalog-product-list",
-        "  .venv/bin/figkit workshop check 1      # docs/workshop.md walks the steps",
+        "  .venv/bin/figkit workshop check 1",
         "Ctrl-C stops it all.",
         "",
     ]
