@@ -24,6 +24,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 
@@ -56,7 +57,7 @@ class Stack:
         self.folder = self.var_dir / "stack"
         self.log = self.output or self.folder / "stack.log"
         self._honcho: subprocess.Popen | None = None
-        self._log_file = None
+        self._log_file: BinaryIO | None = None
         self._log_from = 0  # this run's part of the log starts here
 
     # -- where things are ------------------------------------------------------------------
@@ -239,8 +240,8 @@ class Stack:
         self.check_ports()
         procfile = self.write_files()
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        self._log_file = open(self.log, "ab")  # noqa: SIM115 - closed in stop()
-        self._log_from = self._log_file.tell()
+        log = self._log_file = open(self.log, "ab")  # noqa: SIM115 - closed in stop()
+        self._log_from = log.tell()
         command = [sys.executable, "-m", "honcho", "--no-colour", "-f", str(procfile),
                    "-e", str(self.folder / ".env"), "-d", str(ROOT), "start"]  # fmt: skip
         env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}

@@ -225,7 +225,7 @@ class Story:
             raise StoryFailed(f"figkit analyze failed: {done.stderr.strip()[-300:]}")
         return report / "report.html"
 
-    def shoppers_and_catalogue(self) -> tuple[list[Shopper], Catalogue]:
+    def shoppers_and_catalogue(self) -> tuple[list[Shopper | None], Catalogue]:
         """Shoppers with a password and an address, and SKUs with stock enough for the story."""
         from django.contrib.auth.hashers import make_password
 
@@ -234,7 +234,8 @@ class Story:
         from legacy_monolith.inventory.models import StockItem
         from legacy_monolith.shipping.models import ShippingMethod
 
-        shoppers, password = [], make_password(SHOPPER_PASSWORD)
+        shoppers: list[Shopper | None] = []
+        password = make_password(SHOPPER_PASSWORD)
         for n in range(self.timing.shoppers):
             user, _ = User.objects.update_or_create(
                 username=f"demo-shopper-{n}",
@@ -265,8 +266,8 @@ class Story:
             raise StoryFailed(
                 "the shop has no products, stock, categories or shipping methods: seed it"
             )
-        visitors = [None] * self.timing.visitors
-        return [*shoppers, *visitors], Catalogue(products, categories, skus, method.pk)
+        shoppers += [None] * self.timing.visitors  # visitors
+        return shoppers, Catalogue(products, categories, skus, method.pk)
 
     def backfill(self) -> int:
         self.manage("backfill", "catalog", "--wait", "60")

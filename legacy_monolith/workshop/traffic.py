@@ -16,6 +16,7 @@ import re
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -70,7 +71,7 @@ class Catalogue:
 
 
 class Traffic:
-    def __init__(self, base_url: str, shoppers: list[Shopper | None], catalogue: Catalogue):
+    def __init__(self, base_url: str, shoppers: Sequence[Shopper | None], catalogue: Catalogue):
         self.base_url = base_url.rstrip("/")
         self.shoppers = shoppers
         self.catalogue = catalogue
