@@ -1,10 +1,13 @@
 """Make N catalog changes in the monolith through its ORM, as its admin and backoffice would:
-`python tests/extracted/catalog_writes.py N [--products P] [--seed S]`. Each change is its own
-transaction. Prints `wrote N` when done."""
+`python tests/extracted/catalog_writes.py N [--products P] [--seed S] [--until FILE]`. Each change
+is its own transaction; with --until it goes on past N until FILE exists, so a test can keep the
+stream flowing for as long as its faults take on the machine at hand. Prints `wrote K` when
+done."""
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import sys
@@ -20,6 +23,7 @@ def main() -> None:
     parser.add_argument("changes", type=int)
     parser.add_argument("--products", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--until", type=Path, default=None, metavar="FILE")
     args = parser.parse_args()
 
     import django
@@ -44,7 +48,9 @@ def main() -> None:
                                          brand=brands[n % 2], base_price=Decimal("20.00"))  # fmt: skip
         ProductVariant.objects.create(product=product, sku=f"LAMP-{n}", price=Decimal("20.00"))
         products.append(product)
-    for i in range(args.changes):
+    for i in itertools.count():
+        if i >= args.changes and (args.until is None or args.until.exists()):
+            break
         product = rng.choice(products)
         move = rng.random()
         if move < 0.5:
@@ -61,7 +67,7 @@ def main() -> None:
         else:
             product.name = f"Lamp {product.pk} mk{i}"
             product.save()
-    print(f"wrote {args.changes}", flush=True)
+    print(f"wrote {i}", flush=True)
 
 
 if __name__ == "__main__":

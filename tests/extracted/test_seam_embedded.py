@@ -6,22 +6,26 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.extracted.stack import Stack
+from tests.extracted.stopping import stop_together
 
 
 @pytest.fixture
 def stack(tmp_path):
     stack = Stack(tmp_path)
-    stack.manage("monolith", "migrate", "-v0")
-    stack.manage("monolith", "seed", "--size", "small")
-    stack.manage("catalog", "migrate", "-v0")
+    with ThreadPoolExecutor(1) as pool:  # one SQLite file each: the two sides side by side
+        catalog = pool.submit(stack.manage, "catalog", "migrate", "-v0")
+        stack.manage("monolith", "migrate", "-v0")
+        stack.manage("monolith", "seed", "--size", "small")
+        catalog.result()
     try:
         yield stack
     finally:
-        stack.stop_all()
+        stop_together(stack)
 
 
 def reconcile(stack: Stack) -> dict:
@@ -42,8 +46,10 @@ def until_reconciled(stack: Stack, deadline_s: float = 60) -> dict:
 
 
 def test_the_catalog_reaches_the_service_through_a_celery_worker_and_comes_back_after_a_flip(stack):
-    stack.serve_catalog()
-    stack.serve_monolith()
+    with ThreadPoolExecutor(1) as pool:
+        serving = pool.submit(stack.serve_catalog)
+        stack.serve_monolith()
+        serving.result()
     worker = ["-m", "celery", "-A", "extracted.catalog", "worker", "--pool=solo", "-Q", stack.queue("catalog"),
               "--without-gossip", "--without-mingle", "--loglevel=WARNING"]  # fmt: skip
     stack.start("catalog-worker", "catalog", argv=worker)

@@ -8,9 +8,13 @@ import json
 import re
 import threading
 import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import httpx
+import psycopg
 import pytest
 
 from tests import services
@@ -20,6 +24,7 @@ from tests.extracted.stack import (
     drop_postgres_database,
     postgres_database,
 )
+from tests.extracted.stopping import stop_together
 
 ROUTE = {
     "name": "catalog-products",
@@ -42,6 +47,7 @@ class Writer:
     waits: list[float] = field(default_factory=list)
     writes: int = 0
     retried: int = 0
+    by_upstream: Counter = field(default_factory=Counter)  # acknowledged writes per upstream
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
@@ -62,6 +68,7 @@ class Writer:
                 self.waits.append(time.monotonic() - started)
                 if response.status_code == 200:
                     self.acknowledged[slug] = name
+                    self.by_upstream[response.headers.get("x-figkit-upstream")] += 1
                     self.writes += 1
                 else:
                     self.errors.append(
@@ -69,6 +76,17 @@ class Writer:
                     )
                 n += 1
                 time.sleep(0.01)
+
+    def wait_for(self, writes: int, upstream: str | None = None, deadline_s: float = 30) -> None:
+        """Until WRITES more writes are acknowledged (by UPSTREAM, if given)."""
+        count = lambda: self.by_upstream[upstream] if upstream else self.writes  # noqa: E731
+        goal, deadline = count() + writes, time.monotonic() + deadline_s
+        while count() < goal:
+            assert self.thread.is_alive() and time.monotonic() < deadline, (
+                f"{count()} of {goal} writes acknowledged{f' by {upstream}' if upstream else ''} "
+                f"in {deadline_s:.0f} s; errors: {self.errors[:5]}"
+            )
+            time.sleep(0.02)
 
     def __enter__(self) -> Writer:
         self.stop.clear()
@@ -81,24 +99,50 @@ class Writer:
         self.thread.join(timeout=30)
 
 
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    """The monolith's database migrated and seeded once for the module: each test starts on a
+    copy of it, as it would on a database migrated and seeded anew, some 6 s sooner."""
+    server = services.require(services.POSTGRES)
+    url = postgres_database(server, "figkit_flip_seeded")
+    try:
+        maker = Stack(tmp_path_factory.mktemp("seeded"), monolith_db=url,
+                      broker_url=services.require(services.RABBITMQ))  # fmt: skip
+        maker.manage("monolith", "migrate", "-v0")
+        maker.manage("monolith", "seed", "--size", "small")
+        yield url
+    finally:
+        drop_postgres_database(url)
+
+
+def copy_of(url: str, prefix: str) -> str:
+    """A new database made from URL's as its template; its URL."""
+    base, template = url.rsplit("/", 1)
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return f"{base}/{name}"
+
+
 @pytest.fixture
-def stack(tmp_path, rabbitmq_url):
+def stack(tmp_path, rabbitmq_url, seeded):
     server = services.require(services.POSTGRES)
     stack = Stack(tmp_path, broker_url=rabbitmq_url,
-                  monolith_db=postgres_database(server, "figkit_flip_mono"),
+                  monolith_db=copy_of(seeded, "figkit_flip_mono"),
                   catalog_db=postgres_database(server, "figkit_flip_catalog"))  # fmt: skip
     try:
-        stack.manage("monolith", "migrate", "-v0")
-        stack.manage("monolith", "seed", "--size", "small")
-        stack.serve_monolith()
-        stack.serve_catalog()
-        stack.serve_proxy([ROUTE])
+        # The three servers start side by side (the service migrates its database as it starts).
+        with ThreadPoolExecutor(3) as pool:
+            started = [pool.submit(stack.serve_catalog), pool.submit(stack.serve_monolith),
+                       pool.submit(stack.serve_proxy, [ROUTE])]  # fmt: skip
+            for done in started:
+                done.result()
         for side, command in (("monolith", "relay_outbox"), ("catalog", "consume"),
                               ("catalog", "relay_outbox"), ("monolith", "consume")):  # fmt: skip
             stack.start(f"{side}-{command}", side, command)
         yield stack
     finally:
-        stack.stop_all()
+        stop_together(stack)
         stack.delete_queues()
         for url in (stack.monolith_db, stack.catalog_db):
             drop_postgres_database(url)
@@ -130,7 +174,7 @@ def caught_up(stack: Stack, deadline_s: float = 60) -> None:
         [(mono_in,)] = stack.sql("monolith", taken)
         if mono_out[0] == cat_out[0] == 0 and cat_in >= mono_out[1] and mono_in >= cat_out[1]:
             return
-        time.sleep(0.3)
+        time.sleep(0.1)
     pytest.fail(
         f"not caught up: monolith outbox {mono_out}, catalog inbox {cat_in}; catalog outbox {cat_out}, monolith inbox {mono_in}"
     )
@@ -156,9 +200,9 @@ def names_on_both_sides(stack: Stack, slugs_: list[str]) -> tuple[dict, dict]:
 def test_a_backfill_under_writes_leaves_no_difference(stack):
     chosen = slugs(stack)
     with Writer(stack.proxy_url, chosen) as writer:
-        time.sleep(1)
+        writer.wait_for(10)  # writing before the backfill starts,
         out = stack.manage("monolith", "backfill", "catalog", "--wait", "60").stdout
-        time.sleep(1)
+        writer.wait_for(11)  # and after it ends
     assert writer.errors == [] and writer.writes > 20, (writer.errors[:5], writer.writes)
     assert re.search(r"at outbox watermark \d+: \d+ snapshot event", out), out
     caught_up(stack)
@@ -187,15 +231,15 @@ def test_the_flip_both_ways_under_writes_loses_no_write_and_pauses_briefly(stack
     caught_up(stack)
     chosen = slugs(stack)
     with Writer(stack.proxy_url, chosen) as writer:
-        time.sleep(1)
+        writer.wait_for(10, "monolith")
         to_service = flip(stack, "service")
-        time.sleep(1.5)
+        writer.wait_for(10, "catalog")  # the service takes the writes,
         served_by = httpx.get(f"{stack.proxy_url}/api/products/{chosen[0]}/", timeout=10).headers[
             "x-figkit-upstream"
         ]
-        time.sleep(0.5)
         to_monolith = flip(stack, "monolith")
-        time.sleep(1)
+        writer.wait_for(10, "monolith")  # and the monolith again after the flip back
+        writer.wait_for(51 - writer.writes)
     assert served_by == "catalog", (
         "after the flip the proxy sends the catalog's routes to the service"
     )

@@ -10,6 +10,7 @@ import json
 import logging
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 
 from extracted.seam.tracing import Destinations, destinations
 from tests.extracted.stack import Stack
+from tests.extracted.stopping import stop_together
 
 SEED = """
 from decimal import Decimal
@@ -65,17 +67,21 @@ class Span:
 def stack(tmp_path_factory):
     stack = TracedStack(tmp_path_factory.mktemp("traced"))
     try:
-        stack.manage("monolith", "migrate", "-v0")
-        stack.manage("catalog", "migrate", "-v0")
-        stack.shell("monolith", SEED)  # its category and brand events go before the product's
-        stack.manage("monolith", "relay_outbox", "--once")
-        stack.manage("catalog", "consume", "--once")
-        stack.serve_monolith()
-        stack.serve_proxy(routes=[])  # unrouted traffic goes to the monolith
+        with ThreadPoolExecutor(2) as pool:  # each side, and the proxy, side by side
+            catalog = pool.submit(stack.manage, "catalog", "migrate", "-v0")
+            proxy = pool.submit(stack.serve_proxy, routes=[])  # unrouted traffic: the monolith
+            stack.manage("monolith", "migrate", "-v0")
+            stack.shell("monolith", SEED)  # its category and brand events go before the product's
+            stack.manage("monolith", "relay_outbox", "--once")
+            catalog.result()
+            consumed = pool.submit(stack.manage, "catalog", "consume", "--once")
+            stack.serve_monolith()
+            consumed.result()
+            proxy.result()
         stack.wait_http(f"{stack.proxy_url}/api/health", "proxy")
         yield stack
     finally:
-        stack.stop_all()
+        stop_together(stack)
 
 
 def patch_through_the_proxy(stack: TracedStack, trace_id: str, price: str) -> dict:
