@@ -15,8 +15,8 @@ Why each setting is there (docs/seam.md, "Delivery"):
   this long; it must exceed the longest task, or a slow task runs twice;
 - confirm_publish (RabbitMQ): publishing waits for the broker's confirm, so the relay marks an
   event sent only once the broker holds it;
-- broker_transport (filesystem): kombu's filesystem transport with whole-file writes
-  (FilesystemTransport below), so that no reader ever takes a message half written.
+- filesystem:// is kombu's filesystem transport with whole-file writes (FilesystemTransport
+  below), so that no reader ever takes a message half written.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from kombu.exceptions import ChannelError
-from kombu.transport import filesystem
+from kombu.transport import TRANSPORT_ALIASES, filesystem
 from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
 
@@ -39,7 +39,6 @@ VISIBILITY_TIMEOUT_S = 3600
 def celery_settings(var_dir: Path, broker_url: str | None = None) -> dict[str, Any]:
     url = broker_url or os.environ.get("CELERY_BROKER_URL", "filesystem://")
     options: dict[str, Any]
-    extra: dict[str, Any] = {}
     if url.startswith("filesystem"):
         folder = Path(var_dir) / "broker"
         options = {
@@ -49,7 +48,6 @@ def celery_settings(var_dir: Path, broker_url: str | None = None) -> dict[str, A
             "control_folder": str(folder / "control"),
             "store_processed": False,
         }
-        extra = {"CELERY_BROKER_TRANSPORT": FILESYSTEM_TRANSPORT}
     elif url.startswith(("redis", "rediss")):
         options = {"visibility_timeout": VISIBILITY_TIMEOUT_S}
     elif url.startswith(("amqp", "pyamqp")):
@@ -65,7 +63,6 @@ def celery_settings(var_dir: Path, broker_url: str | None = None) -> dict[str, A
         "CELERY_TASK_REJECT_ON_WORKER_LOST": True,
         "CELERY_WORKER_PREFETCH_MULTIPLIER": 1,
         "CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP": True,
-        **extra,
     }
 
 
@@ -96,6 +93,12 @@ class FilesystemChannel(filesystem.Channel):
 
 class FilesystemTransport(filesystem.Transport):
     Channel = FilesystemChannel
+
+
+# Every filesystem:// URL of this process gets it, whoever builds the connection (Celery, the
+# seam's consumer, a health check, a test that points an app at another broker): the fix follows
+# the URL's scheme, as kombu resolves transports, instead of a setting that can disagree with it.
+TRANSPORT_ALIASES["filesystem"] = FILESYSTEM_TRANSPORT
 
 
 FILESYSTEM_FOLDERS = ("data_folder_in", "data_folder_out", "processed_folder", "control_folder")

@@ -50,7 +50,6 @@ def check_broker() -> None:
 
     with Connection(
         settings.CELERY_BROKER_URL,
-        transport=getattr(settings, "CELERY_BROKER_TRANSPORT", None),
         transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
         connect_timeout=CHECK_TIMEOUT_S,
     ) as broker:

@@ -37,7 +37,8 @@ def write(transport: str, folder, count: int) -> None:
 
 def race(transport: str, folder) -> tuple[set[int], list[str]]:
     """A writer process publishes MESSAGES while this process takes them as fast as it can. With
-    kombu's own transport ("filesystem") a few dozen of 3,000 are lost to JSONDecodeError."""
+    kombu's own transport ("kombu.transport.filesystem:Transport") a few dozen of 3,000 are lost
+    to JSONDecodeError."""
 
     class Conf:
         broker_url = "filesystem://"
@@ -70,19 +71,28 @@ def race(transport: str, folder) -> tuple[set[int], list[str]]:
     return got, failures
 
 
-def test_the_seam_configures_its_own_filesystem_transport_and_celery_uses_it(tmp_path):
+def test_every_filesystem_url_gets_the_seams_transport_whoever_connects(tmp_path):
+    """By the URL's scheme, as kombu resolves transports: Celery's app, a plain kombu connection,
+    and an app pointed at filesystem:// after its settings were read all get it."""
+    from celery import Celery
+
     from extracted.seam.transport import celery_app
 
+    settings = celery_settings(tmp_path, "filesystem://")
+    with Connection(
+        "filesystem://", transport_options=settings["CELERY_BROKER_TRANSPORT_OPTIONS"]
+    ) as conn:
+        assert type(conn.transport).__name__ == "FilesystemTransport"
     if celery_app().conf.broker_url.startswith("filesystem"):
         with celery_app().connection_for_write() as conn:
             assert type(conn.transport).__name__ == "FilesystemTransport"
-
-    settings = celery_settings(tmp_path, "filesystem://")
-    assert settings["CELERY_BROKER_TRANSPORT"] == FILESYSTEM_TRANSPORT
-    assert "CELERY_BROKER_TRANSPORT" not in celery_settings(tmp_path, "amqp://guest@127.0.0.1//")
-    with Connection("filesystem://", transport=FILESYSTEM_TRANSPORT,
-                    transport_options=settings["CELERY_BROKER_TRANSPORT_OPTIONS"]) as conn:  # fmt: skip
+    other = Celery("other", broker="amqp://guest@127.0.0.1//", set_as_current=False)
+    other.conf.broker_url = "filesystem://"
+    other.conf.broker_transport_options = settings["CELERY_BROKER_TRANSPORT_OPTIONS"]
+    with other.connection_for_write() as conn:
         assert type(conn.transport).__name__ == "FilesystemTransport"
+    with Connection("amqp://guest@127.0.0.1//") as conn:  # other schemes are kombu's own
+        assert type(conn.transport).__module__ == "kombu.transport.pyamqp"
 
 
 @pytest.mark.timeout(120)

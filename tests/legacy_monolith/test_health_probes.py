@@ -21,7 +21,6 @@ def test_healthz_says_ok_and_readyz_is_ready_with_database_migrations_and_broker
 @pytest.mark.django_db(transaction=True)
 def test_readyz_is_503_naming_the_broker_when_it_cannot_be_reached(client, settings):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
-    settings.CELERY_BROKER_TRANSPORT = None
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = {}
     answer = client.get("/readyz")
     assert answer.status_code == 503
