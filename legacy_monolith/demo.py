@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from extracted.seam.serving import port_free
 
@@ -42,7 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_worker:
         worker = start_worker()
         try:
-            seconds = prove_worker(worker)
+            seconds = prove_worker(
+                lambda: None
+                if worker.poll() is None
+                else f"the Celery worker exited with code {worker.returncode} at start; see its output above"
+            )
         except WorkerFailed as exc:
             stop(worker)
             print(f"demo: {exc}", file=sys.stderr)
@@ -112,10 +117,11 @@ def start_worker() -> subprocess.Popen:
     )  # fmt: skip
 
 
-def prove_worker(worker: subprocess.Popen, timeout: float = 60) -> float:
+def prove_worker(stopped: Callable[[], str | None], timeout: float = 60) -> float:
     """Queue a real task (yesterday's sales snapshot) through the broker and wait until the
     worker has written its report run: the whole path, not just a process that started.
-    Returns the seconds it took; raises WorkerFailed when the worker dies or runs nothing."""
+    `stopped` says why the worker is gone, or None while it is up. Returns the seconds it took;
+    raises WorkerFailed when the worker dies or runs nothing."""
     from legacy_monolith.reporting.models import ReportRun
     from legacy_monolith.reporting.tasks import build_daily_sales_snapshot
 
@@ -124,10 +130,8 @@ def prove_worker(worker: subprocess.Popen, timeout: float = 60) -> float:
     started = time.monotonic()
     build_daily_sales_snapshot.delay()
     while time.monotonic() - started < timeout:
-        if worker.poll() is not None:
-            raise WorkerFailed(
-                f"the Celery worker exited with code {worker.returncode} at start; see its output above"
-            )
+        if why := stopped():
+            raise WorkerFailed(why)
         if ReportRun.objects.filter(
             kind="daily_sales_snapshot", pk__gt=last, finished_at__isnull=False
         ).exists():

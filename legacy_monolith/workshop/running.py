@@ -38,7 +38,13 @@ def main(*, var_dir: Path, port_base: int, postgres: str | None, broker: str | N
         from django.core.management import call_command
         from django.core.management.base import CommandError
 
-        from legacy_monolith.workshop.story import StoryFailed, import_catalog_routes
+        from legacy_monolith.workshop.story import (
+            StoryFailed,
+            import_catalog_routes,
+            worker_runs_a_task,
+        )
+
+        worker_seconds = worker_runs_a_task(stack)
 
         try:
             call_command("backfill", "catalog", wait=60)
@@ -52,7 +58,7 @@ def main(*, var_dir: Path, port_base: int, postgres: str | None, broker: str | N
     except KeyboardInterrupt:
         stack.stop()
         return 130
-    print("\n".join(where(stack, report, routes)), flush=True)
+    print("\n".join(where(stack, report, routes, worker_seconds)), flush=True)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         code = stack.wait()
@@ -74,7 +80,7 @@ def analyse(stack: Stack) -> Path:
     return out / "report.html"
 
 
-def where(stack: Stack, report: Path, routes: list[str]) -> list[str]:
+def where(stack: Stack, report: Path, routes: list[str], worker_seconds: float) -> list[str]:
     return [
         "",
         "The shop, its catalog and payments services and the strangler proxy are running:",
@@ -85,6 +91,7 @@ def where(stack: Stack, report: Path, routes: list[str]) -> list[str]:
         f"  payments service OpenAPI: {stack.url('payments')}/api/docs",
         f"  traces (JSON lines):      {stack.var_dir / 'traces.jsonl'}",
         f"  processes:                {stack.folder / 'Procfile'} (honcho), output below",
+        f"  worker:                   a task ran through it in {worker_seconds:.1f} s",
         f"  routes:                   {len(routes)} catalog routes, on the monolith until you move them",
         "",
         "In another terminal, from the repository root (docs/workshop.md walks the steps):",

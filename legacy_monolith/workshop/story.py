@@ -150,9 +150,13 @@ class Story:
         self.begin("start")
         shoppers, catalogue = self.shoppers_and_catalogue()
         self.stack.start()
+        seconds = worker_runs_a_task(self.stack)
         self.traffic = Traffic(self.stack.proxy_url, shoppers, catalogue)
         self.traffic.start()
-        self.end("start", "9 processes under honcho, every probe ready")
+        self.end(
+            "start",
+            f"9 processes under honcho, every probe ready, a task ran through the worker in {seconds:.1f} s",
+        )
         try:
             self.story()
         finally:
@@ -434,6 +438,16 @@ class Story:
         for p in self.phases:
             for sample in p.error_samples:
                 console.print(f"  [red]{p.phase}[/red]: {sample}")
+
+
+def worker_runs_a_task(stack: Stack) -> float:
+    """The Celery worker is not only up: a real task went through the broker and it ran it."""
+    from legacy_monolith.demo import WorkerFailed, prove_worker
+
+    try:
+        return prove_worker(stack.stopped)
+    except WorkerFailed as exc:
+        raise StackError(str(exc)) from None
 
 
 def import_catalog_routes(stack: Stack, routes_dir: Path, *, replace: bool) -> list[str]:

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,8 +19,9 @@ import httpx
 import pytest
 
 from legacy_monolith.workshop import checks
-from legacy_monolith.workshop.stack import Stack
+from legacy_monolith.workshop.stack import OFFSETS, Stack
 from legacy_monolith.workshop.story import SERVICE_ROUTES, import_catalog_routes
+from tests.e2e import ports
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -52,18 +51,7 @@ print(json.dumps({"username": a.user.username, "password": CUSTOMER_PASSWORD, "a
 
 def free_base() -> int:
     """A port base whose five ports (BASE, +1, +100, +200, +300) are all free."""
-    for _ in range(50):
-        base = random.randrange(20000, 60000, 10)
-        free = True
-        for port in (base, base + 1, base + 100, base + 200, base + 300):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    free = False
-        if free:
-            return base
-    pytest.fail("no free port base for the stack")
+    return ports.free_base(tuple(OFFSETS.values()))
 
 
 def eventually(holds: Callable[[], bool], within: float, what: str) -> None:
