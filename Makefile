@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # FAST=1 gives the 60-second version of the demo.
 FAST ?=
 
-.PHONY: venv demo up shop proxy-demo test test-sqlite test-postgres lint format clean
+.PHONY: venv demo up shop test test-sqlite test-postgres lint format clean
 
 venv: $(STAMP)
 
@@ -33,10 +33,6 @@ up: venv
 # The shop alone on :8100, migrated and seeded, with a Celery worker.
 shop: venv
 	$(PY) -m legacy_monolith.demo
-
-# The shop behind the strangler proxy, with one route ready to move (docs/proxy.md).
-proxy-demo: venv
-	$(PY) -m legacy_monolith.proxy_demo
 
 test: test-sqlite test-postgres
 

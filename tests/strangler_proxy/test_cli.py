@@ -251,14 +251,14 @@ def test_the_figkit_command_mounts_routes_and_proxy():
     assert out.returncode == 0 and "set-mode" in out.stdout and "rollback" in out.stdout
 
 
-def test_the_demo_config_is_valid(tmp_path, monkeypatch):
-    root = Path(__file__).resolve().parents[2]
+def test_the_stacks_proxy_config_is_valid(tmp_path, monkeypatch):
+    """The proxy.toml that `make demo` and `make up` write passes `figkit proxy check`."""
+    from legacy_monolith.workshop.stack import Stack
+
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "var").mkdir()
-    (tmp_path / "var" / "figkit-admin-token").write_text("a-demo-token-of-length\n")
-    result = runner.invoke(
-        proxy_app, ["check", "--config", str(root / "legacy_monolith" / "proxy_demo.toml")]
-    )
+    stack = Stack(tmp_path / "var", port_base=18000)
+    stack.write_files()
+    result = runner.invoke(proxy_app, ["check", "--config", str(stack.folder / "proxy.toml")])
     assert result.exit_code == 0, result.output
     assert "upstreams catalog, monolith" in result.output
 
