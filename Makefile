@@ -34,7 +34,9 @@ up: venv
 shop: venv
 	$(PY) -m legacy_monolith.demo
 
-test: test-sqlite test-postgres
+# Both legs, in two lanes side by side (tests/lanes.py says which tests go where and why).
+test: venv
+	TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(PY) tests/lanes.py $(PYTEST_ARGS)
 
 test-sqlite: venv
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -31,5 +31,7 @@ def redis_url() -> str:
 
 
 @pytest.fixture
-def rabbitmq_url() -> str:
-    return services.require(services.RABBITMQ)
+def rabbitmq_url():
+    url = services.require(services.RABBITMQ)
+    with services.rabbitmq_in_use():  # a restart of the broker by another session waits for us
+        yield url

@@ -6,9 +6,16 @@ fails the run: a skipped real-service test must never pass CI silently.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
 from urllib.parse import urlsplit
 
 import pytest
@@ -68,3 +75,52 @@ def require(service: Service) -> str:
             f"{service.missing_reason()} (CI=true: real-service tests may not skip)", pytrace=False
         )
     pytest.skip(service.missing_reason())
+
+
+# `make test` runs two pytest sessions side by side (tests/lanes.py). A test that restarts
+# RabbitMQ must have it to itself: every other user of the server holds this lock shared.
+RABBITMQ_LOCK = Path(tempfile.gettempdir()) / "figkit-tests-rabbitmq.lock"
+
+
+class _ProcessLock:
+    """One flock per process on RABBITMQ_LOCK, counted: a test that holds it shared (through
+    its fixture) and then asks for it alone converts its own lock instead of waiting on it."""
+
+    def __init__(self) -> None:
+        self.file: IO[str] | None = None
+        self.shared = 0
+
+    def take(self, mode: int, within: float) -> None:
+        if self.file is None:
+            self.file = open(RABBITMQ_LOCK, "a")  # noqa: SIM115 - kept for the session
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                fcntl.flock(self.file, mode | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"RabbitMQ stayed in use by another test session for {within:.0f} s "
+                                f"(lock {RABBITMQ_LOCK})", pytrace=False)  # fmt: skip
+                time.sleep(0.2)
+
+    def settle(self) -> None:
+        assert self.file is not None
+        fcntl.flock(self.file, fcntl.LOCK_SH if self.shared else fcntl.LOCK_UN)
+
+
+_rabbitmq_lock = _ProcessLock()
+
+
+@contextmanager
+def rabbitmq_in_use(*, alone: bool = False, within: float = 600.0) -> Iterator[None]:
+    """Hold RabbitMQ shared (a test that uses it) or alone (a test that restarts it)."""
+    lock = _rabbitmq_lock
+    if alone or lock.shared == 0:
+        lock.take(fcntl.LOCK_EX if alone else fcntl.LOCK_SH, within)
+    lock.shared += 0 if alone else 1
+    try:
+        yield
+    finally:
+        lock.shared -= 0 if alone else 1
+        lock.settle()

@@ -262,14 +262,15 @@ def test_a_broker_restart_mid_stream_loses_no_event(stack, tmp_path):
     stream = Stream(stack)
     try:
         wait_for("event through the seam", lambda: stream.taken() >= 50, stack)
-        rabbitmqctl("stop_app")
-        stopped = time.monotonic()
-        # Both notice while the monolith goes on writing: the relay has events it cannot send,
-        # and tries again for the rest of the outage.
-        noticed = lambda: all("retrying" in stack.log(n) for n in ("relay", "consumer"))  # noqa: E731
-        wait_for("notice of the broker's stop by both the relay and the consumer", noticed, stack)
-        time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - stopped)))
-        rabbitmqctl("start_app")
+        with services.rabbitmq_in_use(alone=True):  # no other test session's broker test now
+            rabbitmqctl("stop_app")
+            stopped = time.monotonic()
+            # Both notice while the monolith goes on writing: the relay has events it cannot
+            # send, and tries again for the rest of the outage.
+            noticed = lambda: all("retrying" in stack.log(n) for n in ("relay", "consumer"))  # noqa: E731
+            wait_for("notice of the broker's stop by both the relay and the consumer", noticed, stack)
+            time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - stopped)))
+            rabbitmqctl("start_app")
         back, _, _ = stream.sent()
         wait_for("event sent and taken in after the restart",
                  lambda: stream.sent()[0] > back and stream.taken() > back, stack)  # fmt: skip
