@@ -3,7 +3,10 @@
 The steps: monolith -> shadow -> canary at each percentage of `[proxy.gates] ladder` ->
 service. Leaving shadow needs the shadow comparison to pass: at least `min_requests`
 compared, the mismatch rate and the service's error rate on mirrored requests at or
-under their maxima. Each canary step needs at least `min_requests` served by the
+under their maxima, and a body that is compared: when the proxy has learnt the whole body `$`
+as noise (the monolith's own answers differ every time, as a page with a CSRF token does),
+no mismatch can be seen in it, and the gate asks for that to be said on purpose (`ignore`
+`$`) instead of passing on a comparison of nothing. Each canary step needs at least `min_requests` served by the
 service with its error rate at or under `max_error_rate`. Figures are counted from the
 route's last change (so a step is judged on its own traffic) and over at most the
 last `window_seconds`, summed over every worker through the store. A refusal names the
@@ -62,6 +65,7 @@ def measured(store: RouteStore, name: str, gates: GatesConfig, now: float | None
     since = max(now - gates.window_seconds, changed)
     counts = store.window(name, math.ceil(since))  # whole seconds after the change only
     compared = counts["compared"]
+    noise = store.noise([name]).get(name, set())
     mirrored = compared + counts["shadow_errors"]
     return {
         **counts,
@@ -69,7 +73,16 @@ def measured(store: RouteStore, name: str, gates: GatesConfig, now: float | None
         "mismatch_rate": counts["mismatched"] / compared if compared else 0.0,
         "shadow_error_rate": counts["shadow_errors"] / mirrored if mirrored else 0.0,
         "error_rate": counts["errors"] / counts["requests"] if counts["requests"] else 0.0,
+        "body_is_noise": WHOLE_BODY in noise,
     }
+
+
+WHOLE_BODY = "$"  # the JSONPath of the whole body, as the noise learner names it
+
+
+def ignores_the_body(route: Route) -> bool:
+    shadow = route.policy.options.get("shadow") or {}
+    return WHOLE_BODY in (shadow.get("ignore") or ())
 
 
 def verdict(route: Route, figures: dict[str, Any], gates: GatesConfig) -> str | None:
@@ -82,6 +95,14 @@ def verdict(route: Route, figures: dict[str, Any], gates: GatesConfig) -> str | 
             return (
                 f"only {n} shadow comparisons {window}; min_requests is {gates.min_requests} "
                 "([proxy.gates]): send more traffic or wait"
+            )
+        if figures.get("body_is_noise") and not ignores_the_body(route):
+            return (
+                "the whole body is learnt as noise (two answers of the monolith to the same "
+                "request differ everywhere: a CSRF token or a timestamp in a page?), so no "
+                "mismatch in it can be seen. Compare a JSON route, or say on purpose that only "
+                f"status and headers count: `figkit routes set-mode {route.name} shadow "
+                "--ignore '$'` (then let the gate count again)"
             )
         if figures["mismatch_rate"] > gates.max_mismatch_rate:
             return (

@@ -119,3 +119,66 @@ def test_diff_and_promote_of_an_unknown_route_say_so(proxy):
     for args in (("diff", "nope"), ("diff", "nope", "--reset"), ("promote", "nope", "--why", "x")):
         done = figkit(proxy, *args)
         assert done.exit_code == 1 and "no route named 'nope'" in done.output, (args, done.output)
+
+
+def page_app(side: str):
+    """A page served by each side: the monolith's carries a new CSRF token in every answer, the
+    service's is its own template. Compared whole, the monolith differs from itself."""
+    import secrets
+
+    from tests.strangler_proxy.upstream_app import lifespan
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            return await lifespan(receive, send)
+        token = secrets.token_hex(16) if side == "monolith" else ""
+        body = (f'<html><title>{side}</title><form><input type="hidden" '
+                f'name="csrfmiddlewaretoken" value="{token}"></form></html>').encode()  # fmt: skip
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/html; charset=utf-8")]})  # fmt: skip
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+def test_a_body_learnt_whole_as_noise_keeps_the_gate_closed_until_ignored_on_purpose(start_proxy):
+    from tests.strangler_proxy import servers
+
+    running = {side: servers.start(page_app(side)) for side in ("monolith", "catalog")}
+    try:
+        proxy = start_proxy(upstream_urls={s: r.url for s, r in running.items()}, gates=GATES)
+        cut_over(proxy, "page", "/pages/<int:id>", policy={"mode": "monolith"})
+        assert figkit(proxy, "promote", "page", "--why", "compare the pages").exit_code == 0
+
+        def send(until):
+            deadline = time.monotonic() + 15
+            with httpx.Client(base_url=proxy.url, timeout=10) as client, proxy.admin() as admin:
+                while True:
+                    for n in range(10):
+                        assert client.get(f"/pages/{n}").status_code == 200
+                    window = admin.get("/api/routes/page/diff").json()["gate_window"]
+                    if until(window):
+                        return window
+                    assert time.monotonic() < deadline, window
+                    time.sleep(0.2)
+
+        window = send(lambda w: w["compared"] >= 30 and w["body_is_noise"])
+        assert window["mismatched"] == 0, "a page compared as noise shows no mismatch at all"
+        refused = figkit(proxy, "promote", "page", "--why", "0 mismatches?")
+        assert refused.exit_code == 1, refused.output
+        assert "whole body is learnt as noise" in refused.output
+        assert "set-mode page shadow --ignore '$'" in " ".join(refused.output.split())
+        shown = figkit(proxy, "diff", "page")
+        assert "warning: the whole body is learnt as noise" in shown.output
+
+        ignored = figkit(proxy, "set-mode", "page", "shadow", "--ignore", "$", "--why",
+                         "the service's own pages: status and content type only")  # fmt: skip
+        assert ignored.exit_code == 0, ignored.output
+        send(lambda w: w["compared"] >= 25)
+        passed = figkit(proxy, "promote", "page", "--why", "compared by status, on purpose")
+        assert passed.exit_code == 0, passed.output
+        assert "promoted to canary 50%" in passed.output
+        assert "warning" not in figkit(proxy, "diff", "page").output
+    finally:
+        for r in running.values():
+            r.stop()
