@@ -1,10 +1,10 @@
 """`make test`: the whole suite in two lanes that run side by side, so that it stays under 15 min.
 
-- servers: the tests that start real servers and processes (the shop, the services, the proxy,
-  the seam, the end-to-end stories), on SQLite, one after the other as always; its output is live.
+- servers: the tests of the proxy, the services, the seam and the end-to-end stories, which
+  start real servers and processes, on SQLite; its output is live. It is the longer lane.
 - analysis: the analyzer's, the docs' and the notebooks' tests, which start no server and are
-  bound by one core, then the shop's tests again on PostgreSQL (DATABASE_URL). Its output is
-  kept in a file and printed whole once both lanes are done.
+  bound by one core, then the shop's tests on SQLite and again on PostgreSQL (DATABASE_URL).
+  Its output is kept in a file and printed whole once both lanes are done.
 
 On a 2-core machine the servers lane leaves most of the second core idle while it waits on its
 servers; the analysis lane uses it. Every command runs even when one before it failed, and the
@@ -41,13 +41,14 @@ class Run:
 def lanes() -> dict[str, list[Run]]:
     return {
         "servers": [
-            Run("sqlite: shop, proxy, services, seam, end to end",
-                ["tests/legacy_monolith", "tests/strangler_proxy", "tests/extracted", "tests/e2e"]),
+            Run("sqlite: proxy, services, seam, end to end",
+                ["tests/strangler_proxy", "tests/extracted", "tests/e2e"]),
         ],
         "analysis": [
             Run("sqlite: analyzer, bench, docs, notebooks",
                 ["tests/analyzer", "tests/bench", "tests/docs", "tests/notebooks",
                  "tests/test_service_gating.py", "tests/test_lanes.py"]),
+            Run("sqlite: the shop", ["tests/legacy_monolith"]),
             Run("postgresql: the shop", ["tests/legacy_monolith"], {"DATABASE_URL": POSTGRES_URL}),
         ],
     }  # fmt: skip
