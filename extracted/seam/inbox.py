@@ -142,17 +142,17 @@ def _apply_batch(parsed: list[tuple[Envelope, Any, Any]], using: str) -> list[Ou
     with applying():
         # Runs of upserts of one aggregate type go to its apply_many together; a delete on its own.
         run: list[int] = []
-        for n in [*applied, None]:
-            if run and (n is None or parsed[n][1] is not parsed[run[0]][1] or parsed[n][2] is None):
+        for k in [*applied, None]:  # None: the end, where the last run goes
+            if run and (k is None or parsed[k][1] is not parsed[run[0]][1] or parsed[k][2] is None):
                 parsed[run[0]][1].apply_all([parsed[m][2] for m in run])
                 run = []
-            if n is None:
+            if k is None:
                 break
-            envelope, aggregate, state = parsed[n]
+            envelope, aggregate, state = parsed[k]
             if state is None:
                 aggregate.remove(aggregate.parse_key(envelope.aggregate_id))
             else:
-                run.append(n)
+                run.append(k)
     _record_versions(
         [parsed[n][0] for n in applied], [parsed[n][2] is None for n in applied], rows, using
     )

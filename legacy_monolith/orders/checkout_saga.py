@@ -84,7 +84,7 @@ def cancel_order(ctx: Context) -> None:
     if order is None:
         return  # the step never committed: nothing to cancel
     if order.status == Order.Status.PENDING:
-        change_status(order, Order.Status.CANCELLED, note="checkout undone by its saga")
+        change_status(order, str(Order.Status.CANCELLED), note="checkout undone by its saga")
     if ctx.data.get("coupon_taken"):
         Coupon.objects.filter(pk=ctx.data["coupon_taken"], used_count__gt=0).update(used_count=F("used_count") - 1)
 
