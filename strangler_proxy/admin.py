@@ -427,9 +427,10 @@ class AdminAPI:
         version, route = await self._route(name)
         report = await run_in_threadpool(self.store.shadow_report, name)
         window = await run_in_threadpool(gates.measured, self.store, name, self.config.proxy.gates)
-        return JSONResponse(
-            {"route": name, "policy": route.policy.to_dict(), **report, "gate_window": window}
-        )
+        return JSONResponse({
+            "route": name, "policy": route.policy.to_dict(), **report, "gate_window": window,
+            "body_compared": not gates.body_unseen(route, window),
+        })  # fmt: skip
 
     async def reset_diff(self, request: Request) -> Response:
         self._caller(request, "admin")

@@ -364,9 +364,7 @@ def diff(
         f"{data['dropped']} dropped (queue full), {data['skipped']} skipped (over the size cap)"
     )
     typer.echo("noise (ignored): " + (", ".join(data["noise"]) or "none learned yet"))
-    if "$" in data["noise"] and "$" not in (
-        data["policy"].get("options", {}).get("shadow", {}).get("ignore") or []
-    ):
+    if not data.get("body_compared", True):
         typer.echo(
             "warning: the whole body is learnt as noise, so bodies are not compared and the gate "
             f"stays closed; to compare by status and headers on purpose: figkit routes set-mode {name} "

@@ -29,6 +29,7 @@ from strangler_proxy.errors import RouteError
 # Never shown in a sample, whatever the route says.
 SECRET_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization"})
 REDACTED = "[redacted]"
+WHOLE_BODY = "$"  # a body that is no JSON differs, is ignored or is learnt as noise as a whole
 _ABSENT = object()
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # RFC 9535's member-name shorthand
 _SAMPLE_CHARS = 200  # of each value shown in a sample
@@ -141,11 +142,11 @@ def differences(
         return found[:limit]
     da, db = a.document(), b.document()
     if da is _ABSENT or db is _ABSENT:
-        if a.body != b.body and "$" not in ignore.texts:
-            hidden = "$" in redact.texts
+        if a.body != b.body and WHOLE_BODY not in ignore.texts:
+            hidden = WHOLE_BODY in redact.texts
             found.append(
                 Difference(
-                    "$",
+                    WHOLE_BODY,
                     REDACTED if hidden else _text(a.body),
                     REDACTED if hidden else _text(b.body),
                 )
@@ -162,7 +163,9 @@ def differences(
             if len(found) + len(structural) >= limit:
                 break
     except RecursionError:  # nested deeper than Python's stack: compare the bytes instead
-        structural = [] if a.body == b.body else [Difference("$", _text(a.body), _text(b.body))]
+        structural = (
+            [] if a.body == b.body else [Difference(WHOLE_BODY, _text(a.body), _text(b.body))]
+        )
     return (found + structural)[:limit]
 
 

@@ -3,11 +3,11 @@
 The steps: monolith -> shadow -> canary at each percentage of `[proxy.gates] ladder` ->
 service. Leaving shadow needs the shadow comparison to pass: at least `min_requests`
 compared, the mismatch rate and the service's error rate on mirrored requests at or
-under their maxima, and a body that is compared: when the proxy has learnt the whole body `$`
-as noise (the monolith's own answers differ every time, as a page with a CSRF token does),
-no mismatch can be seen in it, and the gate asks for that to be said on purpose (`ignore`
-`$`) instead of passing on a comparison of nothing. Each canary step needs at least `min_requests` served by the
-service with its error rate at or under `max_error_rate`. Figures are counted from the
+under their maxima, and a body that is compared: when the proxy has learnt the whole body
+`$` as noise (the monolith's own answers differ every time, as a page with a CSRF token
+does), no mismatch can be seen in it, and the gate asks for that to be said on purpose
+(`ignore` `$`) instead of passing on a comparison of nothing. Each canary step needs at
+least `min_requests` served by the service with its error rate at or under `max_error_rate`. Figures are counted from the
 route's last change (so a step is judged on its own traffic) and over at most the
 last `window_seconds`, summed over every worker through the store. A refusal names the
 number that stopped it, as Flagger's analysis does.
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from strangler_proxy.config import GatesConfig
+from strangler_proxy.diffing import WHOLE_BODY
 from strangler_proxy.errors import GateClosed, RouteError
 from strangler_proxy.routing import Route
 from strangler_proxy.store import RouteStore
@@ -77,12 +78,10 @@ def measured(store: RouteStore, name: str, gates: GatesConfig, now: float | None
     }
 
 
-WHOLE_BODY = "$"  # the JSONPath of the whole body, as the noise learner names it
-
-
-def ignores_the_body(route: Route) -> bool:
+def body_unseen(route: Route, figures: dict[str, Any]) -> bool:
+    """The whole body is learnt as noise, and the route does not ignore it on purpose."""
     shadow = route.policy.options.get("shadow") or {}
-    return WHOLE_BODY in (shadow.get("ignore") or ())
+    return bool(figures.get("body_is_noise")) and WHOLE_BODY not in (shadow.get("ignore") or ())
 
 
 def verdict(route: Route, figures: dict[str, Any], gates: GatesConfig) -> str | None:
@@ -96,7 +95,7 @@ def verdict(route: Route, figures: dict[str, Any], gates: GatesConfig) -> str | 
                 f"only {n} shadow comparisons {window}; min_requests is {gates.min_requests} "
                 "([proxy.gates]): send more traffic or wait"
             )
-        if figures.get("body_is_noise") and not ignores_the_body(route):
+        if body_unseen(route, figures):
             return (
                 "the whole body is learnt as noise (two answers of the monolith to the same "
                 "request differ everywhere: a CSRF token or a timestamp in a page?), so no "

@@ -70,9 +70,8 @@ def run_lane(name: str, runs: list[Run], extra: list[str], out, scratch: Path) -
     for n, run in enumerate(runs):
         # A basetemp of its own: two pytest sessions never clean up each other's tmp_path.
         basetemp = scratch / f"{name}-{n}"
-        command = [sys.executable, "-m", "pytest", *run.paths, f"--basetemp={basetemp}", *extra]
-        if name != "servers":  # one writer of .pytest_cache (--lf, --ff)
-            command[3:3] = ["-p", "no:cacheprovider"]
+        cache = [] if name == "servers" else ["-p", "no:cacheprovider"]  # one writer of .pytest_cache
+        command = [sys.executable, "-m", "pytest", *cache, *run.paths, f"--basetemp={basetemp}", *extra]
         print(f"\n[lanes] {name}: {run.name}: {' '.join(command[1:])}", file=out, flush=True)
         started = time.monotonic()
         done = subprocess.run(command, cwd=REPO, env={**os.environ, **run.env},

@@ -116,11 +116,15 @@ _rabbitmq_lock = _ProcessLock()
 def rabbitmq_in_use(*, alone: bool = False, within: float = 600.0) -> Iterator[None]:
     """Hold RabbitMQ shared (a test that uses it) or alone (a test that restarts it)."""
     lock = _rabbitmq_lock
-    if alone or lock.shared == 0:
-        lock.take(fcntl.LOCK_EX if alone else fcntl.LOCK_SH, within)
-    lock.shared += 0 if alone else 1
+    if alone:
+        lock.take(fcntl.LOCK_EX, within)
+    else:
+        if lock.shared == 0:
+            lock.take(fcntl.LOCK_SH, within)
+        lock.shared += 1
     try:
         yield
     finally:
-        lock.shared -= 0 if alone else 1
-        lock.settle()
+        if not alone:
+            lock.shared -= 1
+        lock.settle()  # back to shared while this process still uses it, else released

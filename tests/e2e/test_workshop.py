@@ -20,19 +20,13 @@ import pytest
 
 from legacy_monolith.workshop import checks
 from legacy_monolith.workshop.stack import OFFSETS, Stack
-from legacy_monolith.workshop.story import SERVICE_ROUTES, import_catalog_routes
+from legacy_monolith.workshop.story import PAGES, SERVICE_ROUTES, import_catalog_routes
 from tests.e2e import ports
 
 pytestmark = pytest.mark.timeout(240)
 
 REPO = Path(__file__).resolve().parents[2]
 FIGKIT = str(Path(sys.executable).with_name("figkit"))
-PAGES = (
-    "catalog-category-list",
-    "catalog-category-detail",
-    "catalog-product-detail",
-    "catalog-search",
-)
 # Settings of the test run that must not leak into the stack's processes.
 NOT_FOR_THE_STACK = (
     "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "CATALOG_DATABASE_URL", "PAYMENTS_DATABASE_URL",
